@@ -121,11 +121,13 @@ pub struct SearchConfig {
 #[serde(rename_all = "camelCase")]
 pub enum EmbeddingConfig {
     /// A model directory in the gateway's file system.
+    #[serde(rename_all = "camelCase")]
     LocalModel {
         /// Directory path.
         path: String,
     },
     /// An OpenAI-compatible endpoint.
+    #[serde(rename_all = "camelCase")]
     OpenAi {
         /// Base URL.
         url: String,
@@ -185,11 +187,13 @@ pub struct TargetConfig {
 #[serde(rename_all = "camelCase")]
 pub enum Endpoint {
     /// An HTTP API (OpenAPI, Swagger, Smithy restJson1).
+    #[serde(rename_all = "camelCase")]
     Http {
         /// Base URL; operation paths are appended to its path.
         base_url: String,
     },
     /// An AWS JSON-protocol API (Smithy awsJson1_0/1_1).
+    #[serde(rename_all = "camelCase")]
     AwsJson {
         /// Endpoint URL.
         url: String,
@@ -199,6 +203,7 @@ pub enum Endpoint {
         target_prefix: String,
     },
     /// An AWS Lambda function.
+    #[serde(rename_all = "camelCase")]
     Lambda {
         /// Function ARN (with qualifier, if any).
         function_arn: String,
@@ -208,6 +213,7 @@ pub enum Endpoint {
         url: String,
     },
     /// An upstream MCP server.
+    #[serde(rename_all = "camelCase")]
     Mcp {
         /// MCP endpoint URL.
         url: String,
@@ -227,6 +233,7 @@ pub enum Endpoint {
 #[serde(rename_all = "camelCase")]
 pub enum OutboundCredentials {
     /// A static key.
+    #[serde(rename_all = "camelCase")]
     ApiKey {
         /// The key.
         value: SecretValueRef,
@@ -271,6 +278,7 @@ pub enum OutboundCredentials {
         custom_parameters: BTreeMap<String, String>,
     },
     /// SigV4 with the pod's AWS identity.
+    #[serde(rename_all = "camelCase")]
     AwsSigV4 {
         /// Signing name.
         service: String,
@@ -327,6 +335,7 @@ pub enum CallPlan {
     /// An HTTP request built from the arguments.
     Http(HttpCall),
     /// An AWS JSON-protocol request: the arguments are the body.
+    #[serde(rename_all = "camelCase")]
     AwsJson {
         /// The operation name appended to the target prefix in `X-Amz-Target`.
         operation: String,
@@ -334,6 +343,7 @@ pub enum CallPlan {
     /// A Lambda invocation with the arguments as the event.
     Lambda,
     /// A call of the upstream MCP server's tool.
+    #[serde(rename_all = "camelCase")]
     Mcp {
         /// The upstream's tool name.
         upstream_name: String,
@@ -432,11 +442,13 @@ pub enum BodyEncoding {
 #[serde(rename_all = "camelCase")]
 pub enum BodyShape {
     /// The body object's properties are top-level arguments; these names.
+    #[serde(rename_all = "camelCase")]
     Merged {
         /// Property names that belong to the body.
         properties: Vec<String>,
     },
     /// The whole body is one argument.
+    #[serde(rename_all = "camelCase")]
     Argument {
         /// Argument name.
         name: String,

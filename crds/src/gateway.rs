@@ -241,7 +241,7 @@ pub struct NoAuth {}
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new(
-    "['allowedAudiences', 'allowedClients', 'allowedScopes', 'customClaims'].exists(f, f in self && size(self[f]) > 0)"
+    "(has(self.allowedAudiences) && size(self.allowedAudiences) > 0) || (has(self.allowedClients) && size(self.allowedClients) > 0) || (has(self.allowedScopes) && size(self.allowedScopes) > 0) || (has(self.customClaims) && size(self.customClaims) > 0)"
 ).message("inboundAuth.jwt: set at least one of allowedAudiences, allowedClients, allowedScopes or customClaims"))]
 pub struct JwtAuthorizer {
     /// OIDC discovery URL, ending in `/.well-known/openid-configuration`. It gives the issuer
@@ -331,7 +331,7 @@ pub struct ServiceAccountAuthorizer {
     pub audiences: Vec<String>,
     /// ServiceAccounts allowed to call, as `namespace/name`; `namespace/*` allows every
     /// ServiceAccount of a namespace.
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), inner(length(min = 3, max = 317)))]
     #[x_kube(validation = kube::core::Rule::new(
         "self.all(x, x.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?/([*]|[a-z0-9]([-.a-z0-9]*[a-z0-9])?)$'))"
     ).message("serviceAccount.allowed: entries must be namespace/name or namespace/*"))]

@@ -88,7 +88,7 @@ pub struct GatewayTargetSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
     #[x_kube(validation = kube::core::Rule::new(
-        "duration(self) >= duration('100ms') && duration(self) <= duration('15m')"
+        "!self.matches('^([0-9]+(\\\\.[0-9]+)?(ms|s|m|h))+$') || (duration(self) >= duration('100ms') && duration(self) <= duration('15m'))"
     ).message("timeout: must be between 100ms and 15m"))]
     pub timeout: Option<String>,
 
@@ -233,7 +233,7 @@ pub struct McpServerTarget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h))+$"))]
     #[x_kube(validation = kube::core::Rule::new(
-        "duration(self) >= duration('10s') && duration(self) <= duration('24h')"
+        "!self.matches('^([0-9]+(ms|s|m|h))+$') || (duration(self) >= duration('10s') && duration(self) <= duration('24h'))"
     ).message("mcpServer.syncInterval: must be between 10s and 24h"))]
     pub sync_interval: Option<String>,
     /// A pinned tool schema (like AgentCore's `mcpToolSchema`): only these tools are exposed, with

@@ -1,0 +1,137 @@
+//! The admin endpoints, on their own port so they are never exposed with the MCP Service:
+//! `/healthz` (the process runs), `/readyz` (a config is served; JSON detail with the revision,
+//! generation and last reload error) and `/metrics` (Prometheus text).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::runtime::Runtime;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ToolLabels {
+    target: String,
+    tool: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    target: String,
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabels {
+    target: String,
+}
+
+/// The gateway's metrics. Labels are bounded by the configured targets and tools.
+pub struct Metrics {
+    registry: Registry,
+    calls: Family<ToolLabels, Counter>,
+    errors: Family<ErrorLabels, Counter>,
+    latency: Family<TargetLabels, Histogram>,
+    reloads: Counter,
+    reload_failures: Counter,
+    generation: Gauge,
+    tools: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("toolyard_gateway");
+        let calls = Family::<ToolLabels, Counter>::default();
+        let errors = Family::<ErrorLabels, Counter>::default();
+        let latency = Family::<TargetLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
+        let reloads = Counter::default();
+        let reload_failures = Counter::default();
+        let generation = Gauge::default();
+        let tools = Gauge::default();
+        registry.register("tool_calls", "Tool calls by target and tool", calls.clone());
+        registry.register("tool_errors", "Tool calls that returned isError, by target and kind (user, backend, throttled)", errors.clone());
+        registry.register("tool_call_duration_seconds", "Tool call latency by target", latency.clone());
+        registry.register("reloads", "Configs applied", reloads.clone());
+        registry.register("reload_failures", "Configs refused (the previous one kept serving)", reload_failures.clone());
+        registry.register("config_generation", "Local generation of the config being served", generation.clone());
+        registry.register("tools", "Tools served (search tool included)", tools.clone());
+        Self { registry, calls, errors, latency, reloads, reload_failures, generation, tools }
+    }
+}
+
+impl Metrics {
+    /// Records one tool call.
+    pub fn record_call(&self, target: &str, tool: &str, error: Option<&str>, elapsed: Duration) {
+        self.calls.get_or_create(&ToolLabels { target: target.into(), tool: tool.into() }).inc();
+        if let Some(kind) = error {
+            self.errors.get_or_create(&ErrorLabels { target: target.into(), kind: kind.into() }).inc();
+        }
+        self.latency.get_or_create(&TargetLabels { target: target.into() }).observe(elapsed.as_secs_f64());
+    }
+
+    /// Records a reload outcome.
+    pub fn record_reload(&self, ok: bool, generation: u64, tools: usize) {
+        if ok {
+            self.reloads.inc();
+            self.generation.set(generation as i64);
+            self.tools.set(tools as i64);
+        } else {
+            self.reload_failures.inc();
+        }
+    }
+
+    fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+#[derive(Clone)]
+struct AdminState {
+    runtime: Arc<Runtime>,
+    metrics: Arc<Metrics>,
+}
+
+/// The admin router.
+pub fn router(runtime: Arc<Runtime>, metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(AdminState { runtime, metrics })
+}
+
+async fn readyz(State(state): State<AdminState>) -> Response {
+    let status = state.runtime.status();
+    let snapshot = state.runtime.snapshot();
+    let body = serde_json::json!({
+        "ready": snapshot.is_some(),
+        "revision": snapshot.as_ref().map(|s| s.config.revision.clone()),
+        "generation": snapshot.as_ref().map(|s| s.generation),
+        "tools": snapshot.as_ref().map(|s| s.tools.len()),
+        "reload": status,
+    });
+    let code = if snapshot.is_some() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+async fn metrics_text(State(state): State<AdminState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        state.metrics.encode(),
+    )
+        .into_response()
+}

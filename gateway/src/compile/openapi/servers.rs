@@ -1,0 +1,228 @@
+//! The base URL: `servers[0]` (OpenAPI 3) or `schemes` + `host` + `basePath` (Swagger 2.0), and
+//! the configured override.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{OpenApiError, OpenApiInput};
+
+/// The base URL of the whole document.
+pub(super) fn base_url(
+    root: &Value,
+    swagger: bool,
+    input: &OpenApiInput<'_>,
+) -> Result<String, OpenApiError> {
+    let configured = match input.base_url.map(str::trim) {
+        Some(url) if !url.is_empty() => Some(absolute(url).ok_or_else(|| {
+            OpenApiError::InvalidBaseUrl {
+                url: url.to_owned(),
+            }
+        })?),
+        _ => None,
+    };
+    if swagger {
+        return swagger_base_url(root, configured);
+    }
+    let server = root
+        .get("servers")
+        .and_then(Value::as_array)
+        .and_then(|servers| servers.first());
+    let Some(server) = server else {
+        return configured.ok_or_else(|| OpenApiError::NoBaseUrl {
+            detail: "the document has no `servers`".to_owned(),
+        });
+    };
+    let Some(template) = server.get("url").and_then(Value::as_str) else {
+        return configured.ok_or_else(|| OpenApiError::NoBaseUrl {
+            detail: "`servers[0]` has no `url`".to_owned(),
+        });
+    };
+    let url = match substitute(template, server.get("variables"), input.server_variables) {
+        Ok(url) => url,
+        // The configured URL replaces this one anyway (only a relative URL would be joined).
+        Err(_) if configured.is_some() && has_scheme(template) => {
+            return Ok(configured.unwrap_or_default());
+        }
+        Err(error) => return Err(error),
+    };
+    if has_scheme(&url) || url.starts_with("//") {
+        if let Some(configured) = configured {
+            return Ok(configured);
+        }
+        return absolute(&url).ok_or_else(|| OpenApiError::NoBaseUrl {
+            detail: format!("`servers[0].url` `{url}` is not an http(s) URL"),
+        });
+    }
+    match configured {
+        Some(configured) => Ok(join(&configured, &url)),
+        None => Err(OpenApiError::NoBaseUrl {
+            detail: format!("`servers[0].url` `{url}` is relative"),
+        }),
+    }
+}
+
+fn swagger_base_url(root: &Value, configured: Option<String>) -> Result<String, OpenApiError> {
+    let base_path = root.get("basePath").and_then(Value::as_str).unwrap_or("");
+    let host = root
+        .get("host")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|host| !host.is_empty());
+    let Some(host) = host else {
+        // Without a host, `basePath` is relative to wherever the API is served.
+        return configured
+            .map(|configured| join(&configured, base_path))
+            .ok_or_else(|| OpenApiError::NoBaseUrl {
+                detail: "the Swagger document has no `host`".to_owned(),
+            });
+    };
+    if let Some(configured) = configured {
+        return Ok(configured);
+    }
+    // https when offered (the first scheme otherwise; https when none is listed).
+    let schemes: Vec<&str> = root
+        .get("schemes")
+        .and_then(Value::as_array)
+        .map(|schemes| schemes.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let scheme = if schemes.is_empty() || schemes.contains(&"https") {
+        "https"
+    } else if schemes.contains(&"http") {
+        "http"
+    } else {
+        return Err(OpenApiError::NoBaseUrl {
+            detail: format!("the Swagger document's schemes {schemes:?} include no http(s)"),
+        });
+    };
+    let url = format!("{scheme}://{host}");
+    absolute(&url)
+        .map(|url| join(&url, base_path))
+        .ok_or_else(|| OpenApiError::NoBaseUrl {
+            detail: format!("`{url}` from `host` is not a usable URL"),
+        })
+}
+
+/// `{name}` in a server URL replaced by the configured value, else the variable's default.
+fn substitute(
+    template: &str,
+    variables: Option<&Value>,
+    overrides: &BTreeMap<String, String>,
+) -> Result<String, OpenApiError> {
+    let mut url = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        url.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            return Err(OpenApiError::NoBaseUrl {
+                detail: format!("`servers[0].url` `{template}` has an unclosed `{{`"),
+            });
+        };
+        let name = &after[..close];
+        let value = overrides.get(name).cloned().or_else(|| {
+            match variables.and_then(|v| v.get(name)).and_then(|v| v.get("default")) {
+                Some(Value::String(default)) => Some(default.clone()),
+                Some(Value::Number(default)) => Some(default.to_string()),
+                _ => None,
+            }
+        });
+        let Some(value) = value else {
+            return Err(OpenApiError::ServerVariable {
+                name: name.to_owned(),
+                url: template.to_owned(),
+            });
+        };
+        url.push_str(&value);
+        rest = &after[close + 1..];
+    }
+    url.push_str(rest);
+    Ok(url)
+}
+
+fn has_scheme(url: &str) -> bool {
+    url.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.' | '{' | '}'))
+    })
+}
+
+/// An absolute http(s) URL without trailing slashes (`//host` gets https); `None` otherwise.
+fn absolute(url: &str) -> Option<String> {
+    let url = url.trim();
+    let url = match url.strip_prefix("//") {
+        Some(rest) => format!("https://{rest}"),
+        None => url.to_owned(),
+    };
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))?;
+    if rest.is_empty()
+        || rest.starts_with('/')
+        || url.contains(char::is_whitespace)
+        || url.contains(['{', '}'])
+    {
+        return None;
+    }
+    Some(url.trim_end_matches('/').to_owned())
+}
+
+/// A relative server URL (`/v1`, `v1`) appended to an absolute base.
+fn join(base: &str, relative: &str) -> String {
+    let relative = relative.trim().trim_matches('/');
+    if relative.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{}/{relative}", base.trim_end_matches('/'))
+    }
+}
+
+/// Where an operation goes relative to the document's base URL, given its own `servers` (on the
+/// operation or its path item): `Ok(prefix)` to put before the path when its server is the
+/// document's or lies under the base URL (usually the empty string), `Err(reason)` when it is
+/// elsewhere (the call plan has one base URL per document).
+pub(super) fn operation_prefix(
+    servers: &Value,
+    root: &Value,
+    base_url: &str,
+    input: &OpenApiInput<'_>,
+) -> Result<String, String> {
+    let Some(server) = servers.as_array().and_then(|servers| servers.first()) else {
+        return Ok(String::new());
+    };
+    let Some(template) = server.get("url").and_then(Value::as_str) else {
+        return Ok(String::new());
+    };
+    let document_template = root
+        .get("servers")
+        .and_then(|servers| servers.get(0))
+        .and_then(|server| server.get("url"))
+        .and_then(Value::as_str);
+    if document_template.is_some_and(|t| t.trim_end_matches('/') == template.trim_end_matches('/'))
+    {
+        return Ok(String::new());
+    }
+    let differs = || {
+        format!(
+            "operation-level server `{template}` differs from the base URL `{base_url}` \
+             (one base URL per document is supported)"
+        )
+    };
+    let configured = input.base_url.is_some_and(|b| !b.trim().is_empty());
+    let url = substitute(template, server.get("variables"), input.server_variables)
+        .map_err(|error| error.to_string())?;
+    if configured || !(has_scheme(&url) || url.starts_with("//")) {
+        return Err(differs());
+    }
+    let url = absolute(&url).ok_or_else(differs)?;
+    if url.eq_ignore_ascii_case(base_url) {
+        return Ok(String::new());
+    }
+    match url.strip_prefix(base_url) {
+        Some(rest) if rest.starts_with('/') => Ok(rest.to_owned()),
+        _ => Err(differs()),
+    }
+}

@@ -1,0 +1,62 @@
+//! Tool calls: a compiled call plan + the caller's arguments → a backend request → an MCP result.
+//! Every failure a caller can cause or a backend can have becomes a tool result with
+//! `isError: true` (the MCP rule), never a protocol error, a panic or a hang.
+
+pub mod http;
+pub mod request;
+pub mod result;
+
+use serde_json::{Map, Value};
+use toolyard_crds::config::{CallPlan, TargetConfig, ToolConfig};
+use toolyard_crds::gateway::ExceptionLevel;
+
+use crate::runtime::{Snapshot, TargetRuntime};
+use result::ToolOutcome;
+
+/// Calls one tool of a snapshot.
+pub async fn call(
+    snapshot: &Snapshot,
+    target: &TargetConfig,
+    runtime: &TargetRuntime,
+    tool: &ToolConfig,
+    args: Map<String, Value>,
+) -> ToolOutcome {
+    if let Some(limiter) = &runtime.limiter
+        && !limiter.try_acquire()
+    {
+        return ToolOutcome::error_kind(
+            result::ErrorKind::Throttled,
+            format!("Rate limit exceeded for target {}; retry later.", target.name),
+        );
+    }
+    if let Some(missing) = missing_required(&tool.input_schema, &args) {
+        return ToolOutcome::error_kind(result::ErrorKind::User, format!("Missing required argument {missing:?} for tool {}.", tool.name));
+    }
+    let debug = snapshot.config.gateway.exception_level == ExceptionLevel::Debug;
+    match &tool.call {
+        CallPlan::Http(plan) => http::call(&snapshot.config.gateway.security, target, runtime, tool, plan, &args, debug).await,
+        CallPlan::Lambda => ToolOutcome::error_kind(
+            result::ErrorKind::Backend,
+            "Lambda targets are compiled but not invocable by this gateway version yet.".into(),
+        ),
+        CallPlan::AwsJson { .. } => ToolOutcome::error_kind(
+            result::ErrorKind::Backend,
+            "AWS JSON-protocol targets are not invocable by this gateway version yet.".into(),
+        ),
+        CallPlan::Mcp { .. } => ToolOutcome::error_kind(
+            result::ErrorKind::Backend,
+            "MCP server targets are not invocable by this gateway version yet.".into(),
+        ),
+    }
+}
+
+/// The first `required` property of the input schema that the arguments lack.
+fn missing_required(schema: &Value, args: &Map<String, Value>) -> Option<String> {
+    schema
+        .get("required")
+        .and_then(Value::as_array)?
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|name| !args.contains_key(*name))
+        .map(str::to_string)
+}

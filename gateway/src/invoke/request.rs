@@ -1,0 +1,336 @@
+//! Building an HTTP request from a call plan and arguments (pure, so every style is unit-tested).
+//!
+//! Safety rules: the scheme, host and port always come from the target's base URL; argument
+//! values are percent-encoded so a path parameter can never add a segment (`/` becomes `%2F`)
+//! and the dot segments `.` and `..` are refused outright (URL parsers normalize them even when
+//! encoded).
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Map, Value};
+use toolyard_crds::config::{BodyEncoding, BodyShape, HttpCall, ParamLocation, ParamStyle};
+
+/// Characters left as-is in path segments and query components: RFC 3986 unreserved.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+/// With `allowReserved`: unreserved plus reserved characters that are safe inside a query value.
+const QUERY_RESERVED_OK: &AsciiSet = &UNRESERVED
+    .remove(b':')
+    .remove(b'/')
+    .remove(b'?')
+    .remove(b'@')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b',')
+    .remove(b';');
+
+/// A request ready to send.
+#[derive(Debug, PartialEq)]
+pub struct BuiltRequest {
+    /// Full URL.
+    pub url: String,
+    /// Headers (name, value).
+    pub headers: Vec<(String, String)>,
+    /// Body and its content type.
+    pub body: Option<(String, Body)>,
+}
+
+/// A request body.
+#[derive(Debug, PartialEq)]
+pub enum Body {
+    /// Bytes sent as-is.
+    Bytes(Vec<u8>),
+    /// Multipart form fields (name, value as text).
+    Multipart(Vec<(String, String)>),
+}
+
+/// Why a request could not be built from the arguments.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RequestError {
+    /// A path parameter value that would change the path.
+    #[error("argument {0:?}: '.' and '..' are not allowed as path parameter values")]
+    DotSegment(String),
+    /// A value of the wrong shape.
+    #[error("argument {arg:?}: {message}")]
+    BadValue {
+        /// Argument.
+        arg: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A required body is missing.
+    #[error("the request body is required")]
+    MissingBody,
+}
+
+/// Scalar text of a value: strings unquoted, other scalars as JSON, compound values as JSON.
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn enc(s: &str) -> String {
+    utf8_percent_encode(s, UNRESERVED).to_string()
+}
+
+/// Serializes a path parameter value (style simple/label/matrix).
+fn path_value(name: &str, value: &Value, style: ParamStyle, explode: bool) -> String {
+    let items: Vec<String> = match value {
+        Value::Array(a) => a.iter().map(|v| enc(&text(v))).collect(),
+        Value::Object(o) => {
+            if explode {
+                o.iter().map(|(k, v)| format!("{}={}", enc(k), enc(&text(v)))).collect()
+            } else {
+                o.iter().flat_map(|(k, v)| [enc(k), enc(&text(v))]).collect()
+            }
+        }
+        v => vec![enc(&text(v))],
+    };
+    match style {
+        ParamStyle::Label => {
+            let sep = if explode { "." } else { "," };
+            format!(".{}", items.join(sep))
+        }
+        ParamStyle::Matrix => {
+            if explode && value.is_array() {
+                items.iter().map(|i| format!(";{name}={i}")).collect()
+            } else {
+                format!(";{name}={}", items.join(","))
+            }
+        }
+        _ => items.join(","),
+    }
+}
+
+/// Appends `name=value` pairs for one query parameter.
+fn query_pairs(name: &str, value: &Value, style: ParamStyle, explode: bool, allow_reserved: bool, out: &mut Vec<String>) {
+    let set = if allow_reserved { QUERY_RESERVED_OK } else { UNRESERVED };
+    let e = |s: &str| utf8_percent_encode(s, set).to_string();
+    let n = enc(name);
+    match (value, style) {
+        (Value::Object(o), ParamStyle::DeepObject) => {
+            for (k, v) in o {
+                out.push(format!("{n}%5B{}%5D={}", enc(k), e(&text(v))));
+            }
+        }
+        (Value::Object(o), _) if explode => {
+            for (k, v) in o {
+                out.push(format!("{}={}", enc(k), e(&text(v))));
+            }
+        }
+        (Value::Object(o), _) => {
+            let joined: Vec<String> = o.iter().flat_map(|(k, v)| [e(k), e(&text(v))]).collect();
+            out.push(format!("{n}={}", joined.join(",")));
+        }
+        (Value::Array(a), ParamStyle::SpaceDelimited) => {
+            out.push(format!("{n}={}", a.iter().map(|v| e(&text(v))).collect::<Vec<_>>().join("%20")));
+        }
+        (Value::Array(a), ParamStyle::PipeDelimited) => {
+            out.push(format!("{n}={}", a.iter().map(|v| e(&text(v))).collect::<Vec<_>>().join("%7C")));
+        }
+        (Value::Array(a), _) if explode => {
+            for v in a {
+                out.push(format!("{n}={}", e(&text(v))));
+            }
+        }
+        (Value::Array(a), _) => {
+            out.push(format!("{n}={}", a.iter().map(|v| e(&text(v))).collect::<Vec<_>>().join(",")));
+        }
+        (v, _) => out.push(format!("{n}={}", e(&text(v)))),
+    }
+}
+
+/// Header or cookie value (style simple/form): arrays comma-joined, objects `k,v` or `k=v`.
+fn flat_value(value: &Value, explode: bool) -> String {
+    match value {
+        Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join(","),
+        Value::Object(o) => {
+            if explode {
+                o.iter().map(|(k, v)| format!("{k}={}", text(v))).collect::<Vec<_>>().join(",")
+            } else {
+                o.iter().flat_map(|(k, v)| [k.clone(), text(v)]).collect::<Vec<_>>().join(",")
+            }
+        }
+        v => text(v),
+    }
+}
+
+/// Builds the request for `plan` against `base_url` with `args`.
+pub fn build(base_url: &str, plan: &HttpCall, args: &Map<String, Value>) -> Result<BuiltRequest, RequestError> {
+    let mut path = plan.path.clone();
+    let mut query = Vec::new();
+    let mut headers = Vec::new();
+    let mut cookies = Vec::new();
+    for p in &plan.params {
+        let Some(value) = args.get(&p.arg) else { continue };
+        if value.is_null() {
+            continue;
+        }
+        match p.location {
+            ParamLocation::Path => {
+                let raw = text(value);
+                if raw == "." || raw == ".." {
+                    return Err(RequestError::DotSegment(p.arg.clone()));
+                }
+                let encoded = path_value(&p.name, value, p.style, p.explode);
+                path = path.replace(&format!("{{{}}}", p.name), &encoded);
+            }
+            ParamLocation::Query => query_pairs(&p.name, value, p.style, p.explode, p.allow_reserved, &mut query),
+            ParamLocation::Header => {
+                let v = flat_value(value, p.explode);
+                if v.contains(['\r', '\n']) {
+                    return Err(RequestError::BadValue { arg: p.arg.clone(), message: "header values cannot contain line breaks".into() });
+                }
+                headers.push((p.name.clone(), v));
+            }
+            ParamLocation::Cookie => {
+                let v = flat_value(value, p.explode);
+                cookies.push(format!("{}={}", p.name, utf8_percent_encode(&v, UNRESERVED)));
+            }
+        }
+    }
+    if !cookies.is_empty() {
+        headers.push(("Cookie".into(), cookies.join("; ")));
+    }
+    let mut url = format!("{}{}", base_url.trim_end_matches('/'), if path.starts_with('/') { path } else { format!("/{path}") });
+    if !query.is_empty() {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&query.join("&"));
+    }
+
+    let body = match &plan.body {
+        None => None,
+        Some(b) => {
+            let value = match &b.shape {
+                BodyShape::Argument { name } => args.get(name).cloned(),
+                BodyShape::Merged { properties } => {
+                    let obj: Map<String, Value> =
+                        properties.iter().filter_map(|p| args.get(p).map(|v| (p.clone(), v.clone()))).collect();
+                    (!obj.is_empty() || b.required).then_some(Value::Object(obj))
+                }
+            };
+            match value {
+                None if b.required => return Err(RequestError::MissingBody),
+                None => None,
+                Some(v) => Some((b.media_type.clone(), encode_body(b.encoding, &v)?)),
+            }
+        }
+    };
+    Ok(BuiltRequest { url, headers, body })
+}
+
+fn encode_body(encoding: BodyEncoding, value: &Value) -> Result<Body, RequestError> {
+    let fields = |v: &Value| -> Result<Vec<(String, String)>, RequestError> {
+        match v {
+            Value::Object(o) => Ok(o.iter().map(|(k, v)| (k.clone(), text(v))).collect()),
+            _ => Err(RequestError::BadValue { arg: "body".into(), message: "a form body must be an object".into() }),
+        }
+    };
+    Ok(match encoding {
+        BodyEncoding::Json => Body::Bytes(serde_json::to_vec(value).unwrap_or_default()),
+        BodyEncoding::Text => Body::Bytes(text(value).into_bytes()),
+        BodyEncoding::Form => {
+            let pairs: Vec<String> = fields(value)?.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
+            Body::Bytes(pairs.join("&").into_bytes())
+        }
+        BodyEncoding::Multipart => Body::Multipart(fields(value)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use toolyard_crds::config::{BodyBinding, ParamBinding};
+    use toolyard_crds::gateway::HttpMethod;
+
+    fn param(arg: &str, location: ParamLocation, style: ParamStyle, explode: bool) -> ParamBinding {
+        ParamBinding { arg: arg.into(), name: arg.into(), location, style, explode, required: false, allow_reserved: false }
+    }
+
+    fn plan(path: &str, params: Vec<ParamBinding>, body: Option<BodyBinding>) -> HttpCall {
+        HttpCall { method: HttpMethod::Get, path: path.into(), params, body }
+    }
+
+    fn args(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn path_params_cannot_escape_the_path() {
+        let p = plan("/users/{id}", vec![param("id", ParamLocation::Path, ParamStyle::Simple, false)], None);
+        let r = build("http://h:1/api/", &p, &args(json!({"id": "../admin?x=1#f"}))).unwrap();
+        assert_eq!(r.url, "http://h:1/api/users/..%2Fadmin%3Fx%3D1%23f");
+        assert_eq!(build("http://h", &p, &args(json!({"id": ".."}))), Err(RequestError::DotSegment("id".into())));
+        assert_eq!(build("http://h", &p, &args(json!({"id": "."}))), Err(RequestError::DotSegment("id".into())));
+    }
+
+    #[test]
+    fn path_styles() {
+        let v = args(json!({"id": [1, 2]}));
+        let simple = plan("/x/{id}", vec![param("id", ParamLocation::Path, ParamStyle::Simple, false)], None);
+        assert_eq!(build("http://h", &simple, &v).unwrap().url, "http://h/x/1,2");
+        let label = plan("/x/{id}", vec![param("id", ParamLocation::Path, ParamStyle::Label, true)], None);
+        assert_eq!(build("http://h", &label, &v).unwrap().url, "http://h/x/.1.2");
+        let matrix = plan("/x/{id}", vec![param("id", ParamLocation::Path, ParamStyle::Matrix, true)], None);
+        assert_eq!(build("http://h", &matrix, &v).unwrap().url, "http://h/x/;id=1;id=2");
+    }
+
+    #[test]
+    fn query_styles() {
+        let cases = [
+            (ParamStyle::Form, true, json!(["a b", "c"]), "q=a%20b&q=c"),
+            (ParamStyle::Form, false, json!(["a", "c"]), "q=a,c"),
+            (ParamStyle::SpaceDelimited, false, json!(["a", "c"]), "q=a%20c"),
+            (ParamStyle::PipeDelimited, false, json!(["a", "c"]), "q=a%7Cc"),
+            (ParamStyle::DeepObject, true, json!({"role": "admin", "n": 2}), "q%5Bn%5D=2&q%5Brole%5D=admin"),
+            (ParamStyle::Form, true, json!({"x": 1, "y": "z"}), "x=1&y=z"),
+            (ParamStyle::Form, true, json!(true), "q=true"),
+        ];
+        for (style, explode, value, expected) in cases {
+            let p = plan("/s", vec![param("q", ParamLocation::Query, style, explode)], None);
+            let r = build("http://h", &p, &args(json!({"q": value}))).unwrap();
+            assert_eq!(r.url, format!("http://h/s?{expected}"), "{style:?} {explode}");
+        }
+    }
+
+    #[test]
+    fn headers_cookies_and_injection() {
+        let p = plan(
+            "/s",
+            vec![param("X-Trace", ParamLocation::Header, ParamStyle::Simple, false), param("session", ParamLocation::Cookie, ParamStyle::Form, true)],
+            None,
+        );
+        let r = build("http://h", &p, &args(json!({"X-Trace": [1, 2], "session": "a b"}))).unwrap();
+        assert_eq!(r.headers, vec![("X-Trace".into(), "1,2".into()), ("Cookie".into(), "session=a%20b".into())]);
+        assert!(build("http://h", &p, &args(json!({"X-Trace": "a\r\nHost: evil"}))).is_err());
+    }
+
+    #[test]
+    fn bodies() {
+        let merged = BodyBinding {
+            media_type: "application/json".into(),
+            encoding: BodyEncoding::Json,
+            shape: BodyShape::Merged { properties: vec!["name".into(), "age".into()] },
+            required: true,
+        };
+        let p = plan("/u", vec![], Some(merged));
+        let r = build("http://h", &p, &args(json!({"name": "n", "other": 1}))).unwrap();
+        assert_eq!(r.body, Some(("application/json".into(), Body::Bytes(br#"{"name":"n"}"#.to_vec()))));
+
+        let form = BodyBinding {
+            media_type: "application/x-www-form-urlencoded".into(),
+            encoding: BodyEncoding::Form,
+            shape: BodyShape::Argument { name: "body".into() },
+            required: true,
+        };
+        let p = plan("/u", vec![], Some(form));
+        let r = build("http://h", &p, &args(json!({"body": {"a": "x y", "b": 2}}))).unwrap();
+        assert_eq!(r.body, Some(("application/x-www-form-urlencoded".into(), Body::Bytes(b"a=x%20y&b=2".to_vec()))));
+        assert_eq!(build("http://h", &p, &args(json!({}))), Err(RequestError::MissingBody));
+    }
+}

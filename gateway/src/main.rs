@@ -1,0 +1,114 @@
+//! `toolyard-gateway`: serves MCP at `/mcp` from a folder of Gateway/GatewayTarget manifests
+//! (standalone mode), hot-reloading them; admin endpoints on a separate port.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axum::serve::ListenerExt;
+use clap::Parser;
+use toolyard_gateway::admin::{self, Metrics};
+use toolyard_gateway::mcp;
+use toolyard_gateway::runtime::Runtime;
+use toolyard_gateway::source::watch;
+
+/// Toolyard MCP gateway.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// A manifest file or folder (Gateway, GatewayTargets, ConfigMaps, Secrets), watched for changes.
+    #[arg(long, env = "TOOLYARD_CONFIG")]
+    config: PathBuf,
+    /// Address of the MCP endpoint.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "TOOLYARD_LISTEN")]
+    listen: SocketAddr,
+    /// Address of the admin endpoints (/healthz, /readyz, /metrics).
+    #[arg(long, default_value = "127.0.0.1:9090", env = "TOOLYARD_ADMIN_LISTEN")]
+    admin_listen: SocketAddr,
+    /// Which Gateway to serve when the manifests hold several.
+    #[arg(long, env = "TOOLYARD_GATEWAY")]
+    gateway: Option<String>,
+    /// Print the compiled config (JSON) and exit.
+    #[arg(long)]
+    print_config: bool,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "TOOLYARD_LOG_JSON")]
+    log_json: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if args.log_json {
+        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    if args.print_config {
+        return print_config(&args);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("failed to start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("toolyard-gateway: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_config(args: &Args) -> ExitCode {
+    match watch::load(&args.config, args.gateway.as_deref()) {
+        Ok((config, _secrets, reports)) => {
+            for r in &reports {
+                if let Err(e) = &r.outcome {
+                    eprintln!("GatewayTarget {}: {} ({}): {}", r.name, e.reason, e.field, e.message);
+                }
+            }
+            println!("{}", serde_json::to_string_pretty(&config).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("toolyard-gateway: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
+    let runtime = Runtime::new();
+    let metrics = Arc::new(Metrics::default());
+    // A bad first config is not fatal: the process stays up (not ready) and loads the fix.
+    let _ = watch::reload_once(&runtime, &metrics, &args.config, args.gateway.as_deref());
+    let max_body = runtime
+        .snapshot()
+        .map_or(4 << 20, |s| (s.config.gateway.security.max_request_bytes as usize).max(64 << 10) + (64 << 10));
+
+    let mcp_listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let admin_listener = tokio::net::TcpListener::bind(args.admin_listen).await?;
+    tracing::info!(mcp = %format!("http://{}/mcp", mcp_listener.local_addr()?), admin = %admin_listener.local_addr()?, "listening");
+    // Small JSON-RPC responses must not wait for Nagle + delayed ACK (40 ms per call otherwise).
+    let mcp_listener = mcp_listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+
+    let mcp_app = mcp::http::router(runtime.clone(), metrics.clone(), max_body);
+    let admin_app = admin::router(runtime.clone(), metrics.clone());
+    let watcher = tokio::spawn(watch::watch(runtime.clone(), metrics.clone(), args.config.clone(), args.gateway.clone()));
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    tokio::select! {
+        r = axum::serve(mcp_listener, mcp_app).with_graceful_shutdown(shutdown) => r?,
+        r = axum::serve(admin_listener, admin_app) => r?,
+        r = watcher => r??,
+    }
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! The HTTP layer in front of rmcp: DNS-rebinding protection (Host and Origin) and inbound
+//! authentication, both read from the current snapshot so they hot-reload with the config.
+//! rmcp's own fixed Host allow-list is turned off because it cannot change at runtime.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use toolyard_crds::config::InboundAuthConfig;
+
+use super::server::GatewayHandler;
+use crate::admin::Metrics;
+use crate::runtime::Runtime;
+
+/// Shared state of the middleware.
+#[derive(Clone)]
+struct Guard {
+    runtime: Arc<Runtime>,
+}
+
+/// The MCP router: `/mcp` (streamable HTTP, every revision on one endpoint).
+pub fn router(runtime: Arc<Runtime>, metrics: Arc<Metrics>, max_request_bytes: usize) -> Router {
+    let handler = GatewayHandler::new(runtime.clone(), metrics);
+    let mut config = StreamableHttpServerConfig::default().disable_allowed_hosts();
+    // Plain JSON for request/response calls (2026-07-28 and other stateless requests); rmcp falls
+    // back to SSE by itself when a handler emits notifications before its result.
+    config.json_response = true;
+    config.sse_keep_alive = Some(Duration::from_secs(15));
+    config.max_request_body_bytes = max_request_bytes;
+    let service = StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(LocalSessionManager::default()), config);
+    Router::new()
+        .nest_service("/mcp", service)
+        .layer(middleware::from_fn_with_state(Guard { runtime }, guard))
+}
+
+/// Host part of a `Host` header value (without port; IPv6 brackets removed).
+fn host_only(value: &str) -> &str {
+    if let Some(rest) = value.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or_default();
+    }
+    value.rsplit_once(':').map_or(value, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { value })
+}
+
+/// Loopback names are always accepted: the gateway is reached through them locally, and a
+/// rebinding attack needs a non-loopback name.
+fn host_allowed(allowed: &[String], host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    matches!(host.as_str(), "localhost" | "127.0.0.1" | "::1")
+        || allowed.iter().any(|pattern| {
+            let pattern = pattern.to_ascii_lowercase();
+            match pattern.strip_prefix("*.") {
+                Some(suffix) => host.ends_with(&format!(".{suffix}")),
+                None => host_only(&pattern) == host,
+            }
+        })
+}
+
+fn origin_allowed(allowed: &[String], origin: &str) -> bool {
+    let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+    // Without a configured list, only loopback origins (local tools such as the Inspector).
+    let loopback = ["http://localhost", "http://127.0.0.1", "http://[::1]", "https://localhost", "https://127.0.0.1"]
+        .iter()
+        .any(|p| origin == *p || origin.strip_prefix(p).is_some_and(|rest| rest.starts_with(':')));
+    loopback || allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin))
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": message}});
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let Some(snapshot) = guard.runtime.snapshot() else {
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "the gateway has no valid configuration yet");
+    };
+    let settings = &snapshot.config.gateway;
+    let headers: &HeaderMap = request.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(host_only)
+        .or_else(|| request.uri().host())
+        .unwrap_or_default()
+        .to_string();
+    if !host_allowed(&settings.allowed_hosts, &host) {
+        tracing::warn!(%host, "rejected a request with a Host that is not allowed (DNS rebinding protection)");
+        return json_error(StatusCode::FORBIDDEN, "Forbidden: Host header is not allowed");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let ok = origin.to_str().is_ok_and(|o| origin_allowed(&settings.allowed_origins, o));
+        if !ok {
+            return json_error(StatusCode::FORBIDDEN, "Forbidden: Origin header is not allowed");
+        }
+    }
+    match &settings.inbound_auth {
+        InboundAuthConfig::None => {}
+        // Fail closed: until the authorizers are implemented, a gateway configured for them
+        // serves nobody rather than everybody.
+        InboundAuthConfig::Jwt(_) | InboundAuthConfig::ServiceAccount(_) => {
+            let mut response = json_error(
+                StatusCode::UNAUTHORIZED,
+                "this gateway version cannot verify JWT or ServiceAccount tokens yet; use inboundAuth.none for local testing",
+            );
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    drop(snapshot);
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        let allowed = vec!["orders.agents.svc.cluster.local".to_string(), "*.example.com".to_string()];
+        assert!(host_allowed(&allowed, "localhost"));
+        assert!(host_allowed(&allowed, "127.0.0.1"));
+        assert!(host_allowed(&allowed, "orders.agents.svc.cluster.local"));
+        assert!(host_allowed(&allowed, "gw.example.com"));
+        assert!(!host_allowed(&allowed, "example.com.evil.io"));
+        assert!(!host_allowed(&allowed, "evil.io"));
+        assert_eq!(host_only("localhost:8080"), "localhost");
+        assert_eq!(host_only("[::1]:80"), "::1");
+    }
+
+    #[test]
+    fn origins() {
+        assert!(origin_allowed(&[], "http://localhost:6274"));
+        assert!(!origin_allowed(&[], "http://evil.io"));
+        assert!(!origin_allowed(&[], "http://localhost.evil.io"));
+        assert!(origin_allowed(&["https://app.example.com".into()], "https://app.example.com"));
+    }
+}

@@ -1,0 +1,5 @@
+//! The MCP surface: the rmcp handler (`server`) and the HTTP layer in front of it (`http`:
+//! Host/Origin checks, inbound auth, mounting rmcp's streamable HTTP service on axum).
+
+pub mod http;
+pub mod server;

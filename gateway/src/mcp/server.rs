@@ -1,0 +1,118 @@
+//! The rmcp `ServerHandler`: `tools/list` (stable order, paginated, cache hints) and `tools/call`
+//! against the current runtime snapshot. Protocol-version negotiation and the per-revision wire
+//! rules (sessions for 2025-xx, stateless 2026-07-28) are rmcp's; this handler only narrows the
+//! advertised versions to the ones the Gateway lists.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rmcp::model::{
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+
+use crate::admin::Metrics;
+use crate::invoke;
+use crate::runtime::Runtime;
+
+/// How long clients of 2026-07-28 may cache `tools/list` (hot reloads make longer TTLs stale).
+const LIST_TTL_MS: u64 = 5_000;
+
+/// The gateway's MCP handler; one clone per session or request, sharing the runtime.
+#[derive(Clone)]
+pub struct GatewayHandler {
+    runtime: Arc<Runtime>,
+    metrics: Arc<Metrics>,
+}
+
+impl GatewayHandler {
+    /// A handler over `runtime`.
+    pub fn new(runtime: Arc<Runtime>, metrics: Arc<Metrics>) -> Self {
+        Self { runtime, metrics }
+    }
+
+    fn not_ready() -> ErrorData {
+        ErrorData::internal_error("the gateway has no valid configuration yet; see /readyz on the admin port", None)
+    }
+}
+
+/// Parses an opaque `tools/list` cursor (a decimal offset).
+fn parse_cursor(cursor: Option<&str>) -> Result<usize, ErrorData> {
+    match cursor {
+        None => Ok(0),
+        Some(c) => c.parse().map_err(|_| ErrorData::invalid_params(format!("invalid cursor {c:?}"), None)),
+    }
+}
+
+impl ServerHandler for GatewayHandler {
+    fn get_info(&self) -> ServerConfig {
+        let snapshot = self.runtime.snapshot();
+        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build());
+        info.server_info = Implementation::new("toolyard-gateway", env!("CARGO_PKG_VERSION"));
+        info.instructions = snapshot.and_then(|s| s.config.gateway.instructions.clone());
+        info
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        let Some(snapshot) = self.runtime.snapshot() else {
+            return Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS);
+        };
+        let wanted: Vec<&str> = snapshot.config.gateway.supported_versions.iter().map(|v| v.as_str()).collect();
+        let versions: Vec<ProtocolVersion> = ProtocolVersion::KNOWN_VERSIONS
+            .iter()
+            .filter(|v| wanted.contains(&v.as_str()))
+            .cloned()
+            .collect();
+        if versions.is_empty() { Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS) } else { Cow::Owned(versions) }
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let start = parse_cursor(request.as_ref().and_then(|r| r.cursor.as_deref()))?;
+        let page = snapshot.config.gateway.page_size as usize;
+        let tools: Vec<Tool> = snapshot.tools.iter().skip(start).take(page).cloned().collect();
+        let next = start + tools.len();
+        let mut result = ListToolsResult::with_all_items(tools);
+        result.next_cursor = (next < snapshot.tools.len()).then(|| next.to_string());
+        result.ttl_ms = Some(LIST_TTL_MS);
+        // Later authorization can filter the list per caller, so it is never shared.
+        result.cache_scope = Some(CacheScope::Private);
+        Ok(result)
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        let snapshot = self.runtime.snapshot()?;
+        snapshot.tools.iter().find(|t| t.name == name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        // One snapshot for the whole call: a reload in the middle does not affect it.
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let name = request.name.as_ref();
+        let args = request.arguments.clone().unwrap_or_default();
+        if snapshot.config.gateway.search.enabled && name == snapshot.config.gateway.search.tool_name {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(
+                "Tool search is not available in this gateway version yet.",
+            )])
+            .into());
+        }
+        let Some((target, runtime, tool)) = snapshot.find(name) else {
+            return Err(ErrorData::invalid_params(format!("Unknown tool: {name}"), None));
+        };
+        let started = Instant::now();
+        let outcome = invoke::call(&snapshot, target, runtime, tool, args).await;
+        self.metrics.record_call(&target.name, &tool.name, outcome.error.map(|k| k.label()), started.elapsed());
+        Ok(outcome.result.into())
+    }
+}

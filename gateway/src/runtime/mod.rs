@@ -1,0 +1,9 @@
+//! The serving state: an immutable [`Snapshot`] built from a compiled config, swapped atomically
+//! on reload. A request loads the current snapshot once and uses it to the end, so in-flight calls
+//! finish on the config they started with while new requests see the new one.
+
+pub mod reload;
+pub mod snapshot;
+
+pub use reload::{ReloadError, ReloadStatus, Runtime};
+pub use snapshot::{Snapshot, TargetRuntime};

@@ -1,0 +1,117 @@
+//! Reloading: validate a new config, build its snapshot, swap it in atomically — or keep the
+//! last good one and record why the new one was refused.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use arc_swap::ArcSwapOption;
+use toolyard_crds::{CONFIG_VERSION, GatewayConfig};
+
+use super::snapshot::{Snapshot, SnapshotError};
+use crate::source::manifests::SecretValues;
+
+/// Why a new config was refused (the previous one keeps serving).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The manifests or config could not be read or compiled.
+    #[error("{0}")]
+    Source(String),
+    /// The config was written for another contract version.
+    #[error("version: config version {found:?} is not supported (this gateway serves {CONFIG_VERSION:?}); upgrade the gateway image to match the operator")]
+    Version {
+        /// The version found.
+        found: String,
+    },
+    /// The snapshot could not be built.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+}
+
+/// The outcome of the last reload, for `/readyz` and metrics.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReloadStatus {
+    /// Successful reloads.
+    pub reloads: u64,
+    /// Refused reloads.
+    pub failures: u64,
+    /// The last refusal's message (with the path of the bad field), cleared by a success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When the last refusal happened (seconds since the epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<u64>,
+    /// Milliseconds the last successful snapshot build took.
+    pub last_build_ms: f64,
+}
+
+/// The current snapshot plus reload bookkeeping. Cheap to share (`Arc`).
+#[derive(Default)]
+pub struct Runtime {
+    current: ArcSwapOption<Snapshot>,
+    status: Mutex<ReloadStatus>,
+    /// Serializes reloads so generations are strictly increasing.
+    reload_lock: Mutex<()>,
+}
+
+impl Runtime {
+    /// An empty runtime (not ready until the first successful reload).
+    pub fn new() -> Arc<Runtime> {
+        Arc::new(Runtime::default())
+    }
+
+    /// The snapshot new requests should use.
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.current.load_full()
+    }
+
+    /// The reload status.
+    pub fn status(&self) -> ReloadStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Applies a new config: on success it is served by every request that starts afterwards.
+    pub fn apply(&self, config: GatewayConfig, secrets: &SecretValues) -> Result<u64, ReloadError> {
+        let _guard = self.reload_lock.lock().map_err(|_| ReloadError::Source("reload lock poisoned".into()))?;
+        let result = self.build(config, secrets);
+        let mut status = self.status.lock().map_err(|_| ReloadError::Source("status lock poisoned".into()))?;
+        match result {
+            Ok((snapshot, elapsed_ms)) => {
+                let generation = snapshot.generation;
+                self.current.store(Some(Arc::new(snapshot)));
+                status.reloads += 1;
+                status.last_error = None;
+                status.last_error_at = None;
+                status.last_build_ms = elapsed_ms;
+                Ok(generation)
+            }
+            Err(e) => {
+                status.failures += 1;
+                status.last_error = Some(e.to_string());
+                status.last_error_at = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).ok().map(|d| d.as_secs());
+                Err(e)
+            }
+        }
+    }
+
+    /// Records a failure that happened before a config existed (e.g. a manifest parse error).
+    pub fn record_failure(&self, error: &ReloadError) {
+        if let Ok(mut status) = self.status.lock() {
+            status.failures += 1;
+            status.last_error = Some(error.to_string());
+            status.last_error_at = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).ok().map(|d| d.as_secs());
+        }
+    }
+
+    fn build(&self, config: GatewayConfig, secrets: &SecretValues) -> Result<(Snapshot, f64), ReloadError> {
+        if config.version != CONFIG_VERSION {
+            return Err(ReloadError::Version { found: config.version });
+        }
+        let previous = self.current.load_full();
+        let generation = previous.as_ref().map_or(1, |p| p.generation + 1);
+        let started = std::time::Instant::now();
+        let snapshot = Snapshot::build(config, secrets, generation, previous.as_deref())?;
+        Ok((snapshot, started.elapsed().as_secs_f64() * 1000.0))
+    }
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The project's full test command:
+#
+#   bash tests/run.sh             # every suite
+#   bash tests/run.sh cluster     # only the named suites (see SUITES below)
+#
+# Suites:
+#   unit     cargo test --workspace: unit and integration tests; the cluster tests are #[ignore]d
+#   cluster  the #[ignore]d cluster tests of toolyard-e2e, against a real control plane
+#            (tests/cluster/cluster.sh; binaries from tests/cluster/build.sh, cached after the first build)
+#
+# Ends with one line per suite, `suite <name>: <N> passed, <M> failed, <K> ignored`, and exits
+# non-zero if any suite failed, exited non-zero, or ran fewer tests than its minimum (a suite that
+# silently runs nothing is a failure). Logs go to $TEST_LOG_DIR (default: a new temporary directory).
+#
+# Adding a suite: write `suite_<name>() { run_suite <name> [--min-tests N] [--parser FN] -- cmd…; }`
+# and add <name> to SUITES. A parser reads a log file and prints "<passed> <failed> <ignored>";
+# parse_cargo reads cargo's `test result:` lines.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+SUITES=(unit cluster)
+LOGS=${TEST_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/toolyard-tests.XXXXXX")}
+mkdir -p "$LOGS"
+SUMMARY=()
+PROBLEMS=()
+
+# parse_cargo LOG: sums the counts of every `test result:` line cargo printed.
+parse_cargo() {
+  awk '/^test result: / {
+         for (i = 1; i <= NF; i++) {
+           if ($(i+1) ~ /^passed/) p += $i
+           if ($(i+1) ~ /^failed/) f += $i
+           if ($(i+1) ~ /^ignored/) g += $i
+         }
+       }
+       END { printf "%d %d %d\n", p, f, g }' "$1"
+}
+
+# run_suite NAME [--min-tests N] [--parser FN] -- CMD…: runs CMD (output shown and logged), then
+# records the suite's counts and whether it failed.
+run_suite() {
+  local name=$1 min=1 parser=parse_cargo
+  shift
+  while (($#)); do
+    case $1 in
+      --min-tests) min=$2; shift 2 ;;
+      --parser) parser=$2; shift 2 ;;
+      --) shift; break ;;
+      *) echo "run_suite: unknown option $1" >&2; return 2 ;;
+    esac
+  done
+  local log=$LOGS/$name.log
+  echo "=== suite $name: $*" | tee "$log"
+  local start=$SECONDS
+  "$@" 2>&1 | tee -a "$log"
+  local rc=${PIPESTATUS[0]}
+  local passed failed ignored
+  read -r passed failed ignored < <("$parser" "$log")
+  SUMMARY+=("suite $name: $passed passed, $failed failed, $ignored ignored")
+  ((rc == 0)) || PROBLEMS+=("suite $name exited with status $rc (log: $log)")
+  ((failed == 0)) || PROBLEMS+=("suite $name: $failed test(s) failed (log: $log)")
+  ((passed + failed >= min)) || PROBLEMS+=("suite $name ran $((passed + failed)) test(s), expected at least $min")
+  echo "=== suite $name finished in $((SECONDS - start))s (exit status $rc)"
+}
+
+# A suite that could not start (e.g. its tools failed to build) counts as failed with no tests.
+fail_suite() {
+  SUMMARY+=("suite $1: 0 passed, 0 failed, 0 ignored")
+  PROBLEMS+=("suite $1: $2")
+}
+
+suite_unit() {
+  run_suite unit -- cargo test --workspace --no-fail-fast
+}
+
+suite_cluster() {
+  local bin
+  if [[ -z ${TESTCLUSTER_BIN:-} ]]; then
+    echo "=== building or finding the test control plane (tests/cluster/build.sh)"
+    if ! bin=$(bash tests/cluster/build.sh | tail -n1) || [[ ! -x $bin/kube-apiserver ]]; then
+      fail_suite cluster "tests/cluster/build.sh failed"
+      return
+    fi
+    export TESTCLUSTER_BIN=$bin
+  fi
+  # Compile before starting the control plane, so it does not idle through the build.
+  if ! cargo test -p toolyard-e2e --no-run; then
+    fail_suite cluster "toolyard-e2e does not compile"
+    return
+  fi
+  run_suite cluster -- bash tests/cluster/cluster.sh run -- \
+    cargo test -p toolyard-e2e --no-fail-fast -- --ignored --test-threads=1
+}
+
+selected=("$@")
+((${#selected[@]})) || selected=("${SUITES[@]}")
+for s in "${selected[@]}"; do
+  if [[ " ${SUITES[*]} " != *" $s "* ]]; then
+    echo "unknown suite '$s' (known: ${SUITES[*]})" >&2
+    exit 2
+  fi
+done
+for s in "${selected[@]}"; do
+  "suite_$s"
+done
+
+echo
+echo "=== summary (logs in $LOGS)"
+printf '%s\n' "${SUMMARY[@]}"
+if ((${#PROBLEMS[@]})); then
+  printf 'FAIL: %s\n' "${PROBLEMS[@]}"
+  exit 1
+fi
+echo "all suites passed"
