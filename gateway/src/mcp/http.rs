@@ -26,7 +26,9 @@ struct Guard {
 
 /// The MCP router: `/mcp` (streamable HTTP, every revision on one endpoint).
 pub fn router(runtime: Arc<Runtime>, metrics: Arc<Metrics>, max_request_bytes: usize) -> Router {
-    let handler = GatewayHandler::new(runtime.clone(), metrics);
+    let peers = super::server::SessionPeers::default();
+    tokio::spawn(super::server::notify_tool_list_changes(runtime.clone(), peers.clone()));
+    let handler = GatewayHandler::new(runtime.clone(), metrics, peers);
     let mut config = StreamableHttpServerConfig::default().disable_allowed_hosts();
     // Plain JSON for request/response calls (2026-07-28 and other stateless requests); rmcp falls
     // back to SSE by itself when a handler emits notifications before its result.

@@ -11,7 +11,7 @@ use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::admin::Metrics;
@@ -21,17 +21,21 @@ use crate::runtime::Runtime;
 /// How long clients of 2026-07-28 may cache `tools/list` (hot reloads make longer TTLs stale).
 const LIST_TTL_MS: u64 = 5_000;
 
+/// Peers of live sessions (2025-xx revisions), told when the tool list changes.
+pub type SessionPeers = Arc<std::sync::Mutex<Vec<Peer<RoleServer>>>>;
+
 /// The gateway's MCP handler; one clone per session or request, sharing the runtime.
 #[derive(Clone)]
 pub struct GatewayHandler {
     runtime: Arc<Runtime>,
     metrics: Arc<Metrics>,
+    peers: SessionPeers,
 }
 
 impl GatewayHandler {
     /// A handler over `runtime`.
-    pub fn new(runtime: Arc<Runtime>, metrics: Arc<Metrics>) -> Self {
-        Self { runtime, metrics }
+    pub fn new(runtime: Arc<Runtime>, metrics: Arc<Metrics>, peers: SessionPeers) -> Self {
+        Self { runtime, metrics, peers }
     }
 
     fn not_ready() -> ErrorData {
@@ -87,9 +91,16 @@ impl ServerHandler for GatewayHandler {
         Ok(result)
     }
 
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        if let Ok(mut peers) = self.peers.lock() {
+            peers.retain(|p| !p.is_transport_closed());
+            peers.push(context.peer);
+        }
+    }
+
     fn get_tool(&self, name: &str) -> Option<Tool> {
         let snapshot = self.runtime.snapshot()?;
-        snapshot.tools.iter().find(|t| t.name == name).cloned()
+        snapshot.tool(name).cloned()
     }
 
     async fn call_tool(
@@ -114,5 +125,29 @@ impl ServerHandler for GatewayHandler {
         let outcome = invoke::call(&snapshot, target, runtime, tool, args).await;
         self.metrics.record_call(&target.name, &tool.name, outcome.error.map(|k| k.label()), started.elapsed());
         Ok(outcome.result.into())
+    }
+}
+
+/// Sends `notifications/tools/list_changed` to every live session whenever a reload changes the
+/// served config (a new revision). Stateless 2026-07-28 clients rely on `ttlMs` instead.
+pub async fn notify_tool_list_changes(runtime: Arc<Runtime>, peers: SessionPeers) {
+    let mut changes = runtime.subscribe();
+    let mut last_revision = runtime.snapshot().map(|s| s.config.revision.clone());
+    while changes.changed().await.is_ok() {
+        let revision = runtime.snapshot().map(|s| s.config.revision.clone());
+        if revision == last_revision {
+            continue;
+        }
+        last_revision = revision;
+        let live: Vec<Peer<RoleServer>> = match peers.lock() {
+            Ok(mut p) => {
+                p.retain(|peer| !peer.is_transport_closed());
+                p.clone()
+            }
+            Err(_) => continue,
+        };
+        for peer in live {
+            let _ = peer.notify_tool_list_changed().await;
+        }
     }
 }

@@ -47,12 +47,24 @@ pub struct ReloadStatus {
 }
 
 /// The current snapshot plus reload bookkeeping. Cheap to share (`Arc`).
-#[derive(Default)]
 pub struct Runtime {
     current: ArcSwapOption<Snapshot>,
     status: Mutex<ReloadStatus>,
     /// Serializes reloads so generations are strictly increasing.
     reload_lock: Mutex<()>,
+    /// Publishes each new generation, for listeners such as `notifications/tools/list_changed`.
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self {
+            current: ArcSwapOption::default(),
+            status: Mutex::default(),
+            reload_lock: Mutex::default(),
+            changes: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 impl Runtime {
@@ -64,6 +76,11 @@ impl Runtime {
     /// The snapshot new requests should use.
     pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
         self.current.load_full()
+    }
+
+    /// A receiver that sees every new generation.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// The reload status.
@@ -84,6 +101,7 @@ impl Runtime {
                 status.last_error = None;
                 status.last_error_at = None;
                 status.last_build_ms = elapsed_ms;
+                self.changes.send_replace(generation);
                 Ok(generation)
             }
             Err(e) => {

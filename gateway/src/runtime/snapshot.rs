@@ -84,8 +84,8 @@ pub struct Snapshot {
     pub generation: u64,
     /// Tools in served order (search tool first, then by name).
     pub tools: Vec<Tool>,
-    /// Tool name → (target index, tool index).
-    index: HashMap<String, (usize, usize)>,
+    /// Tool name → (position in `tools`, target index, tool index); the search tool has no target.
+    index: HashMap<String, (usize, Option<(usize, usize)>)>,
     /// One per `config.targets`.
     pub targets: Vec<TargetRuntime>,
 }
@@ -124,6 +124,7 @@ impl Snapshot {
         let mut tools = Vec::with_capacity(config.tool_count() + 1);
         let mut index = HashMap::with_capacity(config.tool_count());
         if config.gateway.search.enabled {
+            index.insert(config.gateway.search.tool_name.clone(), (0, None));
             tools.push(search_tool(&config.gateway.search.tool_name));
         }
         let mut targets = Vec::with_capacity(config.targets.len());
@@ -136,17 +137,22 @@ impl Snapshot {
         }
         all.sort_by(|a, b| a.0.cmp(b.0));
         for (name, ti, ki) in all {
+            index.insert(name.to_string(), (tools.len(), Some((ti, ki))));
             tools.push(mcp_tool(&config.targets[ti].tools[ki]));
-            index.insert(name.to_string(), (ti, ki));
         }
         Ok(Snapshot { config, generation, tools, index, targets })
     }
 
     /// The target and tool serving `name`.
     pub fn find(&self, name: &str) -> Option<(&TargetConfig, &TargetRuntime, &ToolConfig)> {
-        let &(ti, ki) = self.index.get(name)?;
+        let &(_, Some((ti, ki))) = self.index.get(name)? else { return None };
         let target = self.config.targets.get(ti)?;
         Some((target, self.targets.get(ti)?, target.tools.get(ki)?))
+    }
+
+    /// The MCP definition of a listed tool (search tool included).
+    pub fn tool(&self, name: &str) -> Option<&Tool> {
+        self.index.get(name).and_then(|&(pos, _)| self.tools.get(pos))
     }
 }
 
