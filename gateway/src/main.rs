@@ -102,13 +102,26 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let mcp_app = mcp::http::router(runtime.clone(), metrics.clone(), max_body);
     let admin_app = admin::router(runtime.clone(), metrics.clone());
     let watcher = tokio::spawn(watch::watch(runtime.clone(), metrics.clone(), args.config.clone(), args.gateway.clone()));
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    let shutdown = shutdown_signal();
     tokio::select! {
         r = axum::serve(mcp_listener, mcp_app).with_graceful_shutdown(shutdown) => r?,
         r = axum::serve(admin_listener, admin_app) => r?,
         r = watcher => r??,
     }
     Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM (what Kubernetes sends), so in-flight requests can finish.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
