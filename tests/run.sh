@@ -8,6 +8,9 @@
 #   unit     cargo test --workspace: unit and integration tests; the cluster tests are #[ignore]d
 #   cluster  the #[ignore]d cluster tests of toolyard-e2e, against a real control plane
 #            (tests/cluster/cluster.sh; binaries from tests/cluster/build.sh, cached after the first build)
+#   gateway  the release gateway binary with real backends (Prism, a FastAPI echo app) and real MCP
+#            clients (Python mcp 1.x and 2.x, Strands Agents running the seed's code): tests/gateway
+#   conformance  the official MCP conformance suite against the gateway: tests/conformance
 #
 # Ends with one line per suite, `suite <name>: <N> passed, <M> failed, <K> ignored`, and exits
 # non-zero if any suite failed, exited non-zero, or ran fewer tests than its minimum (a suite that
@@ -20,7 +23,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
-SUITES=(unit cluster)
+SUITES=(unit cluster gateway conformance)
 LOGS=${TEST_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/toolyard-tests.XXXXXX")}
 mkdir -p "$LOGS"
 SUMMARY=()
@@ -92,6 +95,30 @@ suite_cluster() {
   fi
   run_suite cluster -- bash tests/cluster/cluster.sh run -- \
     cargo test -p toolyard-e2e --no-fail-fast -- --ignored --test-threads=1
+}
+
+# parse_summary_line NAME LOG: reads the `suite NAME: N passed, M failed[, K skipped]` line that
+# tests/gateway/run.sh and tests/conformance/run.sh print.
+parse_summary_line() {
+  awk -v name="$1" '$1 == "suite" && $2 == name ":" { p = $3; f = $5; k = ($7 == "" ? 0 : $7) }
+       END { printf "%d %d %d\n", p, f, k }' "$2"
+}
+parse_gateway() { parse_summary_line gateway-e2e "$1"; }
+parse_conformance() { parse_summary_line conformance "$1"; }
+
+suite_gateway() {
+  # Installs Prism, Node 22, the conformance suite and the Python clients (cached), builds the
+  # release gateway, runs the pytest suite.
+  run_suite gateway --min-tests 20 --parser parse_gateway -- env SKIP_CONFORMANCE=1 bash tests/gateway/run.sh
+}
+
+suite_conformance() {
+  if ! bash tests/gateway/setup.sh >/dev/null || ! cargo build --release -p toolyard-gateway; then
+    fail_suite conformance "setup or the release build failed"
+    return
+  fi
+  run_suite conformance --min-tests 10 --parser parse_conformance -- \
+    env TOOLYARD_GATEWAY_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/toolyard-gateway" bash tests/conformance/run.sh
 }
 
 selected=("$@")

@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 const META: &str = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"}}"#;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
 }
 
 fn spec(ops: usize) -> String {
@@ -47,7 +50,11 @@ fn write_config(dir: &Path, backend: u16, ops: usize) -> std::io::Result<()> {
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
@@ -100,18 +107,30 @@ where
     }
     let elapsed = started.elapsed();
     all.sort();
-    Run { p50: percentile(&all, 0.5), p99: percentile(&all, 0.99), rps: all.len() as f64 / elapsed.as_secs_f64(), errors }
+    Run {
+        p50: percentile(&all, 0.5),
+        p99: percentile(&all, 0.99),
+        rps: all.len() as f64 / elapsed.as_secs_f64(),
+        errors,
+    }
 }
 
 fn start_backend(port: u16) {
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("backend runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("backend runtime");
         rt.block_on(async move {
             let app = axum::Router::new().route(
                 "/{*path}",
-                axum::routing::get(|| async { ([("content-type", "application/json")], r#"{"ok":true}"#) }),
+                axum::routing::get(|| async {
+                    ([("content-type", "application/json")], r#"{"ok":true}"#)
+                }),
             );
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind backend");
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .expect("bind backend");
             let _ = axum::serve(listener, app).await;
         });
     });
@@ -128,12 +147,18 @@ impl Drop for Gateway {
 fn gateway_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     // target/release/examples/bench → target/release/toolyard-gateway
-    exe.parent().and_then(Path::parent).map(|d| d.join("toolyard-gateway")).unwrap_or_default()
+    exe.parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("toolyard-gateway"))
+        .unwrap_or_default()
 }
 
 async fn wait_ready(client: &reqwest::Client, admin: u16, tools: usize) -> bool {
     for _ in 0..600 {
-        if let Ok(r) = client.get(format!("http://127.0.0.1:{admin}/readyz")).send().await
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{admin}/readyz"))
+            .send()
+            .await
             && let Ok(text) = r.text().await
             && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
             && v["tools"].as_u64() == Some(tools as u64)
@@ -153,14 +178,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mcp, admin) = (free_port(), free_port());
     let bin = gateway_binary();
     if !bin.exists() {
-        return Err(format!("{} not found: run `cargo build --release -p toolyard-gateway` first", bin.display()).into());
+        return Err(format!(
+            "{} not found: run `cargo build --release -p toolyard-gateway` first",
+            bin.display()
+        )
+        .into());
     }
 
     // Idle RSS on the quickstart example.
     let quick = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart");
     let idle = {
         let (p, a) = (free_port(), free_port());
-        let child = Gateway(Command::new(&bin).args(["--config", &quick.to_string_lossy(), "--listen", &format!("127.0.0.1:{p}"), "--admin-listen", &format!("127.0.0.1:{a}")]).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?);
+        let child = Gateway(
+            Command::new(&bin)
+                .args([
+                    "--config",
+                    &quick.to_string_lossy(),
+                    "--listen",
+                    &format!("127.0.0.1:{p}"),
+                    "--admin-listen",
+                    &format!("127.0.0.1:{a}"),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?,
+        );
         let c = reqwest::Client::new();
         wait_ready(&c, a, 2).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -170,25 +212,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     write_config(&work, backend, 1)?;
     let child = Gateway(
         Command::new(&bin)
-            .args(["--config", &work.to_string_lossy(), "--listen", &format!("127.0.0.1:{mcp}"), "--admin-listen", &format!("127.0.0.1:{admin}")])
+            .args([
+                "--config",
+                &work.to_string_lossy(),
+                "--listen",
+                &format!("127.0.0.1:{mcp}"),
+                "--admin-listen",
+                &format!("127.0.0.1:{admin}"),
+            ])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?,
     );
-    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
     if !wait_ready(&client, admin, 1).await {
         return Err("gateway did not become ready".into());
     }
 
     let url = format!("http://127.0.0.1:{mcp}/mcp");
     let direct_url = format!("http://127.0.0.1:{backend}/items0/42");
-    let call_body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"b___getItem0","arguments":{{"id":"42"}},{META}}}}}"#);
+    let call_body = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"b___getItem0","arguments":{{"id":"42"}},{META}}}}}"#
+    );
     let direct = {
         let client = client.clone();
         move || {
             let (client, u) = (client.clone(), direct_url.clone());
-            async move { client.get(u).send().await.map(|r| r.status().is_success()).unwrap_or(false) }
+            async move {
+                client
+                    .get(u)
+                    .send()
+                    .await
+                    .map(|r| r.status().is_success())
+                    .unwrap_or(false)
+            }
         }
     };
     let via = {
@@ -207,7 +267,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .send()
                     .await;
                 match r {
-                    Ok(r) => r.text().await.map(|t| t.contains(r#""isError":false"#)).unwrap_or(false),
+                    Ok(r) => r
+                        .text()
+                        .await
+                        .map(|t| t.contains(r#""isError":false"#))
+                        .unwrap_or(false),
                     Err(_) => false,
                 }
             }
@@ -226,7 +290,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !wait_ready(&client, admin, 1000).await {
         return Err("gateway did not reload to 1,000 tools".into());
     }
-    let list_body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{{META}}}}}"#);
+    let list_body =
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{{META}}}}}"#);
     let list = {
         let (client, url) = (client.clone(), format!("http://127.0.0.1:{mcp}/mcp"));
         move || {
@@ -242,7 +307,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .send()
                     .await;
                 match r {
-                    Ok(r) => r.text().await.map(|t| t.contains("getItem999")).unwrap_or(false),
+                    Ok(r) => r
+                        .text()
+                        .await
+                        .map(|t| t.contains("getItem999"))
+                        .unwrap_or(false),
                     Err(_) => false,
                 }
             }
@@ -272,17 +341,55 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     println!("| Measure | Direct to backend | Through the gateway | Added / ratio |");
     println!("|---|---|---|---|");
-    for (label, d, g) in [("tools/call, 1 client", &d1, &g1), ("tools/call, 32 clients", &d32, &g32)] {
-        println!("| {label}: p50 | {:.0} µs | {:.0} µs | +{:.0} µs |", us(d.p50), us(g.p50), us(g.p50) - us(d.p50));
-        println!("| {label}: p99 | {:.0} µs | {:.0} µs | +{:.0} µs |", us(d.p99), us(g.p99), us(g.p99) - us(d.p99));
-        println!("| {label}: throughput | {:.0} req/s | {:.0} calls/s | {:.2} |", d.rps, g.rps, g.rps / d.rps);
+    for (label, d, g) in [
+        ("tools/call, 1 client", &d1, &g1),
+        ("tools/call, 32 clients", &d32, &g32),
+    ] {
+        println!(
+            "| {label}: p50 | {:.0} µs | {:.0} µs | +{:.0} µs |",
+            us(d.p50),
+            us(g.p50),
+            us(g.p50) - us(d.p50)
+        );
+        println!(
+            "| {label}: p99 | {:.0} µs | {:.0} µs | +{:.0} µs |",
+            us(d.p99),
+            us(g.p99),
+            us(g.p99) - us(d.p99)
+        );
+        println!(
+            "| {label}: throughput | {:.0} req/s | {:.0} calls/s | {:.2} |",
+            d.rps,
+            g.rps,
+            g.rps / d.rps
+        );
         if d.errors + g.errors > 0 {
             println!("| {label}: errors | {} | {} | |", d.errors, g.errors);
         }
     }
-    println!("| tools/list, 1,000 tools, one page: p50 / p99 | | {:.2} ms / {:.2} ms | errors: {} |", us(l1.p50) / 1000.0, us(l1.p99) / 1000.0, l1.errors);
-    println!("| reload of 1,000 tools (load + compile + swap): p50 / max | | {:.1} ms / {:.1} ms | |", us(percentile(&reloads, 0.5)) / 1000.0, us(percentile(&reloads, 1.0)) / 1000.0);
-    println!("| RSS idle (quickstart) | | {:.1} MiB | |", idle as f64 / 1024.0);
-    println!("| RSS with 10,000 tools | | {:.1} MiB{} | |", rss_10k as f64 / 1024.0, if big_ready { "" } else { " (reload not finished)" });
+    println!(
+        "| tools/list, 1,000 tools, one page: p50 / p99 | | {:.2} ms / {:.2} ms | errors: {} |",
+        us(l1.p50) / 1000.0,
+        us(l1.p99) / 1000.0,
+        l1.errors
+    );
+    println!(
+        "| reload of 1,000 tools (load + compile + swap): p50 / max | | {:.1} ms / {:.1} ms | |",
+        us(percentile(&reloads, 0.5)) / 1000.0,
+        us(percentile(&reloads, 1.0)) / 1000.0
+    );
+    println!(
+        "| RSS idle (quickstart) | | {:.1} MiB | |",
+        idle as f64 / 1024.0
+    );
+    println!(
+        "| RSS with 10,000 tools | | {:.1} MiB{} | |",
+        rss_10k as f64 / 1024.0,
+        if big_ready {
+            ""
+        } else {
+            " (reload not finished)"
+        }
+    );
     Ok(())
 }

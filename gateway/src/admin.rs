@@ -53,30 +53,75 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("toolyard_gateway");
         let calls = Family::<ToolLabels, Counter>::default();
         let errors = Family::<ErrorLabels, Counter>::default();
-        let latency = Family::<TargetLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
+        let latency = Family::<TargetLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
         let reloads = Counter::default();
         let reload_failures = Counter::default();
         let generation = Gauge::default();
         let tools = Gauge::default();
         registry.register("tool_calls", "Tool calls by target and tool", calls.clone());
-        registry.register("tool_errors", "Tool calls that returned isError, by target and kind (user, backend, throttled)", errors.clone());
-        registry.register("tool_call_duration_seconds", "Tool call latency by target", latency.clone());
+        registry.register(
+            "tool_errors",
+            "Tool calls that returned isError, by target and kind (user, backend, throttled)",
+            errors.clone(),
+        );
+        registry.register(
+            "tool_call_duration_seconds",
+            "Tool call latency by target",
+            latency.clone(),
+        );
         registry.register("reloads", "Configs applied", reloads.clone());
-        registry.register("reload_failures", "Configs refused (the previous one kept serving)", reload_failures.clone());
-        registry.register("config_generation", "Local generation of the config being served", generation.clone());
-        registry.register("tools", "Tools served (search tool included)", tools.clone());
-        Self { registry, calls, errors, latency, reloads, reload_failures, generation, tools }
+        registry.register(
+            "reload_failures",
+            "Configs refused (the previous one kept serving)",
+            reload_failures.clone(),
+        );
+        registry.register(
+            "config_generation",
+            "Local generation of the config being served",
+            generation.clone(),
+        );
+        registry.register(
+            "tools",
+            "Tools served (search tool included)",
+            tools.clone(),
+        );
+        Self {
+            registry,
+            calls,
+            errors,
+            latency,
+            reloads,
+            reload_failures,
+            generation,
+            tools,
+        }
     }
 }
 
 impl Metrics {
     /// Records one tool call.
     pub fn record_call(&self, target: &str, tool: &str, error: Option<&str>, elapsed: Duration) {
-        self.calls.get_or_create(&ToolLabels { target: target.into(), tool: tool.into() }).inc();
+        self.calls
+            .get_or_create(&ToolLabels {
+                target: target.into(),
+                tool: tool.into(),
+            })
+            .inc();
         if let Some(kind) = error {
-            self.errors.get_or_create(&ErrorLabels { target: target.into(), kind: kind.into() }).inc();
+            self.errors
+                .get_or_create(&ErrorLabels {
+                    target: target.into(),
+                    kind: kind.into(),
+                })
+                .inc();
         }
-        self.latency.get_or_create(&TargetLabels { target: target.into() }).observe(elapsed.as_secs_f64());
+        self.latency
+            .get_or_create(&TargetLabels {
+                target: target.into(),
+            })
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Records a reload outcome.
@@ -124,13 +169,25 @@ async fn readyz(State(state): State<AdminState>) -> Response {
         "tools": snapshot.as_ref().map(|s| s.tools.len()),
         "reload": status,
     });
-    let code = if snapshot.is_some() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    let code = if snapshot.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn metrics_text(State(state): State<AdminState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.encode(),
     )
         .into_response()

@@ -19,7 +19,22 @@ use toolyard_gateway::source::watch;
 struct Args {
     /// A manifest file or folder (Gateway, GatewayTargets, ConfigMaps, Secrets), watched for changes.
     #[arg(long, env = "TOOLYARD_CONFIG")]
-    config: PathBuf,
+    #[cfg_attr(feature = "kube", arg(required_unless_present = "kube_config_map"))]
+    #[cfg_attr(not(feature = "kube"), arg(required = true))]
+    config: Option<PathBuf>,
+    /// In-cluster mode: the ConfigMap holding the compiled config (written by the operator),
+    /// watched through the API server instead of `--config`.
+    #[cfg(feature = "kube")]
+    #[arg(long, env = "TOOLYARD_KUBE_CONFIG_MAP", conflicts_with = "config", requires = "kube_secret")]
+    kube_config_map: Option<String>,
+    /// In-cluster mode: the Secret holding the credential values the config refers to.
+    #[cfg(feature = "kube")]
+    #[arg(long, env = "TOOLYARD_KUBE_SECRET", requires = "kube_config_map")]
+    kube_secret: Option<String>,
+    /// In-cluster mode: namespace of both objects (default: the kubeconfig's or the pod's).
+    #[cfg(feature = "kube")]
+    #[arg(long, env = "TOOLYARD_NAMESPACE", requires = "kube_config_map")]
+    namespace: Option<String>,
     /// Address of the MCP endpoint.
     #[arg(long, default_value = "127.0.0.1:8080", env = "TOOLYARD_LISTEN")]
     listen: SocketAddr,
@@ -39,16 +54,23 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     if args.log_json {
-        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
     if args.print_config {
         return print_config(&args);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("failed to start the async runtime: {e}");
@@ -65,14 +87,24 @@ fn main() -> ExitCode {
 }
 
 fn print_config(args: &Args) -> ExitCode {
-    match watch::load(&args.config, args.gateway.as_deref()) {
+    let Some(path) = &args.config else {
+        eprintln!("toolyard-gateway: --print-config needs --config");
+        return ExitCode::FAILURE;
+    };
+    match watch::load(path, args.gateway.as_deref()) {
         Ok((config, _secrets, reports)) => {
             for r in &reports {
                 if let Err(e) = &r.outcome {
-                    eprintln!("GatewayTarget {}: {} ({}): {}", r.name, e.reason, e.field, e.message);
+                    eprintln!(
+                        "GatewayTarget {}: {} ({}): {}",
+                        r.name, e.reason, e.field, e.message
+                    );
                 }
             }
-            println!("{}", serde_json::to_string_pretty(&config).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&config).unwrap_or_default()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -85,11 +117,17 @@ fn print_config(args: &Args) -> ExitCode {
 async fn serve(args: Args) -> anyhow::Result<()> {
     let runtime = Runtime::new();
     let metrics = Arc::new(Metrics::default());
-    // A bad first config is not fatal: the process stays up (not ready) and loads the fix.
-    let _ = watch::reload_once(&runtime, &metrics, &args.config, args.gateway.as_deref());
-    let max_body = runtime
-        .snapshot()
-        .map_or(4 << 20, |s| (s.config.gateway.security.max_request_bytes as usize).max(64 << 10) + (64 << 10));
+    let watcher = match &args.config {
+        Some(path) => {
+            // A bad first config is not fatal: the process stays up (not ready) and loads the fix.
+            let _ = watch::reload_once(&runtime, &metrics, path, args.gateway.as_deref());
+            tokio::spawn(watch::watch(runtime.clone(), metrics.clone(), path.clone(), args.gateway.clone()))
+        }
+        None => in_cluster(&args, &runtime, &metrics).await?,
+    };
+    let max_body = runtime.snapshot().map_or(4 << 20, |s| {
+        (s.config.gateway.security.max_request_bytes as usize).max(64 << 10) + (64 << 10)
+    });
 
     let mcp_listener = tokio::net::TcpListener::bind(args.listen).await?;
     let admin_listener = tokio::net::TcpListener::bind(args.admin_listen).await?;
@@ -101,7 +139,6 @@ async fn serve(args: Args) -> anyhow::Result<()> {
 
     let mcp_app = mcp::http::router(runtime.clone(), metrics.clone(), max_body);
     let admin_app = admin::router(runtime.clone(), metrics.clone());
-    let watcher = tokio::spawn(watch::watch(runtime.clone(), metrics.clone(), args.config.clone(), args.gateway.clone()));
     let shutdown = shutdown_signal();
     tokio::select! {
         r = axum::serve(mcp_listener, mcp_app).with_graceful_shutdown(shutdown) => r?,
@@ -111,11 +148,48 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts the in-cluster source and waits (briefly) for the first config, so the request size
+/// limit below comes from it.
+#[cfg(feature = "kube")]
+async fn in_cluster(
+    args: &Args,
+    runtime: &Arc<Runtime>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
+    use toolyard_gateway::source::kube::{self as kube_source, KubeSource};
+    let (Some(config_map), Some(secret)) = (args.kube_config_map.clone(), args.kube_secret.clone()) else {
+        anyhow::bail!("set --config (standalone) or --kube-config-map and --kube-secret (in a cluster)");
+    };
+    // One process-wide rustls provider, whatever feature unification enabled.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| anyhow::anyhow!("no Kubernetes client (in-cluster or KUBECONFIG): {e}"))?;
+    let namespace = args.namespace.clone().unwrap_or_else(|| client.default_namespace().to_string());
+    tracing::info!(%namespace, %config_map, %secret, "watching the config through the API server");
+    let source = KubeSource { namespace, config_map, secret };
+    let mut changes = runtime.subscribe();
+    let handle = tokio::spawn(kube_source::watch(runtime.clone(), metrics.clone(), client, source));
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), changes.changed()).await;
+    Ok(handle)
+}
+
+#[cfg(not(feature = "kube"))]
+async fn in_cluster(
+    _args: &Args,
+    _runtime: &Arc<Runtime>,
+    _metrics: &Arc<Metrics>,
+) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
+    anyhow::bail!("--config is required (this build has no in-cluster mode)")
+}
+
 /// Resolves on SIGINT or SIGTERM (what Kubernetes sends), so in-flight requests can finish.
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}

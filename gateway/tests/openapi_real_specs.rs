@@ -295,7 +295,11 @@ fn version(text: &str) -> String {
                 } else {
                     "YAML"
                 };
-                let name = if key == "openapi" { "OpenAPI" } else { "Swagger" };
+                let name = if key == "openapi" {
+                    "OpenAPI"
+                } else {
+                    "Swagger"
+                };
                 return format!("{name} {value} {format}");
             }
         }

@@ -69,12 +69,19 @@ pub struct TargetError {
 
 impl TargetError {
     fn new(reason: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { reason, field: field.into(), message: message.into() }
+        Self {
+            reason,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// Whether the failure is an unresolved reference (as opposed to an invalid spec).
     pub fn is_ref_error(&self) -> bool {
-        matches!(self.reason, "SecretNotFound" | "ConfigMapNotFound" | "UrlNotFetched")
+        matches!(
+            self.reason,
+            "SecretNotFound" | "ConfigMapNotFound" | "UrlNotFetched"
+        )
     }
 }
 
@@ -131,15 +138,20 @@ pub fn compile(
     let settings = gateway_settings(gateway, ctx)?;
     let gateway_name = gateway.metadata.name.clone().unwrap_or_default();
 
-    let mut ordered: Vec<&GatewayTarget> =
-        targets.iter().filter(|t| t.spec.gateway_ref.name == gateway_name).collect();
+    let mut ordered: Vec<&GatewayTarget> = targets
+        .iter()
+        .filter(|t| t.spec.gateway_ref.name == gateway_name)
+        .collect();
     ordered.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
 
     let mut reports = Vec::new();
     let mut compiled_targets = Vec::new();
     let mut taken: BTreeMap<String, String> = BTreeMap::new(); // tool name → target name
     if settings.search.enabled {
-        taken.insert(settings.search.tool_name.clone(), "(built-in search)".into());
+        taken.insert(
+            settings.search.tool_name.clone(),
+            "(built-in search)".into(),
+        );
     }
     for target in ordered {
         let name = target.metadata.name.clone().unwrap_or_default();
@@ -149,7 +161,11 @@ pub fn compile(
             compiled_targets.push(config);
             Ok(summary)
         });
-        reports.push(TargetReport { name, kind, outcome });
+        reports.push(TargetReport {
+            name,
+            kind,
+            outcome,
+        });
     }
     compiled_targets.sort_by(|a, b| a.prefix.cmp(&b.prefix).then(a.name.cmp(&b.name)));
 
@@ -160,7 +176,10 @@ pub fn compile(
         targets: compiled_targets,
     };
     config.revision = revision(&config);
-    Ok(Compiled { config, targets: reports })
+    Ok(Compiled {
+        config,
+        targets: reports,
+    })
 }
 
 /// Content hash of a config (with an empty revision field), 16 hex characters.
@@ -172,13 +191,20 @@ pub fn revision(config: &GatewayConfig) -> String {
     hex::encode(&hasher.finalize()[..8])
 }
 
-fn claim_names(config: &TargetConfig, target: &str, taken: &mut BTreeMap<String, String>) -> Result<(), TargetError> {
+fn claim_names(
+    config: &TargetConfig,
+    target: &str,
+    taken: &mut BTreeMap<String, String>,
+) -> Result<(), TargetError> {
     for tool in &config.tools {
         if let Some(owner) = taken.get(&tool.name) {
             return Err(TargetError::new(
                 "NameConflict",
                 "spec.toolPrefix",
-                format!("tool name {} is already served by {owner}; set a different spec.toolPrefix or rename the tool", tool.name),
+                format!(
+                    "tool name {} is already served by {owner}; set a different spec.toolPrefix or rename the tool",
+                    tool.name
+                ),
             ));
         }
     }
@@ -188,22 +214,39 @@ fn claim_names(config: &TargetConfig, target: &str, taken: &mut BTreeMap<String,
     Ok(())
 }
 
-fn gateway_settings(gateway: &Gateway, ctx: &CompileContext) -> Result<GatewaySettings, GatewayError> {
+fn gateway_settings(
+    gateway: &Gateway,
+    ctx: &CompileContext,
+) -> Result<GatewaySettings, GatewayError> {
     let spec = &gateway.spec;
-    let err = |field: &str, message: &str| GatewayError { field: field.into(), message: message.into() };
+    let err = |field: &str, message: &str| GatewayError {
+        field: field.into(),
+        message: message.into(),
+    };
 
     let inbound = &spec.inbound_auth;
     let inbound_auth = match (&inbound.jwt, &inbound.service_account, &inbound.none) {
         (Some(jwt), None, None) => {
-            let checks = jwt.allowed_audiences.len() + jwt.allowed_clients.len() + jwt.allowed_scopes.len() + jwt.custom_claims.len();
+            let checks = jwt.allowed_audiences.len()
+                + jwt.allowed_clients.len()
+                + jwt.allowed_scopes.len()
+                + jwt.custom_claims.len();
             if checks == 0 {
-                return Err(err("spec.inboundAuth.jwt", "set at least one of allowedAudiences, allowedClients, allowedScopes or customClaims"));
+                return Err(err(
+                    "spec.inboundAuth.jwt",
+                    "set at least one of allowedAudiences, allowedClients, allowedScopes or customClaims",
+                ));
             }
             InboundAuthConfig::Jwt(jwt.clone())
         }
         (None, Some(sa), None) => InboundAuthConfig::ServiceAccount(sa.clone()),
         (None, None, Some(_)) => InboundAuthConfig::None,
-        _ => return Err(err("spec.inboundAuth", "set exactly one of jwt, serviceAccount or none")),
+        _ => {
+            return Err(err(
+                "spec.inboundAuth",
+                "set exactly one of jwt, serviceAccount or none",
+            ));
+        }
     };
 
     let mcp = spec.mcp.clone().unwrap_or_default();
@@ -219,18 +262,28 @@ fn gateway_settings(gateway: &Gateway, ctx: &CompileContext) -> Result<GatewaySe
     let embedding = match &search_spec.embedding {
         None => None,
         Some(e) => match (&e.local_model, &e.open_ai) {
-            (Some(local), None) => Some(EmbeddingConfig::LocalModel { path: local.path.clone() }),
+            (Some(local), None) => Some(EmbeddingConfig::LocalModel {
+                path: local.path.clone(),
+            }),
             (None, Some(oa)) => Some(EmbeddingConfig::OpenAi {
                 url: oa.url.clone(),
                 model: oa.model.clone(),
                 api_key: oa.api_key_secret_ref.as_ref().map(|r| secret_ref(r, ctx)),
             }),
-            _ => return Err(err("spec.search.embedding", "set exactly one of localModel or openAi")),
+            _ => {
+                return Err(err(
+                    "spec.search.embedding",
+                    "set exactly one of localModel or openAi",
+                ));
+            }
         },
     };
     let search = SearchConfig {
         enabled: search_spec.search_type == SearchType::Semantic,
-        tool_name: search_spec.tool_name.clone().unwrap_or_else(|| DEFAULT_SEARCH_TOOL.to_string()),
+        tool_name: search_spec
+            .tool_name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SEARCH_TOOL.to_string()),
         top_k: search_spec.top_k.unwrap_or(10).clamp(1, 100),
         embedding,
     };
@@ -250,7 +303,11 @@ fn gateway_settings(gateway: &Gateway, ctx: &CompileContext) -> Result<GatewaySe
 
     Ok(GatewaySettings {
         name: gateway.metadata.name.clone().unwrap_or_default(),
-        namespace: gateway.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
+        namespace: gateway
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into()),
         description: spec.description.clone(),
         instructions: mcp.instructions.clone(),
         supported_versions,
@@ -268,8 +325,14 @@ fn secret_ref(r: &SecretKeyRef, ctx: &CompileContext) -> SecretValueRef {
     match &ctx.credentials_secret {
         // In a cluster the operator copies each referenced value into the gateway's own Secret
         // under `<secret>.<key>`, so the gateway can only ever read what targets reference.
-        Some(own) => SecretValueRef { secret: own.clone(), key: format!("{}.{}", r.name, r.key) },
-        None => SecretValueRef { secret: r.name.clone(), key: r.key.clone() },
+        Some(own) => SecretValueRef {
+            secret: own.clone(),
+            key: format!("{}.{}", r.name, r.key),
+        },
+        None => SecretValueRef {
+            secret: r.name.clone(),
+            key: r.key.clone(),
+        },
     }
 }
 
@@ -284,70 +347,124 @@ fn compile_target(
         Some(p) => p.clone(),
         None => name.clone(),
     };
-    let prefix_field = if spec.tool_prefix.is_some() { "spec.toolPrefix" } else { "metadata.name" };
+    let prefix_field = if spec.tool_prefix.is_some() {
+        "spec.toolPrefix"
+    } else {
+        "metadata.name"
+    };
     if !valid_prefix(&prefix) {
         return Err(TargetError::new(
             "InvalidSpec",
             prefix_field,
-            format!("tool prefix {prefix:?} must be 1-30 characters of [a-zA-Z0-9-], not starting or ending with '-'"),
+            format!(
+                "tool prefix {prefix:?} must be 1-30 characters of [a-zA-Z0-9-], not starting or ending with '-'"
+            ),
         ));
     }
     let kind = spec.kind().ok_or_else(|| {
-        TargetError::new("InvalidSpec", "spec", "set exactly one target kind: openApi, smithy, lambda or mcpServer")
+        TargetError::new(
+            "InvalidSpec",
+            "spec",
+            "set exactly one target kind: openApi, smithy, lambda or mcpServer",
+        )
     })?;
     let timeout_ms = match &spec.timeout {
         None => DEFAULT_TIMEOUT_MS,
         Some(t) => match duration::parse(t) {
             Some(d) if d.as_millis() >= 100 && d.as_secs() <= 900 => d.as_millis() as u64,
-            _ => return Err(TargetError::new("InvalidSpec", "spec.timeout", format!("{t:?} is not a duration between 100ms and 15m (e.g. 30s)"))),
+            _ => {
+                return Err(TargetError::new(
+                    "InvalidSpec",
+                    "spec.timeout",
+                    format!("{t:?} is not a duration between 100ms and 15m (e.g. 30s)"),
+                ));
+            }
         },
     };
     if let Some(rl) = &spec.rate_limit
         && (rl.requests_per_second == 0 || rl.burst.is_some_and(|b| b < rl.requests_per_second))
     {
-        return Err(TargetError::new("InvalidSpec", "spec.rateLimit", "requestsPerSecond must be at least 1 and burst at least requestsPerSecond"));
+        return Err(TargetError::new(
+            "InvalidSpec",
+            "spec.rateLimit",
+            "requestsPerSecond must be at least 1 and burst at least requestsPerSecond",
+        ));
     }
     let credentials = credentials(spec.credentials.as_ref(), kind, spec, refs, ctx)?;
 
     let (endpoint, source) = match kind {
         TargetKind::OpenApi => {
-            let api = spec.open_api.as_ref().ok_or_else(|| TargetError::new("InvalidSpec", "spec.openApi", "missing"))?;
+            let api = spec
+                .open_api
+                .as_ref()
+                .ok_or_else(|| TargetError::new("InvalidSpec", "spec.openApi", "missing"))?;
             let document = resolve_schema(&api.schema, "spec.openApi.schema", refs)?;
             let input = openapi::OpenApiInput {
                 document: &document,
                 base_url: api.base_url.as_deref(),
                 server_variables: &api.server_variables,
             };
-            let compiled = openapi::compile(&input)
-                .map_err(|e| TargetError::new("InvalidSchema", "spec.openApi.schema", e.to_string()))?;
-            (Endpoint::Http { base_url: compiled.base_url }, compiled.tools)
+            let compiled = openapi::compile(&input).map_err(|e| {
+                TargetError::new("InvalidSchema", "spec.openApi.schema", e.to_string())
+            })?;
+            (
+                Endpoint::Http {
+                    base_url: compiled.base_url,
+                },
+                compiled.tools,
+            )
         }
         TargetKind::Lambda => {
-            let l = spec.lambda.as_ref().ok_or_else(|| TargetError::new("InvalidSpec", "spec.lambda", "missing"))?;
+            let l = spec
+                .lambda
+                .as_ref()
+                .ok_or_else(|| TargetError::new("InvalidSpec", "spec.lambda", "missing"))?;
             let region = arn_region(&l.function_arn).ok_or_else(|| {
-                TargetError::new("InvalidSpec", "spec.lambda.functionArn", "expected arn:aws:lambda:<region>:<account>:function:<name>[:qualifier]")
+                TargetError::new(
+                    "InvalidSpec",
+                    "spec.lambda.functionArn",
+                    "expected arn:aws:lambda:<region>:<account>:function:<name>[:qualifier]",
+                )
             })?;
             let defs = tool_definitions(&l.tool_schema, "spec.lambda.toolSchema", refs)?;
-            let url = l.endpoint.clone().unwrap_or_else(|| format!("https://lambda.{region}.amazonaws.com"));
+            let url = l
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| format!("https://lambda.{region}.amazonaws.com"));
             (
-                Endpoint::Lambda { function_arn: l.function_arn.clone(), region, url },
+                Endpoint::Lambda {
+                    function_arn: l.function_arn.clone(),
+                    region,
+                    url,
+                },
                 lambda::compile(&defs, |_| CallPlan::Lambda),
             )
         }
         TargetKind::McpServer => {
-            let m = spec.mcp_server.as_ref().ok_or_else(|| TargetError::new("InvalidSpec", "spec.mcpServer", "missing"))?;
+            let m = spec
+                .mcp_server
+                .as_ref()
+                .ok_or_else(|| TargetError::new("InvalidSpec", "spec.mcpServer", "missing"))?;
             let sync_interval_ms = match &m.sync_interval {
                 None => 300_000,
                 Some(s) => duration::parse(s)
                     .map(|d| d.as_millis() as u64)
                     .filter(|ms| (10_000..=86_400_000).contains(ms))
-                    .ok_or_else(|| TargetError::new("InvalidSpec", "spec.mcpServer.syncInterval", "must be a duration between 10s and 24h"))?,
+                    .ok_or_else(|| {
+                        TargetError::new(
+                            "InvalidSpec",
+                            "spec.mcpServer.syncInterval",
+                            "must be a duration between 10s and 24h",
+                        )
+                    })?,
             };
             // Tools of a pinned schema are known now; otherwise the gateway lists them at runtime.
             let source = match &m.tool_schema {
                 Some(ts) => {
                     let defs = tool_definitions(ts, "spec.mcpServer.toolSchema", refs)?;
-                    lambda::compile(&defs, |d| CallPlan::Mcp { upstream_name: d.name.clone() })
+                    lambda::compile(&defs, |d| CallPlan::Mcp {
+                        upstream_name: d.name.clone(),
+                    })
                 }
                 None => SourceTools::default(),
             };
@@ -371,16 +488,28 @@ fn compile_target(
         }
     };
 
-    let use_prefix = !matches!(endpoint, Endpoint::Mcp { prefix: PrefixMode::Never, .. });
+    let use_prefix = !matches!(
+        endpoint,
+        Endpoint::Mcp {
+            prefix: PrefixMode::Never,
+            ..
+        }
+    );
     let (selected, unused_overrides) = naming::select(source.tools, spec.tools.as_ref());
-    let mut summary = TargetSummary { skipped: source.skipped, ..Default::default() };
+    let mut summary = TargetSummary {
+        skipped: source.skipped,
+        ..Default::default()
+    };
     for o in unused_overrides {
-        summary.warnings.push(format!("spec.tools.overrides: no tool named {o:?}"));
+        summary
+            .warnings
+            .push(format!("spec.tools.overrides: no tool named {o:?}"));
     }
     let mut tools = Vec::with_capacity(selected.len());
     let mut seen = BTreeSet::new();
     for (tool, original) in selected {
-        let (full, shortened) = naming::full_name(use_prefix.then_some(prefix.as_str()), &tool.name);
+        let (full, shortened) =
+            naming::full_name(use_prefix.then_some(prefix.as_str()), &tool.name);
         if !seen.insert(full.clone()) {
             summary.skipped.push(SkippedOperation {
                 operation: original.clone(),
@@ -389,8 +518,15 @@ fn compile_target(
             continue;
         }
         if shortened {
-            let long = if use_prefix { format!("{prefix}{}{}", naming::SEPARATOR, tool.name) } else { tool.name.clone() };
-            summary.shortened.push(ShortenedName { original: long, name: full.clone() });
+            let long = if use_prefix {
+                format!("{prefix}{}{}", naming::SEPARATOR, tool.name)
+            } else {
+                tool.name.clone()
+            };
+            summary.shortened.push(ShortenedName {
+                original: long,
+                name: full.clone(),
+            });
         }
         tools.push(ToolConfig {
             name: full,
@@ -426,7 +562,9 @@ fn valid_prefix(prefix: &str) -> bool {
     let bytes = prefix.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 30
-        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
         && bytes[0] != b'-'
         && bytes[bytes.len() - 1] != b'-'
 }
@@ -434,26 +572,47 @@ fn valid_prefix(prefix: &str) -> bool {
 /// Region of a Lambda function ARN.
 fn arn_region(arn: &str) -> Option<String> {
     let parts: Vec<&str> = arn.split(':').collect();
-    (parts.len() >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function" && !parts[3].is_empty())
-        .then(|| parts[3].to_string())
+    (parts.len() >= 7
+        && parts[0] == "arn"
+        && parts[2] == "lambda"
+        && parts[5] == "function"
+        && !parts[3].is_empty())
+    .then(|| parts[3].to_string())
 }
 
-fn resolve_schema(source: &SchemaSource, field: &str, refs: &ResolvedRefs) -> Result<String, TargetError> {
+fn resolve_schema(
+    source: &SchemaSource,
+    field: &str,
+    refs: &ResolvedRefs,
+) -> Result<String, TargetError> {
     match (&source.inline, &source.config_map_ref, &source.url) {
         (Some(text), None, None) => Ok(text.clone()),
         (None, Some(cm), None) => refs
             .config_maps
             .get(&(cm.name.clone(), cm.key.clone()))
             .cloned()
-            .ok_or_else(|| TargetError::new(
-                "ConfigMapNotFound",
-                format!("{field}.configMapRef"),
-                format!("ConfigMap {} has no key {:?} (or does not exist)", cm.name, cm.key),
-            )),
+            .ok_or_else(|| {
+                TargetError::new(
+                    "ConfigMapNotFound",
+                    format!("{field}.configMapRef"),
+                    format!(
+                        "ConfigMap {} has no key {:?} (or does not exist)",
+                        cm.name, cm.key
+                    ),
+                )
+            }),
         (None, None, Some(url)) => refs.urls.get(url).cloned().ok_or_else(|| {
-            TargetError::new("UrlNotFetched", format!("{field}.url"), format!("could not fetch {url}"))
+            TargetError::new(
+                "UrlNotFetched",
+                format!("{field}.url"),
+                format!("could not fetch {url}"),
+            )
         }),
-        _ => Err(TargetError::new("InvalidSpec", field, "set exactly one of inline, configMapRef or url")),
+        _ => Err(TargetError::new(
+            "InvalidSpec",
+            field,
+            "set exactly one of inline, configMapRef or url",
+        )),
     }
 }
 
@@ -465,17 +624,32 @@ fn tool_definitions(
     match (&source.inline, &source.config_map_ref) {
         (Some(defs), None) => Ok(defs.clone()),
         (None, Some(cm)) => {
-            let text = refs.config_maps.get(&(cm.name.clone(), cm.key.clone())).ok_or_else(|| {
+            let text = refs
+                .config_maps
+                .get(&(cm.name.clone(), cm.key.clone()))
+                .ok_or_else(|| {
+                    TargetError::new(
+                        "ConfigMapNotFound",
+                        format!("{field}.configMapRef"),
+                        format!(
+                            "ConfigMap {} has no key {:?} (or does not exist)",
+                            cm.name, cm.key
+                        ),
+                    )
+                })?;
+            lambda::parse_definitions(text).map_err(|e| {
                 TargetError::new(
-                    "ConfigMapNotFound",
+                    "InvalidSchema",
                     format!("{field}.configMapRef"),
-                    format!("ConfigMap {} has no key {:?} (or does not exist)", cm.name, cm.key),
+                    e.to_string(),
                 )
-            })?;
-            lambda::parse_definitions(text)
-                .map_err(|e| TargetError::new("InvalidSchema", format!("{field}.configMapRef"), e.to_string()))
+            })
         }
-        _ => Err(TargetError::new("InvalidSpec", field, "set exactly one of inline or configMapRef")),
+        _ => Err(TargetError::new(
+            "InvalidSpec",
+            field,
+            "set exactly one of inline or configMapRef",
+        )),
     }
 }
 
@@ -494,7 +668,10 @@ fn credentials(
             Err(TargetError::new(
                 "SecretNotFound",
                 field,
-                format!("Secret {} has no key {:?} (or does not exist)", r.name, r.key),
+                format!(
+                    "Secret {} has no key {:?} (or does not exist)",
+                    r.name, r.key
+                ),
             ))
         }
     };
@@ -502,30 +679,51 @@ fn credentials(
         (None, None, None) => Ok(None),
         (Some(k), None, None) => {
             let value = check(&k.secret_ref, "spec.credentials.apiKey.secretRef")?;
-            let parameter_name = k.parameter_name.clone().unwrap_or_else(|| match k.location {
-                ApiKeyLocation::Header => "Authorization".into(),
-                ApiKeyLocation::QueryParameter => "api_key".into(),
-            });
+            let parameter_name = k
+                .parameter_name
+                .clone()
+                .unwrap_or_else(|| match k.location {
+                    ApiKeyLocation::Header => "Authorization".into(),
+                    ApiKeyLocation::QueryParameter => "api_key".into(),
+                });
             let prefix = k.prefix.clone().unwrap_or_else(|| {
-                if k.location == ApiKeyLocation::Header && parameter_name.eq_ignore_ascii_case("authorization") {
+                if k.location == ApiKeyLocation::Header
+                    && parameter_name.eq_ignore_ascii_case("authorization")
+                {
                     "Bearer ".into()
                 } else {
                     String::new()
                 }
             });
-            Ok(Some(OutboundCredentials::ApiKey { value, location: k.location, parameter_name, prefix }))
+            Ok(Some(OutboundCredentials::ApiKey {
+                value,
+                location: k.location,
+                parameter_name,
+                prefix,
+            }))
         }
         (None, Some(o), None) => {
-            let client_secret = check(&o.client_secret_ref, "spec.credentials.oauth2.clientSecretRef")?;
+            let client_secret = check(
+                &o.client_secret_ref,
+                "spec.credentials.oauth2.clientSecretRef",
+            )?;
             let client_id_ref = match &o.client_id_ref {
                 Some(r) => Some(check(r, "spec.credentials.oauth2.clientIdRef")?),
                 None => None,
             };
             if o.token_url.is_some() == o.discovery_url.is_some() {
-                return Err(TargetError::new("InvalidSpec", "spec.credentials.oauth2", "set exactly one of tokenUrl or discoveryUrl"));
+                return Err(TargetError::new(
+                    "InvalidSpec",
+                    "spec.credentials.oauth2",
+                    "set exactly one of tokenUrl or discoveryUrl",
+                ));
             }
             if o.client_id.is_some() == client_id_ref.is_some() {
-                return Err(TargetError::new("InvalidSpec", "spec.credentials.oauth2", "set exactly one of clientId or clientIdRef"));
+                return Err(TargetError::new(
+                    "InvalidSpec",
+                    "spec.credentials.oauth2",
+                    "set exactly one of clientId or clientIdRef",
+                ));
             }
             Ok(Some(OutboundCredentials::OAuth2 {
                 token_url: o.token_url.clone(),
@@ -545,19 +743,35 @@ fn credentials(
                 TargetKind::Lambda => Some("lambda"),
                 _ => None,
             };
-            let service = iam.service.clone().or(default_service.map(String::from)).ok_or_else(|| {
-                TargetError::new("InvalidSpec", "spec.credentials.gatewayIamRole.service", "set the SigV4 signing name (e.g. execute-api)")
-            })?;
+            let service = iam
+                .service
+                .clone()
+                .or(default_service.map(String::from))
+                .ok_or_else(|| {
+                    TargetError::new(
+                        "InvalidSpec",
+                        "spec.credentials.gatewayIamRole.service",
+                        "set the SigV4 signing name (e.g. execute-api)",
+                    )
+                })?;
             let default_region = spec
                 .lambda
                 .as_ref()
                 .and_then(|l| arn_region(&l.function_arn))
                 .or_else(|| spec.smithy.as_ref().and_then(|s| s.region.clone()));
             let region = iam.region.clone().or(default_region).ok_or_else(|| {
-                TargetError::new("InvalidSpec", "spec.credentials.gatewayIamRole.region", "set the signing region (e.g. us-east-1)")
+                TargetError::new(
+                    "InvalidSpec",
+                    "spec.credentials.gatewayIamRole.region",
+                    "set the signing region (e.g. us-east-1)",
+                )
             })?;
             Ok(Some(OutboundCredentials::AwsSigV4 { service, region }))
         }
-        _ => Err(TargetError::new("InvalidSpec", "spec.credentials", "set at most one of apiKey, oauth2 or gatewayIamRole")),
+        _ => Err(TargetError::new(
+            "InvalidSpec",
+            "spec.credentials",
+            "set at most one of apiKey, oauth2 or gatewayIamRole",
+        )),
     }
 }

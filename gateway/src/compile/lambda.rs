@@ -23,7 +23,8 @@ pub enum ToolSchemaError {
 
 /// Parses a tool-definition document (JSON or YAML list, or `{inlinePayload: [...]}`).
 pub fn parse_definitions(text: &str) -> Result<Vec<ToolDefinition>, ToolSchemaError> {
-    let value: Value = serde_yaml::from_str(text).map_err(|e| ToolSchemaError::Parse(e.to_string()))?;
+    let value: Value =
+        serde_yaml::from_str(text).map_err(|e| ToolSchemaError::Parse(e.to_string()))?;
     let list = match value {
         Value::Object(mut map) if map.contains_key("inlinePayload") => {
             map.remove("inlinePayload").unwrap_or(Value::Null)
@@ -35,12 +36,16 @@ pub fn parse_definitions(text: &str) -> Result<Vec<ToolDefinition>, ToolSchemaEr
 
 /// Turns tool definitions into tools called with `plan`. Definitions whose input schema is not an
 /// object schema are skipped with a reason (MCP requires `type: object`).
-pub fn compile(definitions: &[ToolDefinition], plan: impl Fn(&ToolDefinition) -> CallPlan) -> SourceTools {
+pub fn compile(
+    definitions: &[ToolDefinition],
+    plan: impl Fn(&ToolDefinition) -> CallPlan,
+) -> SourceTools {
     let mut out = SourceTools::default();
     for def in definitions {
-        let schema_ok = def.input_schema.as_object().is_some_and(|o| {
-            o.get("type").is_none_or(|t| t == "object")
-        });
+        let schema_ok = def
+            .input_schema
+            .as_object()
+            .is_some_and(|o| o.get("type").is_none_or(|t| t == "object"));
         if !schema_ok {
             out.skipped.push(toolyard_crds::target::SkippedOperation {
                 operation: def.name.clone(),
@@ -50,7 +55,8 @@ pub fn compile(definitions: &[ToolDefinition], plan: impl Fn(&ToolDefinition) ->
         }
         let mut input_schema = def.input_schema.clone();
         if let Some(obj) = input_schema.as_object_mut() {
-            obj.entry("type").or_insert_with(|| Value::String("object".into()));
+            obj.entry("type")
+                .or_insert_with(|| Value::String("object".into()));
         }
         let output_schema = def
             .output_schema
@@ -78,7 +84,10 @@ mod tests {
         let plain = r#"[{"name":"get_order_tool","description":"d","inputSchema":{"type":"object","properties":{"orderId":{"type":"string"}}}}]"#;
         let wrapped = format!(r#"{{"inlinePayload": {plain}}}"#);
         assert_eq!(parse_definitions(plain).unwrap().len(), 1);
-        assert_eq!(parse_definitions(&wrapped).unwrap()[0].name, "get_order_tool");
+        assert_eq!(
+            parse_definitions(&wrapped).unwrap()[0].name,
+            "get_order_tool"
+        );
         assert!(parse_definitions("{").is_err());
         assert!(parse_definitions("[1]").is_err());
     }

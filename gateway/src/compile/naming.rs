@@ -21,9 +21,19 @@ pub const MAX_TOOL_NAME: usize = 64;
 pub fn sanitize(name: &str) -> String {
     let cleaned: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    if cleaned.is_empty() { "_".to_string() } else { cleaned }
+    if cleaned.is_empty() {
+        "_".to_string()
+    } else {
+        cleaned
+    }
 }
 
 /// The served name of a tool: prefix (if any), separator, sanitized name; shortened to 64
@@ -71,23 +81,38 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 /// Applies include, exclude and overrides to a target's tools. Returns the kept tools with
 /// overrides applied (the override's `rename` replaces the name, keeping the original for
 /// status) and the names of overrides that matched no tool, so typos are reported.
-pub fn select(tools: Vec<SourceTool>, selection: Option<&ToolSelection>) -> (Vec<(SourceTool, String)>, Vec<String>) {
+pub fn select(
+    tools: Vec<SourceTool>,
+    selection: Option<&ToolSelection>,
+) -> (Vec<(SourceTool, String)>, Vec<String>) {
     let Some(sel) = selection else {
-        return (tools.into_iter().map(|t| {
-            let original = t.name.clone();
-            (t, original)
-        }).collect(), Vec::new());
+        return (
+            tools
+                .into_iter()
+                .map(|t| {
+                    let original = t.name.clone();
+                    (t, original)
+                })
+                .collect(),
+            Vec::new(),
+        );
     };
     let mut used = vec![false; sel.overrides.len()];
     let mut kept = Vec::new();
     for mut tool in tools {
-        let included = sel.include.is_empty() || sel.include.iter().any(|p| glob_match(p, &tool.name));
+        let included =
+            sel.include.is_empty() || sel.include.iter().any(|p| glob_match(p, &tool.name));
         let excluded = sel.exclude.iter().any(|p| glob_match(p, &tool.name));
         if !included || excluded {
             continue;
         }
         let original = tool.name.clone();
-        if let Some((i, ov)) = sel.overrides.iter().enumerate().find(|(_, o)| o.name == tool.name) {
+        if let Some((i, ov)) = sel
+            .overrides
+            .iter()
+            .enumerate()
+            .find(|(_, o)| o.name == tool.name)
+        {
             used[i] = true;
             if let Some(rename) = &ov.rename {
                 tool.name = rename.clone();
@@ -121,7 +146,10 @@ mod tests {
 
     #[test]
     fn joins_prefix_and_keeps_short_names() {
-        assert_eq!(full_name(Some("LambdaUsingSDK"), "get_order_tool"), ("LambdaUsingSDK___get_order_tool".into(), false));
+        assert_eq!(
+            full_name(Some("LambdaUsingSDK"), "get_order_tool"),
+            ("LambdaUsingSDK___get_order_tool".into(), false)
+        );
         assert_eq!(full_name(None, "echo"), ("echo".into(), false));
     }
 

@@ -22,12 +22,14 @@
 //! - **Arguments** are one flat object, because that is what MCP clients and models handle best:
 //!   path, query, header and cookie parameters keep their names in that precedence; a later one
 //!   whose name is taken becomes `<in>_<name>` (`header_id`), and its binding records the
-//!   argument name. Path-item parameters apply to every operation under it, overridden by the
+//!   argument name. Argument names are kept within `[A-Za-z0-9_.-]{1,64}`, which model APIs
+//!   require of tool input properties (`filter[status]` → `filter_status`; the binding keeps the
+//!   wire name). Path-item parameters apply to every operation under it, overridden by the
 //!   operation's own by name + location. `Accept`, `Content-Type` and `Authorization` header
 //!   parameters are the gateway's business and are left out. A path variable that is not
 //!   declared is still an argument (a required string), as it must be filled in.
 //! - **Request body**: an object body with properties (an `allOf` of such objects counts) whose
-//!   names are all free has its properties merged into the arguments ([`BodyShape::Merged`]);
+//!   names are all free (and usable as argument names) has its properties merged into the arguments ([`BodyShape::Merged`]);
 //!   any other body is one argument `body` (`requestBody` if `body` is taken). JSON is preferred
 //!   among media types, then form, multipart, then text types; multipart with binary parts and
 //!   binary media types (`application/octet-stream`, images, …) are skipped with a reason, as
@@ -59,8 +61,10 @@
 //!   reason, and the rest of the document still compiles. Only whole-document problems (not
 //!   JSON/YAML, not OpenAPI, unsupported version, no base URL) are errors.
 
+mod body;
 mod document;
 mod operation;
+mod params;
 mod schema;
 mod servers;
 
@@ -76,7 +80,7 @@ use toolyard_crds::target::SkippedOperation;
 
 use super::{SourceTool, SourceTools};
 use document::Doc;
-use operation::{Operation, text};
+use operation::Operation;
 
 #[cfg(doc)]
 use toolyard_crds::config::BodyShape;
@@ -125,9 +129,7 @@ pub enum OpenApiError {
         detail: String,
     },
     /// An OpenAPI or Swagger version this compiler does not read.
-    #[error(
-        "unsupported {kind} version `{version}` (supported: OpenAPI 3.0, 3.1 and Swagger 2.0)"
-    )]
+    #[error("unsupported {kind} version `{version}` (supported: OpenAPI 3.0, 3.1 and Swagger 2.0)")]
     UnsupportedVersion {
         /// `openapi` or `swagger`: the key that gave the version.
         kind: &'static str,
@@ -230,10 +232,17 @@ pub fn compile(input: &OpenApiInput<'_>) -> Result<CompiledApi, OpenApiError> {
             }
         };
         for (key, method) in METHODS {
-            let Some(operation) = item.get(key).filter(|op| op.is_object()) else {
+            let Some(operation) = item.get(key) else {
                 continue;
             };
             let label = format!("{} {path}", key.to_ascii_uppercase());
+            if !operation.is_object() {
+                tools.skipped.push(SkippedOperation {
+                    operation: label,
+                    reason: "the operation is not an object".to_owned(),
+                });
+                continue;
+            }
             let Some(method) = method else {
                 tools.skipped.push(SkippedOperation {
                     operation: label,
@@ -379,9 +388,8 @@ fn unique(
 fn derived_name(method: HttpMethod, path: &str) -> String {
     let mut parts = vec![method.as_str().to_ascii_lowercase()];
     for segment in path.split('/').filter(|s| !s.is_empty()) {
-        let whole_variable = segment.starts_with('{')
-            && segment.ends_with('}')
-            && segment.matches('{').count() == 1;
+        let whole_variable =
+            segment.starts_with('{') && segment.ends_with('}') && segment.matches('{').count() == 1;
         let cleaned = words(segment);
         if cleaned.is_empty() {
             continue;
@@ -423,4 +431,13 @@ fn hints(method: HttpMethod) -> Option<ToolHints> {
         idempotent_hint: matches!(method, HttpMethod::Put | HttpMethod::Delete).then_some(true),
     };
     (hints != ToolHints::default()).then_some(hints)
+}
+
+/// A non-empty trimmed string.
+fn text(value: Option<&Value>) -> Option<String> {
+    value
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }

@@ -14,10 +14,16 @@ use crate::runtime::snapshot::ResolvedCredentials;
 /// subdomain; an empty list allows every host).
 pub fn domain_allowed(allowed: &[String], host: &str) -> bool {
     allowed.is_empty()
-        || allowed.iter().any(|pattern| match pattern.strip_prefix("*.") {
-            Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(suffix) && host[..host.len() - suffix.len()].ends_with('.'),
-            None => pattern.eq_ignore_ascii_case(host),
-        })
+        || allowed
+            .iter()
+            .any(|pattern| match pattern.strip_prefix("*.") {
+                Some(suffix) => {
+                    host.len() > suffix.len() + 1
+                        && host.ends_with(suffix)
+                        && host[..host.len() - suffix.len()].ends_with('.')
+                }
+                None => pattern.eq_ignore_ascii_case(host),
+            })
 }
 
 /// Makes the call.
@@ -32,26 +38,47 @@ pub async fn call(
 ) -> ToolOutcome {
     let base_url = match &target.endpoint {
         toolyard_crds::config::Endpoint::Http { base_url } => base_url,
-        _ => return ToolOutcome::error_kind(ErrorKind::Backend, "The target has no HTTP endpoint.".into()),
+        _ => {
+            return ToolOutcome::error_kind(
+                ErrorKind::Backend,
+                "The target has no HTTP endpoint.".into(),
+            );
+        }
     };
     if !security.allowed_methods.is_empty() && !security.allowed_methods.contains(&plan.method) {
         return ToolOutcome::error_kind(
             ErrorKind::User,
-            format!("Method {} is not allowed by the gateway's security.allowedMethods.", plan.method.as_str()),
+            format!(
+                "Method {} is not allowed by the gateway's security.allowedMethods.",
+                plan.method.as_str()
+            ),
         );
     }
     let built = match request::build(base_url, plan, args) {
         Ok(b) => b,
-        Err(e) => return ToolOutcome::error_kind(ErrorKind::User, format!("Invalid arguments for {}: {e}.", tool.name)),
+        Err(e) => {
+            return ToolOutcome::error_kind(
+                ErrorKind::User,
+                format!("Invalid arguments for {}: {e}.", tool.name),
+            );
+        }
     };
     let base = reqwest::Url::parse(base_url);
     let url = reqwest::Url::parse(&built.url);
     let (Ok(base), Ok(mut url)) = (base, url) else {
-        return ToolOutcome::error_kind(ErrorKind::User, format!("Could not build a valid URL for {}.", tool.name));
+        return ToolOutcome::error_kind(
+            ErrorKind::User,
+            format!("Could not build a valid URL for {}.", tool.name),
+        );
     };
     // Arguments can never change where the request goes.
-    if (url.scheme(), url.host_str(), url.port_or_known_default()) != (base.scheme(), base.host_str(), base.port_or_known_default()) {
-        return ToolOutcome::error_kind(ErrorKind::User, "The arguments would change the backend's address; refused.".into());
+    if (url.scheme(), url.host_str(), url.port_or_known_default())
+        != (base.scheme(), base.host_str(), base.port_or_known_default())
+    {
+        return ToolOutcome::error_kind(
+            ErrorKind::User,
+            "The arguments would change the backend's address; refused.".into(),
+        );
     }
     let host = url.host_str().unwrap_or_default().to_string();
     if !domain_allowed(&security.allowed_domains, &host) {
@@ -64,8 +91,16 @@ pub async fn call(
     let mut headers = built.headers;
     match &runtime.credentials {
         None => {}
-        Some(ResolvedCredentials::ApiKey { in_header: true, name, value }) => headers.push((name.clone(), value.0.clone())),
-        Some(ResolvedCredentials::ApiKey { in_header: false, name, value }) => {
+        Some(ResolvedCredentials::ApiKey {
+            in_header: true,
+            name,
+            value,
+        }) => headers.push((name.clone(), value.0.clone())),
+        Some(ResolvedCredentials::ApiKey {
+            in_header: false,
+            name,
+            value,
+        }) => {
             url.query_pairs_mut().append_pair(name, &value.0);
         }
         Some(ResolvedCredentials::Unsupported(message)) => {
@@ -73,7 +108,8 @@ pub async fn call(
         }
     }
 
-    let method = reqwest::Method::from_bytes(plan.method.as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
+    let method = reqwest::Method::from_bytes(plan.method.as_str().as_bytes())
+        .unwrap_or(reqwest::Method::GET);
     let mut req = runtime.client.request(method, url.clone());
     for (name, value) in headers {
         req = req.header(name, value);
@@ -85,15 +121,27 @@ pub async fn call(
             if bytes.len() as u64 > security.max_request_bytes {
                 return ToolOutcome::error_kind(
                     ErrorKind::User,
-                    format!("The request body is {} bytes, over the gateway's limit of {} bytes.", bytes.len(), security.max_request_bytes),
+                    format!(
+                        "The request body is {} bytes, over the gateway's limit of {} bytes.",
+                        bytes.len(),
+                        security.max_request_bytes
+                    ),
                 );
             }
-            req = req.header(reqwest::header::CONTENT_TYPE, media_type).body(bytes);
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, media_type)
+                .body(bytes);
         }
         Some((_, Body::Multipart(fields))) => {
             let size: usize = fields.iter().map(|(k, v)| k.len() + v.len()).sum();
             if size as u64 > security.max_request_bytes {
-                return ToolOutcome::error_kind(ErrorKind::User, format!("The request body is over the gateway's limit of {} bytes.", security.max_request_bytes));
+                return ToolOutcome::error_kind(
+                    ErrorKind::User,
+                    format!(
+                        "The request body is over the gateway's limit of {} bytes.",
+                        security.max_request_bytes
+                    ),
+                );
             }
             let mut form = reqwest::multipart::Form::new();
             for (k, v) in fields {
@@ -108,7 +156,10 @@ pub async fn call(
         Err(e) if e.is_timeout() => {
             return ToolOutcome::error_kind(
                 ErrorKind::Backend,
-                format!("The backend did not answer within {} ms.", runtime.timeout.as_millis()),
+                format!(
+                    "The backend did not answer within {} ms.",
+                    runtime.timeout.as_millis()
+                ),
             );
         }
         Err(e) => {
@@ -128,20 +179,38 @@ pub async fn call(
         Err(ReadError::TooLarge) => {
             return ToolOutcome::error_kind(
                 ErrorKind::Backend,
-                format!("The backend's response is over the gateway's limit of {} bytes.", security.max_response_bytes),
+                format!(
+                    "The backend's response is over the gateway's limit of {} bytes.",
+                    security.max_response_bytes
+                ),
             );
         }
         Err(ReadError::Timeout) => {
-            return ToolOutcome::error_kind(ErrorKind::Backend, format!("The backend did not finish its response within {} ms.", runtime.timeout.as_millis()));
+            return ToolOutcome::error_kind(
+                ErrorKind::Backend,
+                format!(
+                    "The backend did not finish its response within {} ms.",
+                    runtime.timeout.as_millis()
+                ),
+            );
         }
         Err(ReadError::Other(e)) => return result::backend_error(debug, Some(status.as_u16()), &e),
     };
     if !status.is_success() {
         tracing::info!(target = %target.name, tool = %tool.name, status = status.as_u16(), "backend returned an error status");
-        return result::backend_error(debug, Some(status.as_u16()), &String::from_utf8_lossy(&body));
+        return result::backend_error(
+            debug,
+            Some(status.as_u16()),
+            &String::from_utf8_lossy(&body),
+        );
     }
     url.set_query(None);
-    ToolOutcome::ok(result::success(&content_type, &body, tool.output_schema.is_some(), url.as_str()))
+    ToolOutcome::ok(result::success(
+        &content_type,
+        &body,
+        tool.output_schema.is_some(),
+        url.as_str(),
+    ))
 }
 
 /// A reqwest error's text without its URL (which may carry an API key in the query).
@@ -172,7 +241,13 @@ async fn read_limited(response: reqwest::Response, limit: u64) -> Result<Vec<u8>
     let mut stream = response.bytes_stream();
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| if e.is_timeout() { ReadError::Timeout } else { ReadError::Other(without_url(&e)) })?;
+        let chunk = chunk.map_err(|e| {
+            if e.is_timeout() {
+                ReadError::Timeout
+            } else {
+                ReadError::Other(without_url(&e))
+            }
+        })?;
         if (body.len() + chunk.len()) as u64 > limit {
             return Err(ReadError::TooLarge);
         }
@@ -187,7 +262,10 @@ mod tests {
 
     #[test]
     fn domain_patterns() {
-        let allowed = vec!["api.weather.com".to_string(), "*.svc.cluster.local".to_string()];
+        let allowed = vec![
+            "api.weather.com".to_string(),
+            "*.svc.cluster.local".to_string(),
+        ];
         assert!(domain_allowed(&allowed, "api.weather.com"));
         assert!(domain_allowed(&allowed, "users.agents.svc.cluster.local"));
         assert!(!domain_allowed(&allowed, "svc.cluster.local"));

@@ -26,15 +26,35 @@ pub async fn call(
     {
         return ToolOutcome::error_kind(
             result::ErrorKind::Throttled,
-            format!("Rate limit exceeded for target {}; retry later.", target.name),
+            format!(
+                "Rate limit exceeded for target {}; retry later.",
+                target.name
+            ),
         );
     }
     if let Some(missing) = missing_required(&tool.input_schema, &args) {
-        return ToolOutcome::error_kind(result::ErrorKind::User, format!("Missing required argument {missing:?} for tool {}.", tool.name));
+        return ToolOutcome::error_kind(
+            result::ErrorKind::User,
+            format!(
+                "Missing required argument {missing:?} for tool {}.",
+                tool.name
+            ),
+        );
     }
     let debug = snapshot.config.gateway.exception_level == ExceptionLevel::Debug;
     match &tool.call {
-        CallPlan::Http(plan) => http::call(&snapshot.config.gateway.security, target, runtime, tool, plan, &args, debug).await,
+        CallPlan::Http(plan) => {
+            http::call(
+                &snapshot.config.gateway.security,
+                target,
+                runtime,
+                tool,
+                plan,
+                &args,
+                debug,
+            )
+            .await
+        }
         CallPlan::Lambda => ToolOutcome::error_kind(
             result::ErrorKind::Backend,
             "Lambda targets are compiled but not invocable by this gateway version yet.".into(),

@@ -10,7 +10,11 @@ use serde_json::{Map, Value};
 use toolyard_crds::config::{BodyEncoding, BodyShape, HttpCall, ParamLocation, ParamStyle};
 
 /// Characters left as-is in path segments and query components: RFC 3986 unreserved.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 /// With `allowReserved`: unreserved plus reserved characters that are safe inside a query value.
 const QUERY_RESERVED_OK: &AsciiSet = &UNRESERVED
     .remove(b':')
@@ -83,9 +87,13 @@ fn path_value(name: &str, value: &Value, style: ParamStyle, explode: bool) -> St
         Value::Array(a) => a.iter().map(|v| enc(&text(v))).collect(),
         Value::Object(o) => {
             if explode {
-                o.iter().map(|(k, v)| format!("{}={}", enc(k), enc(&text(v)))).collect()
+                o.iter()
+                    .map(|(k, v)| format!("{}={}", enc(k), enc(&text(v))))
+                    .collect()
             } else {
-                o.iter().flat_map(|(k, v)| [enc(k), enc(&text(v))]).collect()
+                o.iter()
+                    .flat_map(|(k, v)| [enc(k), enc(&text(v))])
+                    .collect()
             }
         }
         v => vec![enc(&text(v))],
@@ -107,8 +115,19 @@ fn path_value(name: &str, value: &Value, style: ParamStyle, explode: bool) -> St
 }
 
 /// Appends `name=value` pairs for one query parameter.
-fn query_pairs(name: &str, value: &Value, style: ParamStyle, explode: bool, allow_reserved: bool, out: &mut Vec<String>) {
-    let set = if allow_reserved { QUERY_RESERVED_OK } else { UNRESERVED };
+fn query_pairs(
+    name: &str,
+    value: &Value,
+    style: ParamStyle,
+    explode: bool,
+    allow_reserved: bool,
+    out: &mut Vec<String>,
+) {
+    let set = if allow_reserved {
+        QUERY_RESERVED_OK
+    } else {
+        UNRESERVED
+    };
     let e = |s: &str| utf8_percent_encode(s, set).to_string();
     let n = enc(name);
     match (value, style) {
@@ -127,10 +146,22 @@ fn query_pairs(name: &str, value: &Value, style: ParamStyle, explode: bool, allo
             out.push(format!("{n}={}", joined.join(",")));
         }
         (Value::Array(a), ParamStyle::SpaceDelimited) => {
-            out.push(format!("{n}={}", a.iter().map(|v| e(&text(v))).collect::<Vec<_>>().join("%20")));
+            out.push(format!(
+                "{n}={}",
+                a.iter()
+                    .map(|v| e(&text(v)))
+                    .collect::<Vec<_>>()
+                    .join("%20")
+            ));
         }
         (Value::Array(a), ParamStyle::PipeDelimited) => {
-            out.push(format!("{n}={}", a.iter().map(|v| e(&text(v))).collect::<Vec<_>>().join("%7C")));
+            out.push(format!(
+                "{n}={}",
+                a.iter()
+                    .map(|v| e(&text(v)))
+                    .collect::<Vec<_>>()
+                    .join("%7C")
+            ));
         }
         (Value::Array(a), _) if explode => {
             for v in a {
@@ -138,7 +169,10 @@ fn query_pairs(name: &str, value: &Value, style: ParamStyle, explode: bool, allo
             }
         }
         (Value::Array(a), _) => {
-            out.push(format!("{n}={}", a.iter().map(|v| e(&text(v))).collect::<Vec<_>>().join(",")));
+            out.push(format!(
+                "{n}={}",
+                a.iter().map(|v| e(&text(v))).collect::<Vec<_>>().join(",")
+            ));
         }
         (v, _) => out.push(format!("{n}={}", e(&text(v)))),
     }
@@ -150,9 +184,15 @@ fn flat_value(value: &Value, explode: bool) -> String {
         Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join(","),
         Value::Object(o) => {
             if explode {
-                o.iter().map(|(k, v)| format!("{k}={}", text(v))).collect::<Vec<_>>().join(",")
+                o.iter()
+                    .map(|(k, v)| format!("{k}={}", text(v)))
+                    .collect::<Vec<_>>()
+                    .join(",")
             } else {
-                o.iter().flat_map(|(k, v)| [k.clone(), text(v)]).collect::<Vec<_>>().join(",")
+                o.iter()
+                    .flat_map(|(k, v)| [k.clone(), text(v)])
+                    .collect::<Vec<_>>()
+                    .join(",")
             }
         }
         v => text(v),
@@ -160,13 +200,19 @@ fn flat_value(value: &Value, explode: bool) -> String {
 }
 
 /// Builds the request for `plan` against `base_url` with `args`.
-pub fn build(base_url: &str, plan: &HttpCall, args: &Map<String, Value>) -> Result<BuiltRequest, RequestError> {
+pub fn build(
+    base_url: &str,
+    plan: &HttpCall,
+    args: &Map<String, Value>,
+) -> Result<BuiltRequest, RequestError> {
     let mut path = plan.path.clone();
     let mut query = Vec::new();
     let mut headers = Vec::new();
     let mut cookies = Vec::new();
     for p in &plan.params {
-        let Some(value) = args.get(&p.arg) else { continue };
+        let Some(value) = args.get(&p.arg) else {
+            continue;
+        };
         if value.is_null() {
             continue;
         }
@@ -179,24 +225,46 @@ pub fn build(base_url: &str, plan: &HttpCall, args: &Map<String, Value>) -> Resu
                 let encoded = path_value(&p.name, value, p.style, p.explode);
                 path = path.replace(&format!("{{{}}}", p.name), &encoded);
             }
-            ParamLocation::Query => query_pairs(&p.name, value, p.style, p.explode, p.allow_reserved, &mut query),
+            ParamLocation::Query => query_pairs(
+                &p.name,
+                value,
+                p.style,
+                p.explode,
+                p.allow_reserved,
+                &mut query,
+            ),
             ParamLocation::Header => {
                 let v = flat_value(value, p.explode);
                 if v.contains(['\r', '\n']) {
-                    return Err(RequestError::BadValue { arg: p.arg.clone(), message: "header values cannot contain line breaks".into() });
+                    return Err(RequestError::BadValue {
+                        arg: p.arg.clone(),
+                        message: "header values cannot contain line breaks".into(),
+                    });
                 }
                 headers.push((p.name.clone(), v));
             }
             ParamLocation::Cookie => {
                 let v = flat_value(value, p.explode);
-                cookies.push(format!("{}={}", p.name, utf8_percent_encode(&v, UNRESERVED)));
+                cookies.push(format!(
+                    "{}={}",
+                    p.name,
+                    utf8_percent_encode(&v, UNRESERVED)
+                ));
             }
         }
     }
     if !cookies.is_empty() {
         headers.push(("Cookie".into(), cookies.join("; ")));
     }
-    let mut url = format!("{}{}", base_url.trim_end_matches('/'), if path.starts_with('/') { path } else { format!("/{path}") });
+    let mut url = format!(
+        "{}{}",
+        base_url.trim_end_matches('/'),
+        if path.starts_with('/') {
+            path
+        } else {
+            format!("/{path}")
+        }
+    );
     if !query.is_empty() {
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(&query.join("&"));
@@ -208,8 +276,10 @@ pub fn build(base_url: &str, plan: &HttpCall, args: &Map<String, Value>) -> Resu
             let value = match &b.shape {
                 BodyShape::Argument { name } => args.get(name).cloned(),
                 BodyShape::Merged { properties } => {
-                    let obj: Map<String, Value> =
-                        properties.iter().filter_map(|p| args.get(p).map(|v| (p.clone(), v.clone()))).collect();
+                    let obj: Map<String, Value> = properties
+                        .iter()
+                        .filter_map(|p| args.get(p).map(|v| (p.clone(), v.clone())))
+                        .collect();
                     (!obj.is_empty() || b.required).then_some(Value::Object(obj))
                 }
             };
@@ -227,14 +297,20 @@ fn encode_body(encoding: BodyEncoding, value: &Value) -> Result<Body, RequestErr
     let fields = |v: &Value| -> Result<Vec<(String, String)>, RequestError> {
         match v {
             Value::Object(o) => Ok(o.iter().map(|(k, v)| (k.clone(), text(v))).collect()),
-            _ => Err(RequestError::BadValue { arg: "body".into(), message: "a form body must be an object".into() }),
+            _ => Err(RequestError::BadValue {
+                arg: "body".into(),
+                message: "a form body must be an object".into(),
+            }),
         }
     };
     Ok(match encoding {
         BodyEncoding::Json => Body::Bytes(serde_json::to_vec(value).unwrap_or_default()),
         BodyEncoding::Text => Body::Bytes(text(value).into_bytes()),
         BodyEncoding::Form => {
-            let pairs: Vec<String> = fields(value)?.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
+            let pairs: Vec<String> = fields(value)?
+                .iter()
+                .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+                .collect();
             Body::Bytes(pairs.join("&").into_bytes())
         }
         BodyEncoding::Multipart => Body::Multipart(fields(value)?),
@@ -249,11 +325,24 @@ mod tests {
     use toolyard_crds::gateway::HttpMethod;
 
     fn param(arg: &str, location: ParamLocation, style: ParamStyle, explode: bool) -> ParamBinding {
-        ParamBinding { arg: arg.into(), name: arg.into(), location, style, explode, required: false, allow_reserved: false }
+        ParamBinding {
+            arg: arg.into(),
+            name: arg.into(),
+            location,
+            style,
+            explode,
+            required: false,
+            allow_reserved: false,
+        }
     }
 
     fn plan(path: &str, params: Vec<ParamBinding>, body: Option<BodyBinding>) -> HttpCall {
-        HttpCall { method: HttpMethod::Get, path: path.into(), params, body }
+        HttpCall {
+            method: HttpMethod::Get,
+            path: path.into(),
+            params,
+            body,
+        }
     }
 
     fn args(v: Value) -> Map<String, Value> {
@@ -262,22 +351,58 @@ mod tests {
 
     #[test]
     fn path_params_cannot_escape_the_path() {
-        let p = plan("/users/{id}", vec![param("id", ParamLocation::Path, ParamStyle::Simple, false)], None);
-        let r = build("http://h:1/api/", &p, &args(json!({"id": "../admin?x=1#f"}))).unwrap();
+        let p = plan(
+            "/users/{id}",
+            vec![param("id", ParamLocation::Path, ParamStyle::Simple, false)],
+            None,
+        );
+        let r = build(
+            "http://h:1/api/",
+            &p,
+            &args(json!({"id": "../admin?x=1#f"})),
+        )
+        .unwrap();
         assert_eq!(r.url, "http://h:1/api/users/..%2Fadmin%3Fx%3D1%23f");
-        assert_eq!(build("http://h", &p, &args(json!({"id": ".."}))), Err(RequestError::DotSegment("id".into())));
-        assert_eq!(build("http://h", &p, &args(json!({"id": "."}))), Err(RequestError::DotSegment("id".into())));
+        assert_eq!(
+            build("http://h", &p, &args(json!({"id": ".."}))),
+            Err(RequestError::DotSegment("id".into()))
+        );
+        assert_eq!(
+            build("http://h", &p, &args(json!({"id": "."}))),
+            Err(RequestError::DotSegment("id".into()))
+        );
     }
 
     #[test]
     fn path_styles() {
         let v = args(json!({"id": [1, 2]}));
-        let simple = plan("/x/{id}", vec![param("id", ParamLocation::Path, ParamStyle::Simple, false)], None);
-        assert_eq!(build("http://h", &simple, &v).unwrap().url, "http://h/x/1,2");
-        let label = plan("/x/{id}", vec![param("id", ParamLocation::Path, ParamStyle::Label, true)], None);
-        assert_eq!(build("http://h", &label, &v).unwrap().url, "http://h/x/.1.2");
-        let matrix = plan("/x/{id}", vec![param("id", ParamLocation::Path, ParamStyle::Matrix, true)], None);
-        assert_eq!(build("http://h", &matrix, &v).unwrap().url, "http://h/x/;id=1;id=2");
+        let simple = plan(
+            "/x/{id}",
+            vec![param("id", ParamLocation::Path, ParamStyle::Simple, false)],
+            None,
+        );
+        assert_eq!(
+            build("http://h", &simple, &v).unwrap().url,
+            "http://h/x/1,2"
+        );
+        let label = plan(
+            "/x/{id}",
+            vec![param("id", ParamLocation::Path, ParamStyle::Label, true)],
+            None,
+        );
+        assert_eq!(
+            build("http://h", &label, &v).unwrap().url,
+            "http://h/x/.1.2"
+        );
+        let matrix = plan(
+            "/x/{id}",
+            vec![param("id", ParamLocation::Path, ParamStyle::Matrix, true)],
+            None,
+        );
+        assert_eq!(
+            build("http://h", &matrix, &v).unwrap().url,
+            "http://h/x/;id=1;id=2"
+        );
     }
 
     #[test]
@@ -285,16 +410,39 @@ mod tests {
         let cases = [
             (ParamStyle::Form, true, json!(["a b", "c"]), "q=a%20b&q=c"),
             (ParamStyle::Form, false, json!(["a", "c"]), "q=a,c"),
-            (ParamStyle::SpaceDelimited, false, json!(["a", "c"]), "q=a%20c"),
-            (ParamStyle::PipeDelimited, false, json!(["a", "c"]), "q=a%7Cc"),
-            (ParamStyle::DeepObject, true, json!({"role": "admin", "n": 2}), "q%5Bn%5D=2&q%5Brole%5D=admin"),
+            (
+                ParamStyle::SpaceDelimited,
+                false,
+                json!(["a", "c"]),
+                "q=a%20c",
+            ),
+            (
+                ParamStyle::PipeDelimited,
+                false,
+                json!(["a", "c"]),
+                "q=a%7Cc",
+            ),
+            (
+                ParamStyle::DeepObject,
+                true,
+                json!({"role": "admin", "n": 2}),
+                "q%5Bn%5D=2&q%5Brole%5D=admin",
+            ),
             (ParamStyle::Form, true, json!({"x": 1, "y": "z"}), "x=1&y=z"),
             (ParamStyle::Form, true, json!(true), "q=true"),
         ];
         for (style, explode, value, expected) in cases {
-            let p = plan("/s", vec![param("q", ParamLocation::Query, style, explode)], None);
+            let p = plan(
+                "/s",
+                vec![param("q", ParamLocation::Query, style, explode)],
+                None,
+            );
             let r = build("http://h", &p, &args(json!({"q": value}))).unwrap();
-            assert_eq!(r.url, format!("http://h/s?{expected}"), "{style:?} {explode}");
+            assert_eq!(
+                r.url,
+                format!("http://h/s?{expected}"),
+                "{style:?} {explode}"
+            );
         }
     }
 
@@ -302,11 +450,25 @@ mod tests {
     fn headers_cookies_and_injection() {
         let p = plan(
             "/s",
-            vec![param("X-Trace", ParamLocation::Header, ParamStyle::Simple, false), param("session", ParamLocation::Cookie, ParamStyle::Form, true)],
+            vec![
+                param("X-Trace", ParamLocation::Header, ParamStyle::Simple, false),
+                param("session", ParamLocation::Cookie, ParamStyle::Form, true),
+            ],
             None,
         );
-        let r = build("http://h", &p, &args(json!({"X-Trace": [1, 2], "session": "a b"}))).unwrap();
-        assert_eq!(r.headers, vec![("X-Trace".into(), "1,2".into()), ("Cookie".into(), "session=a%20b".into())]);
+        let r = build(
+            "http://h",
+            &p,
+            &args(json!({"X-Trace": [1, 2], "session": "a b"})),
+        )
+        .unwrap();
+        assert_eq!(
+            r.headers,
+            vec![
+                ("X-Trace".into(), "1,2".into()),
+                ("Cookie".into(), "session=a%20b".into())
+            ]
+        );
         assert!(build("http://h", &p, &args(json!({"X-Trace": "a\r\nHost: evil"}))).is_err());
     }
 
@@ -315,22 +477,41 @@ mod tests {
         let merged = BodyBinding {
             media_type: "application/json".into(),
             encoding: BodyEncoding::Json,
-            shape: BodyShape::Merged { properties: vec!["name".into(), "age".into()] },
+            shape: BodyShape::Merged {
+                properties: vec!["name".into(), "age".into()],
+            },
             required: true,
         };
         let p = plan("/u", vec![], Some(merged));
         let r = build("http://h", &p, &args(json!({"name": "n", "other": 1}))).unwrap();
-        assert_eq!(r.body, Some(("application/json".into(), Body::Bytes(br#"{"name":"n"}"#.to_vec()))));
+        assert_eq!(
+            r.body,
+            Some((
+                "application/json".into(),
+                Body::Bytes(br#"{"name":"n"}"#.to_vec())
+            ))
+        );
 
         let form = BodyBinding {
             media_type: "application/x-www-form-urlencoded".into(),
             encoding: BodyEncoding::Form,
-            shape: BodyShape::Argument { name: "body".into() },
+            shape: BodyShape::Argument {
+                name: "body".into(),
+            },
             required: true,
         };
         let p = plan("/u", vec![], Some(form));
         let r = build("http://h", &p, &args(json!({"body": {"a": "x y", "b": 2}}))).unwrap();
-        assert_eq!(r.body, Some(("application/x-www-form-urlencoded".into(), Body::Bytes(b"a=x%20y&b=2".to_vec()))));
-        assert_eq!(build("http://h", &p, &args(json!({}))), Err(RequestError::MissingBody));
+        assert_eq!(
+            r.body,
+            Some((
+                "application/x-www-form-urlencoded".into(),
+                Body::Bytes(b"a=x%20y&b=2".to_vec())
+            ))
+        );
+        assert_eq!(
+            build("http://h", &p, &args(json!({}))),
+            Err(RequestError::MissingBody)
+        );
     }
 }

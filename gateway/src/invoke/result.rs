@@ -38,20 +38,36 @@ pub struct ToolOutcome {
 impl ToolOutcome {
     /// An error result with a message the caller reads.
     pub fn error_kind(kind: ErrorKind, message: String) -> Self {
-        ToolOutcome { result: CallToolResult::error(vec![ContentBlock::text(message)]), error: Some(kind) }
+        ToolOutcome {
+            result: CallToolResult::error(vec![ContentBlock::text(message)]),
+            error: Some(kind),
+        }
     }
 
     /// A success.
     pub fn ok(result: CallToolResult) -> Self {
-        ToolOutcome { result, error: None }
+        ToolOutcome {
+            result,
+            error: None,
+        }
     }
 }
 
 /// Turns a 2xx response body into a result: JSON → text (+ `structuredContent` when the tool has
 /// an output schema and the body is an object), text → text, images/audio → their content types,
 /// other binary → an embedded blob resource.
-pub fn success(content_type: &str, body: &[u8], has_output_schema: bool, uri: &str) -> CallToolResult {
-    let mime = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+pub fn success(
+    content_type: &str,
+    body: &[u8],
+    has_output_schema: bool,
+    uri: &str,
+) -> CallToolResult {
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     let is_json = mime == "application/json" || mime.ends_with("+json");
     if is_json || mime.is_empty() {
         if let Ok(value) = serde_json::from_slice::<Value>(body) {
@@ -71,13 +87,21 @@ pub fn success(content_type: &str, body: &[u8], has_output_schema: bool, uri: &s
         return CallToolResult::success(vec![ContentBlock::audio(b64(), mime)]);
     }
     match std::str::from_utf8(body) {
-        Ok(text) if is_textual(&mime) => CallToolResult::success(vec![ContentBlock::text(text.to_string())]),
-        _ => CallToolResult::success(vec![ContentBlock::resource(ResourceContents::BlobResourceContents {
-            uri: uri.to_string(),
-            mime_type: Some(if mime.is_empty() { "application/octet-stream".into() } else { mime }),
-            blob: b64(),
-            meta: None,
-        })]),
+        Ok(text) if is_textual(&mime) => {
+            CallToolResult::success(vec![ContentBlock::text(text.to_string())])
+        }
+        _ => CallToolResult::success(vec![ContentBlock::resource(
+            ResourceContents::BlobResourceContents {
+                uri: uri.to_string(),
+                mime_type: Some(if mime.is_empty() {
+                    "application/octet-stream".into()
+                } else {
+                    mime
+                }),
+                blob: b64(),
+                meta: None,
+            },
+        )]),
     }
 }
 
@@ -85,7 +109,14 @@ fn is_textual(mime: &str) -> bool {
     mime.is_empty()
         || mime.starts_with("text/")
         || mime.ends_with("+xml")
-        || matches!(mime, "application/xml" | "application/javascript" | "application/x-yaml" | "application/yaml" | "application/x-www-form-urlencoded")
+        || matches!(
+            mime,
+            "application/xml"
+                | "application/javascript"
+                | "application/x-yaml"
+                | "application/yaml"
+                | "application/x-www-form-urlencoded"
+        )
 }
 
 /// The text of a failed backend call: detail only with `exceptionLevel: Debug`.

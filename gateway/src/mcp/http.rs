@@ -27,7 +27,10 @@ struct Guard {
 /// The MCP router: `/mcp` (streamable HTTP, every revision on one endpoint).
 pub fn router(runtime: Arc<Runtime>, metrics: Arc<Metrics>, max_request_bytes: usize) -> Router {
     let peers = super::server::SessionPeers::default();
-    tokio::spawn(super::server::notify_tool_list_changes(runtime.clone(), peers.clone()));
+    tokio::spawn(super::server::notify_tool_list_changes(
+        runtime.clone(),
+        peers.clone(),
+    ));
     let handler = GatewayHandler::new(runtime.clone(), metrics, peers);
     let mut config = StreamableHttpServerConfig::default().disable_allowed_hosts();
     // Plain JSON for request/response calls (2026-07-28 and other stateless requests); rmcp falls
@@ -35,7 +38,11 @@ pub fn router(runtime: Arc<Runtime>, metrics: Arc<Metrics>, max_request_bytes: u
     config.json_response = true;
     config.sse_keep_alive = Some(Duration::from_secs(15));
     config.max_request_body_bytes = max_request_bytes;
-    let service = StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(LocalSessionManager::default()), config);
+    let service = StreamableHttpService::new(
+        move || Ok(handler.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
     Router::new()
         .nest_service("/mcp", service)
         .layer(middleware::from_fn_with_state(Guard { runtime }, guard))
@@ -46,7 +53,13 @@ fn host_only(value: &str) -> &str {
     if let Some(rest) = value.strip_prefix('[') {
         return rest.split(']').next().unwrap_or_default();
     }
-    value.rsplit_once(':').map_or(value, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { value })
+    value.rsplit_once(':').map_or(value, |(h, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            value
+        }
+    })
 }
 
 /// Loopback names are always accepted: the gateway is reached through them locally, and a
@@ -66,20 +79,42 @@ fn host_allowed(allowed: &[String], host: &str) -> bool {
 fn origin_allowed(allowed: &[String], origin: &str) -> bool {
     let origin = origin.trim_end_matches('/').to_ascii_lowercase();
     // Without a configured list, only loopback origins (local tools such as the Inspector).
-    let loopback = ["http://localhost", "http://127.0.0.1", "http://[::1]", "https://localhost", "https://127.0.0.1"]
-        .iter()
-        .any(|p| origin == *p || origin.strip_prefix(p).is_some_and(|rest| rest.starts_with(':')));
-    loopback || allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin))
+    let loopback = [
+        "http://localhost",
+        "http://127.0.0.1",
+        "http://[::1]",
+        "https://localhost",
+        "https://127.0.0.1",
+    ]
+    .iter()
+    .any(|p| {
+        origin == *p
+            || origin
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with(':'))
+    });
+    loopback
+        || allowed
+            .iter()
+            .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin))
 }
 
 fn json_error(status: StatusCode, message: &str) -> Response {
     let body = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": message}});
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
     let Some(snapshot) = guard.runtime.snapshot() else {
-        return json_error(StatusCode::SERVICE_UNAVAILABLE, "the gateway has no valid configuration yet");
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the gateway has no valid configuration yet",
+        );
     };
     let settings = &snapshot.config.gateway;
     let headers: &HeaderMap = request.headers();
@@ -92,12 +127,20 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
         .to_string();
     if !host_allowed(&settings.allowed_hosts, &host) {
         tracing::warn!(%host, "rejected a request with a Host that is not allowed (DNS rebinding protection)");
-        return json_error(StatusCode::FORBIDDEN, "Forbidden: Host header is not allowed");
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "Forbidden: Host header is not allowed",
+        );
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let ok = origin.to_str().is_ok_and(|o| origin_allowed(&settings.allowed_origins, o));
+        let ok = origin
+            .to_str()
+            .is_ok_and(|o| origin_allowed(&settings.allowed_origins, o));
         if !ok {
-            return json_error(StatusCode::FORBIDDEN, "Forbidden: Origin header is not allowed");
+            return json_error(
+                StatusCode::FORBIDDEN,
+                "Forbidden: Origin header is not allowed",
+            );
         }
     }
     match &settings.inbound_auth {
@@ -109,7 +152,10 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
                 StatusCode::UNAUTHORIZED,
                 "this gateway version cannot verify JWT or ServiceAccount tokens yet; use inboundAuth.none for local testing",
             );
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
             return response;
         }
     }
@@ -123,7 +169,10 @@ mod tests {
 
     #[test]
     fn hosts() {
-        let allowed = vec!["orders.agents.svc.cluster.local".to_string(), "*.example.com".to_string()];
+        let allowed = vec![
+            "orders.agents.svc.cluster.local".to_string(),
+            "*.example.com".to_string(),
+        ];
         assert!(host_allowed(&allowed, "localhost"));
         assert!(host_allowed(&allowed, "127.0.0.1"));
         assert!(host_allowed(&allowed, "orders.agents.svc.cluster.local"));
@@ -139,6 +188,9 @@ mod tests {
         assert!(origin_allowed(&[], "http://localhost:6274"));
         assert!(!origin_allowed(&[], "http://evil.io"));
         assert!(!origin_allowed(&[], "http://localhost.evil.io"));
-        assert!(origin_allowed(&["https://app.example.com".into()], "https://app.example.com"));
+        assert!(origin_allowed(
+            &["https://app.example.com".into()],
+            "https://app.example.com"
+        ));
     }
 }

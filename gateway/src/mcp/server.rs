@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
+    Implementation, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
+    ServerConfig, SubscriptionFilter, Tool,
 };
-use rmcp::service::{NotificationContext, Peer, RequestContext};
+use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::admin::Metrics;
@@ -35,11 +36,18 @@ pub struct GatewayHandler {
 impl GatewayHandler {
     /// A handler over `runtime`.
     pub fn new(runtime: Arc<Runtime>, metrics: Arc<Metrics>, peers: SessionPeers) -> Self {
-        Self { runtime, metrics, peers }
+        Self {
+            runtime,
+            metrics,
+            peers,
+        }
     }
 
     fn not_ready() -> ErrorData {
-        ErrorData::internal_error("the gateway has no valid configuration yet; see /readyz on the admin port", None)
+        ErrorData::internal_error(
+            "the gateway has no valid configuration yet; see /readyz on the admin port",
+            None,
+        )
     }
 }
 
@@ -47,14 +55,21 @@ impl GatewayHandler {
 fn parse_cursor(cursor: Option<&str>) -> Result<usize, ErrorData> {
     match cursor {
         None => Ok(0),
-        Some(c) => c.parse().map_err(|_| ErrorData::invalid_params(format!("invalid cursor {c:?}"), None)),
+        Some(c) => c
+            .parse()
+            .map_err(|_| ErrorData::invalid_params(format!("invalid cursor {c:?}"), None)),
     }
 }
 
 impl ServerHandler for GatewayHandler {
     fn get_info(&self) -> ServerConfig {
         let snapshot = self.runtime.snapshot();
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build());
+        let mut info = ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        );
         info.server_info = Implementation::new("toolyard-gateway", env!("CARGO_PKG_VERSION"));
         info.instructions = snapshot.and_then(|s| s.config.gateway.instructions.clone());
         info
@@ -64,13 +79,23 @@ impl ServerHandler for GatewayHandler {
         let Some(snapshot) = self.runtime.snapshot() else {
             return Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS);
         };
-        let wanted: Vec<&str> = snapshot.config.gateway.supported_versions.iter().map(|v| v.as_str()).collect();
+        let wanted: Vec<&str> = snapshot
+            .config
+            .gateway
+            .supported_versions
+            .iter()
+            .map(|v| v.as_str())
+            .collect();
         let versions: Vec<ProtocolVersion> = ProtocolVersion::KNOWN_VERSIONS
             .iter()
             .filter(|v| wanted.contains(&v.as_str()))
             .cloned()
             .collect();
-        if versions.is_empty() { Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS) } else { Cow::Owned(versions) }
+        if versions.is_empty() {
+            Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS)
+        } else {
+            Cow::Owned(versions)
+        }
     }
 
     async fn list_tools(
@@ -81,7 +106,13 @@ impl ServerHandler for GatewayHandler {
         let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
         let start = parse_cursor(request.as_ref().and_then(|r| r.cursor.as_deref()))?;
         let page = snapshot.config.gateway.page_size as usize;
-        let tools: Vec<Tool> = snapshot.tools.iter().skip(start).take(page).cloned().collect();
+        let tools: Vec<Tool> = snapshot
+            .tools
+            .iter()
+            .skip(start)
+            .take(page)
+            .cloned()
+            .collect();
         let next = start + tools.len();
         let mut result = ListToolsResult::with_all_items(tools);
         result.next_cursor = (next < snapshot.tools.len()).then(|| next.to_string());
@@ -89,6 +120,42 @@ impl ServerHandler for GatewayHandler {
         // Later authorization can filter the list per caller, so it is never shared.
         result.cache_scope = Some(CacheScope::Private);
         Ok(result)
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        // Tools are the only list that changes (on reload); rmcp intersects this with the request.
+        let mut accepted = SubscriptionFilter::new();
+        accepted.tools_list_changed = requested.tools_list_changed;
+        Some(accepted)
+    }
+
+    /// A 2026-07-28 `subscriptions/listen` stream: one `tools/list_changed` per new config revision
+    /// until the client goes away.
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let mut changes = self.runtime.subscribe();
+        let mut last_revision = self.runtime.snapshot().map(|s| s.config.revision.clone());
+        loop {
+            tokio::select! {
+                _ = context.cancelled() => return Ok(()),
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    let revision = self.runtime.snapshot().map(|s| s.config.revision.clone());
+                    if revision != last_revision {
+                        last_revision = revision;
+                        if context.accepted().tools_list_changed == Some(true)
+                            && context.sink().notify_tool_list_changed().await.is_err()
+                        {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -112,18 +179,28 @@ impl ServerHandler for GatewayHandler {
         let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
         let name = request.name.as_ref();
         let args = request.arguments.clone().unwrap_or_default();
-        if snapshot.config.gateway.search.enabled && name == snapshot.config.gateway.search.tool_name {
+        if snapshot.config.gateway.search.enabled
+            && name == snapshot.config.gateway.search.tool_name
+        {
             return Ok(CallToolResult::error(vec![ContentBlock::text(
                 "Tool search is not available in this gateway version yet.",
             )])
             .into());
         }
         let Some((target, runtime, tool)) = snapshot.find(name) else {
-            return Err(ErrorData::invalid_params(format!("Unknown tool: {name}"), None));
+            return Err(ErrorData::invalid_params(
+                format!("Unknown tool: {name}"),
+                None,
+            ));
         };
         let started = Instant::now();
         let outcome = invoke::call(&snapshot, target, runtime, tool, args).await;
-        self.metrics.record_call(&target.name, &tool.name, outcome.error.map(|k| k.label()), started.elapsed());
+        self.metrics.record_call(
+            &target.name,
+            &tool.name,
+            outcome.error.map(|k| k.label()),
+            started.elapsed(),
+        );
         Ok(outcome.result.into())
     }
 }

@@ -18,7 +18,9 @@ pub enum ReloadError {
     #[error("{0}")]
     Source(String),
     /// The config was written for another contract version.
-    #[error("version: config version {found:?} is not supported (this gateway serves {CONFIG_VERSION:?}); upgrade the gateway image to match the operator")]
+    #[error(
+        "version: config version {found:?} is not supported (this gateway serves {CONFIG_VERSION:?}); upgrade the gateway image to match the operator"
+    )]
     Version {
         /// The version found.
         found: String,
@@ -90,9 +92,15 @@ impl Runtime {
 
     /// Applies a new config: on success it is served by every request that starts afterwards.
     pub fn apply(&self, config: GatewayConfig, secrets: &SecretValues) -> Result<u64, ReloadError> {
-        let _guard = self.reload_lock.lock().map_err(|_| ReloadError::Source("reload lock poisoned".into()))?;
+        let _guard = self
+            .reload_lock
+            .lock()
+            .map_err(|_| ReloadError::Source("reload lock poisoned".into()))?;
         let result = self.build(config, secrets);
-        let mut status = self.status.lock().map_err(|_| ReloadError::Source("status lock poisoned".into()))?;
+        let mut status = self
+            .status
+            .lock()
+            .map_err(|_| ReloadError::Source("status lock poisoned".into()))?;
         match result {
             Ok((snapshot, elapsed_ms)) => {
                 let generation = snapshot.generation;
@@ -107,7 +115,10 @@ impl Runtime {
             Err(e) => {
                 status.failures += 1;
                 status.last_error = Some(e.to_string());
-                status.last_error_at = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).ok().map(|d| d.as_secs());
+                status.last_error_at = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .ok()
+                    .map(|d| d.as_secs());
                 Err(e)
             }
         }
@@ -118,13 +129,22 @@ impl Runtime {
         if let Ok(mut status) = self.status.lock() {
             status.failures += 1;
             status.last_error = Some(error.to_string());
-            status.last_error_at = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).ok().map(|d| d.as_secs());
+            status.last_error_at = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs());
         }
     }
 
-    fn build(&self, config: GatewayConfig, secrets: &SecretValues) -> Result<(Snapshot, f64), ReloadError> {
+    fn build(
+        &self,
+        config: GatewayConfig,
+        secrets: &SecretValues,
+    ) -> Result<(Snapshot, f64), ReloadError> {
         if config.version != CONFIG_VERSION {
-            return Err(ReloadError::Version { found: config.version });
+            return Err(ReloadError::Version {
+                found: config.version,
+            });
         }
         let previous = self.current.load_full();
         let generation = previous.as_ref().map_or(1, |p| p.generation + 1);

@@ -40,15 +40,22 @@ impl RateLimiter {
     /// A bucket refilled at `rate` per second holding at most `burst`.
     pub fn new(rate: u32, burst: u32) -> Self {
         let burst = f64::from(burst.max(rate).max(1));
-        Self { rate: f64::from(rate.max(1)), burst, state: std::sync::Mutex::new((burst, Instant::now())) }
+        Self {
+            rate: f64::from(rate.max(1)),
+            burst,
+            state: std::sync::Mutex::new((burst, Instant::now())),
+        }
     }
 
     /// Takes one token if available.
     pub fn try_acquire(&self) -> bool {
-        let Ok(mut state) = self.state.lock() else { return false };
+        let Ok(mut state) = self.state.lock() else {
+            return false;
+        };
         let now = Instant::now();
         let (tokens, last) = *state;
-        let refilled = (tokens + now.duration_since(last).as_secs_f64() * self.rate).min(self.burst);
+        let refilled =
+            (tokens + now.duration_since(last).as_secs_f64() * self.rate).min(self.burst);
         if refilled >= 1.0 {
             *state = (refilled - 1.0, now);
             true
@@ -94,7 +101,9 @@ pub struct Snapshot {
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     /// A referenced secret value is missing.
-    #[error("targets[{target}].credentials: Secret {secret} has no key {key:?}; create it or fix the reference")]
+    #[error(
+        "targets[{target}].credentials: Secret {secret} has no key {key:?}; create it or fix the reference"
+    )]
     MissingSecret {
         /// Target name.
         target: String,
@@ -140,23 +149,37 @@ impl Snapshot {
             index.insert(name.to_string(), (tools.len(), Some((ti, ki))));
             tools.push(mcp_tool(&config.targets[ti].tools[ki]));
         }
-        Ok(Snapshot { config, generation, tools, index, targets })
+        Ok(Snapshot {
+            config,
+            generation,
+            tools,
+            index,
+            targets,
+        })
     }
 
     /// The target and tool serving `name`.
     pub fn find(&self, name: &str) -> Option<(&TargetConfig, &TargetRuntime, &ToolConfig)> {
-        let &(_, Some((ti, ki))) = self.index.get(name)? else { return None };
+        let &(_, Some((ti, ki))) = self.index.get(name)? else {
+            return None;
+        };
         let target = self.config.targets.get(ti)?;
         Some((target, self.targets.get(ti)?, target.tools.get(ki)?))
     }
 
     /// The MCP definition of a listed tool (search tool included).
     pub fn tool(&self, name: &str) -> Option<&Tool> {
-        self.index.get(name).and_then(|&(pos, _)| self.tools.get(pos))
+        self.index
+            .get(name)
+            .and_then(|&(pos, _)| self.tools.get(pos))
     }
 }
 
-fn target_runtime(target: &TargetConfig, secrets: &SecretValues, previous: Option<&Snapshot>) -> Result<TargetRuntime, SnapshotError> {
+fn target_runtime(
+    target: &TargetConfig,
+    secrets: &SecretValues,
+    previous: Option<&Snapshot>,
+) -> Result<TargetRuntime, SnapshotError> {
     let timeout = Duration::from_millis(target.timeout_ms);
     let client_key = format!("{}|{:?}", target.timeout_ms, target.endpoint);
     let reused = previous.and_then(|p| {
@@ -179,32 +202,56 @@ fn target_runtime(target: &TargetConfig, secrets: &SecretValues, previous: Optio
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("toolyard-gateway/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| SnapshotError::Client { target: target.name.clone(), message: e.to_string() })?,
+            .map_err(|e| SnapshotError::Client {
+                target: target.name.clone(),
+                message: e.to_string(),
+            })?,
     };
     let credentials = match &target.credentials {
         None => None,
-        Some(OutboundCredentials::ApiKey { value, location, parameter_name, prefix }) => {
-            let secret = secrets.get(&(value.secret.clone(), value.key.clone())).ok_or_else(|| {
-                SnapshotError::MissingSecret { target: target.name.clone(), secret: value.secret.clone(), key: value.key.clone() }
-            })?;
+        Some(OutboundCredentials::ApiKey {
+            value,
+            location,
+            parameter_name,
+            prefix,
+        }) => {
+            let secret = secrets
+                .get(&(value.secret.clone(), value.key.clone()))
+                .ok_or_else(|| SnapshotError::MissingSecret {
+                    target: target.name.clone(),
+                    secret: value.secret.clone(),
+                    key: value.key.clone(),
+                })?;
             Some(ResolvedCredentials::ApiKey {
                 in_header: *location == toolyard_crds::target::ApiKeyLocation::Header,
                 name: parameter_name.clone(),
-                value: SecretValue(format!("{prefix}{}", secret.0.trim_end_matches(['\n', '\r']))),
+                value: SecretValue(format!(
+                    "{prefix}{}",
+                    secret.0.trim_end_matches(['\n', '\r'])
+                )),
             })
         }
         Some(OutboundCredentials::OAuth2 { .. }) => Some(ResolvedCredentials::Unsupported(
-            "OAuth2 client-credentials outbound auth is not supported by this gateway version yet".into(),
+            "OAuth2 client-credentials outbound auth is not supported by this gateway version yet"
+                .into(),
         )),
         Some(OutboundCredentials::AwsSigV4 { .. }) => Some(ResolvedCredentials::Unsupported(
             "AWS SigV4 outbound auth is not supported by this gateway version yet".into(),
         )),
     };
-    let limiter = target
-        .rate_limit
-        .as_ref()
-        .map(|r| Arc::new(RateLimiter::new(r.requests_per_second, r.burst.unwrap_or(r.requests_per_second))));
-    Ok(TargetRuntime { client, client_key, credentials, limiter, timeout })
+    let limiter = target.rate_limit.as_ref().map(|r| {
+        Arc::new(RateLimiter::new(
+            r.requests_per_second,
+            r.burst.unwrap_or(r.requests_per_second),
+        ))
+    });
+    Ok(TargetRuntime {
+        client,
+        client_key,
+        credentials,
+        limiter,
+        timeout,
+    })
 }
 
 fn as_object(value: &Value) -> Arc<serde_json::Map<String, Value>> {
@@ -213,7 +260,11 @@ fn as_object(value: &Value) -> Arc<serde_json::Map<String, Value>> {
 
 /// The MCP rendering of a compiled tool.
 fn mcp_tool(tool: &ToolConfig) -> Tool {
-    let mut t = Tool::new(tool.name.clone(), tool.description.clone().unwrap_or_default(), as_object(&tool.input_schema));
+    let mut t = Tool::new(
+        tool.name.clone(),
+        tool.description.clone().unwrap_or_default(),
+        as_object(&tool.input_schema),
+    );
     if tool.description.is_none() {
         t.description = None;
     }

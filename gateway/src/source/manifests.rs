@@ -96,11 +96,17 @@ impl Manifests {
     /// hidden folders) or one file.
     pub fn load(path: &Path) -> Result<Manifests, ManifestError> {
         let mut files = Vec::new();
-        collect_files(path, &mut files).map_err(|source| ManifestError::Read { path: path.to_path_buf(), source })?;
+        collect_files(path, &mut files).map_err(|source| ManifestError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         files.sort();
         let mut out = Manifests::default();
         for file in files {
-            let text = std::fs::read_to_string(&file).map_err(|source| ManifestError::Read { path: file.clone(), source })?;
+            let text = std::fs::read_to_string(&file).map_err(|source| ManifestError::Read {
+                path: file.clone(),
+                source,
+            })?;
             out.add_text(&file, &text)?;
         }
         Ok(out)
@@ -124,9 +130,20 @@ impl Manifests {
     }
 
     fn add_value(&mut self, path: &Path, doc: usize, value: Value) -> Result<(), ManifestError> {
-        let kind = value.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
-        let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-        let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let kind = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let api_version = value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let name = value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let invalid = |e: serde_path_to_error::Error<serde_json::Error>| ManifestError::Invalid {
             path: path.to_path_buf(),
             doc,
@@ -137,10 +154,12 @@ impl Manifests {
         };
         match (api_version, kind.as_str()) {
             ("toolyard.dev/v1alpha1", "Gateway") => {
-                self.gateways.push(serde_path_to_error::deserialize(value).map_err(invalid)?);
+                self.gateways
+                    .push(serde_path_to_error::deserialize(value).map_err(invalid)?);
             }
             ("toolyard.dev/v1alpha1", "GatewayTarget") => {
-                self.targets.push(serde_path_to_error::deserialize(value).map_err(invalid)?);
+                self.targets
+                    .push(serde_path_to_error::deserialize(value).map_err(invalid)?);
             }
             ("v1", "ConfigMap") => {
                 for (key, v) in map_of(&value, "data") {
@@ -158,8 +177,15 @@ impl Manifests {
                 for (key, v) in map_of(&value, "data") {
                     let bytes = base64::engine::general_purpose::STANDARD
                         .decode(v.trim())
-                        .map_err(|_| ManifestError::Base64 { path: path.to_path_buf(), name: name.clone(), key: key.clone() })?;
-                    self.secrets.insert((name.clone(), key), SecretValue(String::from_utf8_lossy(&bytes).into_owned()));
+                        .map_err(|_| ManifestError::Base64 {
+                            path: path.to_path_buf(),
+                            name: name.clone(),
+                            key: key.clone(),
+                        })?;
+                    self.secrets.insert(
+                        (name.clone(), key),
+                        SecretValue(String::from_utf8_lossy(&bytes).into_owned()),
+                    );
                 }
                 for (key, v) in map_of(&value, "stringData") {
                     self.secrets.insert((name.clone(), key), SecretValue(v));
@@ -184,7 +210,11 @@ fn map_of(value: &Value, field: &str) -> Vec<(String, String)> {
     value
         .get(field)
         .and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -195,13 +225,20 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     }
     for entry in std::fs::read_dir(path)? {
         let p = entry?.path();
-        let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if hidden {
             continue;
         }
         if p.is_dir() {
             collect_files(&p, out)?;
-        } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json")) {
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+        {
             out.push(p);
         }
     }

@@ -4,3 +4,5 @@
 pub mod manifests;
 #[cfg(feature = "server")]
 pub mod watch;
+#[cfg(feature = "kube")]
+pub mod kube;

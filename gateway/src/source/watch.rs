@@ -19,28 +19,62 @@ use crate::runtime::{ReloadError, Runtime};
 const DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// Loads and compiles the manifests under `path` for the Gateway named `gateway` (or the only one).
-pub fn load(path: &Path, gateway: Option<&str>) -> Result<(GatewayConfig, SecretValues, Vec<TargetReport>), ReloadError> {
+pub fn load(
+    path: &Path,
+    gateway: Option<&str>,
+) -> Result<(GatewayConfig, SecretValues, Vec<TargetReport>), ReloadError> {
     let manifests = Manifests::load(path).map_err(|e| ReloadError::Source(e.to_string()))?;
     let chosen = match gateway {
-        Some(name) => manifests.gateways.iter().find(|g| g.metadata.name.as_deref() == Some(name)).ok_or_else(|| {
-            ReloadError::Source(format!("no Gateway named {name:?} in {}", path.display()))
-        })?,
+        Some(name) => manifests
+            .gateways
+            .iter()
+            .find(|g| g.metadata.name.as_deref() == Some(name))
+            .ok_or_else(|| {
+                ReloadError::Source(format!("no Gateway named {name:?} in {}", path.display()))
+            })?,
         None => match manifests.gateways.as_slice() {
             [only] => only,
-            [] => return Err(ReloadError::Source(format!("no Gateway manifest (kind: Gateway, apiVersion: toolyard.dev/v1alpha1) in {}", path.display()))),
+            [] => {
+                return Err(ReloadError::Source(format!(
+                    "no Gateway manifest (kind: Gateway, apiVersion: toolyard.dev/v1alpha1) in {}",
+                    path.display()
+                )));
+            }
             many => {
-                let names: Vec<&str> = many.iter().filter_map(|g| g.metadata.name.as_deref()).collect();
-                return Err(ReloadError::Source(format!("several Gateways in {} ({}); choose one with --gateway", path.display(), names.join(", "))));
+                let names: Vec<&str> = many
+                    .iter()
+                    .filter_map(|g| g.metadata.name.as_deref())
+                    .collect();
+                return Err(ReloadError::Source(format!(
+                    "several Gateways in {} ({}); choose one with --gateway",
+                    path.display(),
+                    names.join(", ")
+                )));
             }
         },
     };
-    let compiled = compile(chosen, &manifests.targets, &manifests.resolved_refs(), &CompileContext::default())
-        .map_err(|e| ReloadError::Source(format!("Gateway {}: {e}", chosen.metadata.name.as_deref().unwrap_or_default())))?;
+    let compiled = compile(
+        chosen,
+        &manifests.targets,
+        &manifests.resolved_refs(),
+        &CompileContext::default(),
+    )
+    .map_err(|e| {
+        ReloadError::Source(format!(
+            "Gateway {}: {e}",
+            chosen.metadata.name.as_deref().unwrap_or_default()
+        ))
+    })?;
     Ok((compiled.config, manifests.secrets, compiled.targets))
 }
 
 /// Loads, compiles and applies once, logging the outcome per target.
-pub fn reload_once(runtime: &Runtime, metrics: &Metrics, path: &Path, gateway: Option<&str>) -> Result<u64, ReloadError> {
+pub fn reload_once(
+    runtime: &Runtime,
+    metrics: &Metrics,
+    path: &Path,
+    gateway: Option<&str>,
+) -> Result<u64, ReloadError> {
     let result = load(path, gateway).and_then(|(config, secrets, reports)| {
         for report in &reports {
             match &report.outcome {
@@ -75,7 +109,12 @@ pub fn reload_once(runtime: &Runtime, metrics: &Metrics, path: &Path, gateway: O
 }
 
 /// Watches `path` and reloads on change until the process ends.
-pub async fn watch(runtime: Arc<Runtime>, metrics: Arc<Metrics>, path: PathBuf, gateway: Option<String>) -> anyhow::Result<()> {
+pub async fn watch(
+    runtime: Arc<Runtime>,
+    metrics: Arc<Metrics>,
+    path: PathBuf,
+    gateway: Option<String>,
+) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(e) = event
@@ -85,7 +124,13 @@ pub async fn watch(runtime: Arc<Runtime>, metrics: Arc<Metrics>, path: PathBuf, 
         }
     })?;
     // Watch the folder (or the file's folder): editors replace files, which drops a file watch.
-    let watched = if path.is_dir() { path.clone() } else { path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".")) };
+    let watched = if path.is_dir() {
+        path.clone()
+    } else {
+        path.parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    };
     watcher.watch(&watched, RecursiveMode::Recursive)?;
     while rx.recv().await.is_some() {
         // Coalesce: wait until the events stop for DEBOUNCE.
@@ -96,8 +141,16 @@ pub async fn watch(runtime: Arc<Runtime>, metrics: Arc<Metrics>, path: PathBuf, 
                 Err(_) => break,
             }
         }
-        let (runtime, metrics, path, gateway) = (runtime.clone(), metrics.clone(), path.clone(), gateway.clone());
-        let _ = tokio::task::spawn_blocking(move || reload_once(&runtime, &metrics, &path, gateway.as_deref())).await;
+        let (runtime, metrics, path, gateway) = (
+            runtime.clone(),
+            metrics.clone(),
+            path.clone(),
+            gateway.clone(),
+        );
+        let _ = tokio::task::spawn_blocking(move || {
+            reload_once(&runtime, &metrics, &path, gateway.as_deref())
+        })
+        .await;
     }
     Ok(())
 }

@@ -138,15 +138,18 @@ impl<'d, 'a> Converter<'d, 'a> {
         let mut resolved = self.expand(reference, depth)?;
         // Keywords beside `$ref` (OpenAPI 3.1, and common in 3.0 documents for `description`)
         // refine the referenced schema.
+        let is_nullable = |key: &str, value: &Value| {
+            matches!(key, "nullable" | "x-nullable") && value == &Value::Bool(true)
+        };
+        let nullable = map.iter().any(|(key, value)| is_nullable(key, value));
         let siblings: Map<String, Value> = map
             .iter()
-            .filter(|(key, _)| key.as_str() != "$ref")
+            .filter(|(key, value)| key.as_str() != "$ref" && !is_nullable(key, value))
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
-        if !siblings.is_empty() {
-            let Value::Object(overlay) = self.object(&siblings, depth)? else {
-                return Ok(resolved);
-            };
+        if !siblings.is_empty()
+            && let Value::Object(overlay) = self.object(&siblings, depth)?
+        {
             match &mut resolved {
                 Value::Object(target) => {
                     for (key, value) in overlay {
@@ -156,6 +159,10 @@ impl<'d, 'a> Converter<'d, 'a> {
                 Value::Bool(true) => resolved = Value::Object(overlay),
                 _ => {}
             }
+        }
+        // `$ref` with `nullable: true` beside it (not valid 3.0, but common).
+        if nullable && let Value::Object(target) = resolved {
+            return Ok(make_nullable(target));
         }
         Ok(resolved)
     }
@@ -269,19 +276,23 @@ impl<'d, 'a> Converter<'d, 'a> {
                     }
                     "required" => {
                         if let Value::Array(names) = value {
-                            let mut names: Vec<Value> = names
-                                .iter()
-                                .filter(|n| n.is_string())
-                                .cloned()
-                                .collect();
+                            let mut names: Vec<Value> =
+                                names.iter().filter(|n| n.is_string()).cloned().collect();
                             dedupe(&mut names);
                             out.insert("required".to_owned(), Value::Array(names));
                         }
                     }
-                    "enum" | "examples" => {
+                    "enum" => {
                         if let Value::Array(values) = value {
                             self.weight += 8 * values.len();
                             out.insert(key.to_owned(), Value::Array(values.clone()));
+                        }
+                    }
+                    "examples" => {
+                        if let Value::Array(values) = value {
+                            self.weight += 8 * values.len();
+                            let values = values.iter().filter_map(|v| self.example(v)).collect();
+                            out.insert(key.to_owned(), Value::Array(values));
                         }
                     }
                     "default" | "const" => {
@@ -310,9 +321,9 @@ impl<'d, 'a> Converter<'d, 'a> {
             }
         }
         if !out.contains_key("examples")
-            && let Some(example) = map.get("example")
+            && let Some(example) = map.get("example").and_then(|v| self.example(v))
         {
-            out.insert("examples".to_owned(), Value::Array(vec![example.clone()]));
+            out.insert("examples".to_owned(), Value::Array(vec![example]));
         }
         if !lifted_required.is_empty() {
             let mut required = match out.remove("required") {
@@ -331,6 +342,12 @@ impl<'d, 'a> Converter<'d, 'a> {
             return Ok(make_nullable(out));
         }
         Ok(Value::Object(out))
+    }
+
+    /// An example value; one that is only a `$ref` (to an Example Object, a common mistake) is
+    /// replaced by that example's `value`, or dropped.
+    fn example(&self, value: &Value) -> Option<Value> {
+        example_value(self.doc, value)
     }
 
     /// `type`: a valid type name or a list of them. Swagger `file` is an error (it can not be sent
@@ -379,7 +396,11 @@ impl<'d, 'a> Converter<'d, 'a> {
             properties.remove(name);
         }
         if let Some(Value::Array(required)) = out.get_mut("required") {
-            required.retain(|name| !name.as_str().is_some_and(|n| dropped.iter().any(|d| d == n)));
+            required.retain(|name| {
+                !name
+                    .as_str()
+                    .is_some_and(|n| dropped.iter().any(|d| d == n))
+            });
         }
     }
 }
@@ -427,6 +448,23 @@ fn make_nullable(mut out: Map<String, Value>) -> Value {
     }
 }
 
+/// An example value, with a lone `{"$ref": …}` (an Example Object reference) replaced by the
+/// referenced example's `value`, or `None` when it has none.
+pub(super) fn example_value(doc: &Doc<'_>, value: &Value) -> Option<Value> {
+    match value {
+        Value::Object(map) if map.len() == 1 => match map.get("$ref") {
+            Some(Value::String(reference)) => doc
+                .deref(value)
+                .ok()
+                .or_else(|| doc.lookup(reference).ok())
+                .and_then(|example| example.get("value"))
+                .cloned(),
+            _ => Some(value.clone()),
+        },
+        _ => Some(value.clone()),
+    }
+}
+
 /// A permissive stand-in for a schema that is not expanded, keeping its type and description.
 fn stub(target: &Value, note: &str) -> Value {
     let mut out = Map::new();
@@ -471,7 +509,11 @@ fn as_count(value: &Value) -> Option<Value> {
                     .map(|f| f as u64)
             })
             .map(|u| Value::Number(u.into())),
-        Value::String(text) => text.trim().parse::<u64>().ok().map(|u| Value::Number(u.into())),
+        Value::String(text) => text
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .map(|u| Value::Number(u.into())),
         _ => None,
     }
 }
@@ -501,8 +543,7 @@ fn is_object_at(schema: &Value, depth: usize) -> bool {
     match schema.get("type") {
         Some(Value::String(kind)) => kind == "object",
         Some(Value::Array(kinds)) => {
-            kinds.contains(&json!("object"))
-                && kinds.iter().all(|k| k == "object" || k == "null")
+            kinds.contains(&json!("object")) && kinds.iter().all(|k| k == "object" || k == "null")
         }
         Some(_) => false,
         None => {

@@ -14,11 +14,11 @@ pub(super) fn base_url(
     input: &OpenApiInput<'_>,
 ) -> Result<String, OpenApiError> {
     let configured = match input.base_url.map(str::trim) {
-        Some(url) if !url.is_empty() => Some(absolute(url).ok_or_else(|| {
-            OpenApiError::InvalidBaseUrl {
+        Some(url) if !url.is_empty() => {
+            Some(absolute(url).ok_or_else(|| OpenApiError::InvalidBaseUrl {
                 url: url.to_owned(),
-            }
-        })?),
+            })?)
+        }
         _ => None,
     };
     if swagger {
@@ -121,7 +121,10 @@ fn substitute(
         };
         let name = &after[..close];
         let value = overrides.get(name).cloned().or_else(|| {
-            match variables.and_then(|v| v.get(name)).and_then(|v| v.get("default")) {
+            match variables
+                .and_then(|v| v.get(name))
+                .and_then(|v| v.get("default"))
+            {
                 Some(Value::String(default)) => Some(default.clone()),
                 Some(Value::Number(default)) => Some(default.to_string()),
                 _ => None,
@@ -182,8 +185,8 @@ fn join(base: &str, relative: &str) -> String {
 
 /// Where an operation goes relative to the document's base URL, given its own `servers` (on the
 /// operation or its path item): `Ok(prefix)` to put before the path when its server is the
-/// document's or lies under the base URL (usually the empty string), `Err(reason)` when it is
-/// elsewhere (the call plan has one base URL per document).
+/// document's or lies under it (usually the empty string), `Err(reason)` when it is elsewhere
+/// (the call plan has one base URL per document).
 pub(super) fn operation_prefix(
     servers: &Value,
     root: &Value,
@@ -196,9 +199,8 @@ pub(super) fn operation_prefix(
     let Some(template) = server.get("url").and_then(Value::as_str) else {
         return Ok(String::new());
     };
-    let document_template = root
-        .get("servers")
-        .and_then(|servers| servers.get(0))
+    let document_server = root.get("servers").and_then(|servers| servers.get(0));
+    let document_template = document_server
         .and_then(|server| server.get("url"))
         .and_then(Value::as_str);
     if document_template.is_some_and(|t| t.trim_end_matches('/') == template.trim_end_matches('/'))
@@ -211,17 +213,29 @@ pub(super) fn operation_prefix(
              (one base URL per document is supported)"
         )
     };
-    let configured = input.base_url.is_some_and(|b| !b.trim().is_empty());
+    // What the operation's server is compared with: the document's own server when it is an
+    // absolute URL (also when a configured base URL replaces it), else the base URL.
+    let reference = document_server
+        .and_then(|server| {
+            let url = substitute(
+                server.get("url")?.as_str()?,
+                server.get("variables"),
+                input.server_variables,
+            )
+            .ok()?;
+            absolute(&url)
+        })
+        .unwrap_or_else(|| base_url.to_owned());
     let url = substitute(template, server.get("variables"), input.server_variables)
         .map_err(|error| error.to_string())?;
-    if configured || !(has_scheme(&url) || url.starts_with("//")) {
+    if !(has_scheme(&url) || url.starts_with("//")) {
         return Err(differs());
     }
     let url = absolute(&url).ok_or_else(differs)?;
-    if url.eq_ignore_ascii_case(base_url) {
+    if url.eq_ignore_ascii_case(&reference) {
         return Ok(String::new());
     }
-    match url.strip_prefix(base_url) {
+    match url.strip_prefix(reference.as_str()) {
         Some(rest) if rest.starts_with('/') => Ok(rest.to_owned()),
         _ => Err(differs()),
     }

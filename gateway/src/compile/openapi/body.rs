@@ -1,0 +1,330 @@
+//! Request bodies: OpenAPI 3 `requestBody` and Swagger 2.0 `in: body` / `in: formData`, the
+//! media type sent, and whether the body's properties can be merged into the arguments.
+
+use serde_json::{Map, Value, json};
+use toolyard_crds::config::BodyEncoding;
+
+use super::document::Doc;
+use super::operation::Operation;
+use super::params::{Declared, swagger_param_schema};
+use super::schema::{Converter, Direction, FILE_REASON};
+use super::text;
+
+/// A request body ready to become arguments.
+pub(super) struct Body {
+    pub media_type: String,
+    pub encoding: BodyEncoding,
+    pub schema: Value,
+    pub required: bool,
+    pub description: Option<String>,
+}
+
+/// How a request body media type is sent, with its preference (lower first).
+fn body_kind(media_type: &str) -> Option<(u8, BodyEncoding)> {
+    let essence = essence(media_type);
+    Some(match essence.as_str() {
+        "application/json" => (0, BodyEncoding::Json),
+        e if e.ends_with("+json") || e == "text/json" || e == "application/x-json" => {
+            (1, BodyEncoding::Json)
+        }
+        "*/*" | "application/*" => (2, BodyEncoding::Json),
+        "application/x-www-form-urlencoded" => (3, BodyEncoding::Form),
+        "multipart/form-data" => (4, BodyEncoding::Multipart),
+        "text/plain" => (5, BodyEncoding::Text),
+        e if e.starts_with("text/")
+            || e.ends_with("+xml")
+            || matches!(
+                e,
+                "application/xml"
+                    | "application/yaml"
+                    | "application/x-yaml"
+                    | "application/graphql"
+            ) =>
+        {
+            (6, BodyEncoding::Text)
+        }
+        _ => return None,
+    })
+}
+
+/// The media type without parameters, lower case.
+fn essence(media_type: &str) -> String {
+    media_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn is_binary_media(media_type: &str) -> bool {
+    let essence = essence(media_type);
+    essence == "application/octet-stream"
+        || ["image/", "audio/", "video/", "font/"]
+            .iter()
+            .any(|prefix| essence.starts_with(prefix))
+        || ["zip", "pdf", "gzip", "tar", "binary"]
+            .iter()
+            .any(|word| essence.contains(word))
+}
+
+/// The preferred sendable media type among `media_types`; the reason to skip when none is.
+fn choose_media<'m>(
+    media_types: impl Iterator<Item = &'m str> + Clone,
+) -> Result<(&'m str, BodyEncoding), String> {
+    let best = media_types
+        .clone()
+        .filter_map(|media_type| {
+            body_kind(media_type).map(|(rank, encoding)| (rank, media_type, encoding))
+        })
+        .min_by_key(|(rank, _, _)| *rank);
+    match best {
+        Some((_, media_type, encoding)) => Ok((media_type, encoding)),
+        None => {
+            let all: Vec<&str> = media_types.collect();
+            match all.iter().find(|m| is_binary_media(m)) {
+                Some(binary) => Err(format!("binary request body ({binary})")),
+                None => Err(format!(
+                    "unsupported request body media type ({})",
+                    all.join(", ")
+                )),
+            }
+        }
+    }
+}
+
+/// The media type sent for a chosen content key.
+fn sent_media_type(media_type: &str) -> String {
+    match essence(media_type).as_str() {
+        "*/*" | "application/*" => "application/json".to_owned(),
+        _ => media_type.trim().to_owned(),
+    }
+}
+
+/// OpenAPI 3 `requestBody`.
+pub(super) fn openapi_body(doc: &Doc<'_>, op: &Operation<'_>) -> Result<Option<Body>, String> {
+    let Some(request_body) = op.operation.get("requestBody") else {
+        return Ok(None);
+    };
+    let request_body = doc.deref(request_body)?;
+    let Some(content) = request_body
+        .get("content")
+        .and_then(Value::as_object)
+        .filter(|content| !content.is_empty())
+    else {
+        return Ok(None);
+    };
+    let (media_type, encoding) = choose_media(content.keys().map(String::as_str))?;
+    let media = content.get(media_type).unwrap_or(&Value::Null);
+    let schema = match (encoding, media.get("schema")) {
+        (BodyEncoding::Text, _) => json!({"type": "string"}),
+        (_, Some(schema)) => Converter::new(doc, Direction::Request).convert(schema)?,
+        (_, None) => json!({}),
+    };
+    if encoding == BodyEncoding::Multipart
+        && let Some(part) = binary_part(&schema, media.get("encoding"))
+    {
+        return Err(format!(
+            "binary multipart part `{part}` (file uploads are not supported)"
+        ));
+    }
+    Ok(Some(Body {
+        media_type: sent_media_type(media_type),
+        encoding,
+        schema,
+        required: request_body.get("required").and_then(Value::as_bool) == Some(true),
+        description: text(request_body.get("description")),
+    }))
+}
+
+/// The first multipart part that carries binary data, if any.
+fn binary_part(schema: &Value, encoding: Option<&Value>) -> Option<String> {
+    let is_binary = |s: &Value| {
+        matches!(
+            s.get("format").and_then(Value::as_str),
+            Some("binary" | "base64")
+        ) || s.get("contentMediaType").is_some()
+            || s.get("contentEncoding").is_some()
+    };
+    if let Some(Value::Object(properties)) = schema.get("properties") {
+        for (name, property) in properties {
+            if is_binary(property) || property.get("items").is_some_and(is_binary) {
+                return Some(name.clone());
+            }
+        }
+    }
+    if let Some(Value::Object(parts)) = encoding {
+        for (name, part) in parts {
+            if let Some(content_type) = part.get("contentType").and_then(Value::as_str)
+                && content_type.split(',').any(is_binary_media)
+            {
+                return Some(name.clone());
+            }
+        }
+    }
+    None
+}
+
+/// Swagger 2.0 `in: body` or `in: formData` parameters, sent as `consumes` says.
+pub(super) fn swagger_body(
+    doc: &Doc<'_>,
+    op: &Operation<'_>,
+    body_params: &[&Declared<'_>],
+    form_params: &[&Declared<'_>],
+) -> Result<Option<Body>, String> {
+    let consumes: Vec<&str> = op
+        .operation
+        .get("consumes")
+        .or_else(|| doc.root.get("consumes"))
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !body_params.is_empty() && !form_params.is_empty() {
+        return Err("both `in: body` and `in: formData` parameters".to_owned());
+    }
+    if let Some(parameter) = body_params.first() {
+        let (media_type, encoding) = if consumes.is_empty() {
+            ("application/json", BodyEncoding::Json)
+        } else {
+            choose_media(consumes.iter().copied())?
+        };
+        let schema = match (encoding, parameter.value.get("schema")) {
+            (BodyEncoding::Text, _) => json!({"type": "string"}),
+            (_, Some(schema)) => Converter::new(doc, Direction::Request).convert(schema)?,
+            (_, None) => json!({}),
+        };
+        return Ok(Some(Body {
+            media_type: sent_media_type(media_type),
+            encoding,
+            schema,
+            required: parameter.value.get("required").and_then(Value::as_bool) == Some(true),
+            description: text(parameter.value.get("description")),
+        }));
+    }
+    if form_params.is_empty() {
+        return Ok(None);
+    }
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for parameter in form_params {
+        if parameter.value.get("type").and_then(Value::as_str) == Some("file") {
+            return Err(format!("form field `{}`: {FILE_REASON}", parameter.name));
+        }
+        properties.insert(
+            parameter.name.clone(),
+            swagger_param_schema(doc, parameter.value)?,
+        );
+        if parameter.value.get("required").and_then(Value::as_bool) == Some(true) {
+            required.push(Value::String(parameter.name.clone()));
+        }
+    }
+    let multipart = consumes.iter().any(|m| essence(m) == "multipart/form-data");
+    let urlencoded = consumes
+        .iter()
+        .any(|m| essence(m) == "application/x-www-form-urlencoded");
+    let (media_type, encoding) = if multipart && !urlencoded {
+        ("multipart/form-data", BodyEncoding::Multipart)
+    } else {
+        ("application/x-www-form-urlencoded", BodyEncoding::Form)
+    };
+    let is_required = !required.is_empty();
+    let mut schema = Map::new();
+    schema.insert("type".to_owned(), json!("object"));
+    schema.insert("properties".to_owned(), Value::Object(properties));
+    if is_required {
+        schema.insert("required".to_owned(), Value::Array(required));
+    }
+    Ok(Some(Body {
+        media_type: media_type.to_owned(),
+        encoding,
+        schema: Value::Object(schema),
+        required: is_required,
+        description: None,
+    }))
+}
+
+/// Keywords that constrain an object beyond its properties: such a body can not be flattened
+/// into the arguments without losing them.
+const OBJECT_CONSTRAINTS: [&str; 12] = [
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    "if",
+    "patternProperties",
+    "dependentSchemas",
+    "dependentRequired",
+    "unevaluatedProperties",
+    "propertyNames",
+    "minProperties",
+    "maxProperties",
+];
+
+/// The properties and required names of a body whose properties can become top-level arguments:
+/// an object with properties and nothing else that constrains it (an `allOf` of such objects is
+/// flattened).
+pub(super) fn mergeable(schema: &Value) -> Option<(Map<String, Value>, Vec<String>)> {
+    let object = schema.as_object()?;
+    if let Some(Value::Array(parts)) = object.get("allOf")
+        && !object.contains_key("properties")
+    {
+        let mut outer = object.clone();
+        outer.remove("allOf");
+        let (mut properties, mut required) = plain_object(&outer, true)?;
+        for part in parts {
+            let (part_properties, part_required) = plain_object(part.as_object()?, false)?;
+            for (name, property) in part_properties {
+                if properties.insert(name, property).is_some() {
+                    return None;
+                }
+            }
+            required.extend(part_required);
+        }
+        required.dedup();
+        return (!properties.is_empty()).then_some((properties, required));
+    }
+    let (properties, required) = plain_object(object, false)?;
+    (!properties.is_empty()).then_some((properties, required))
+}
+
+/// Properties and required names of an object schema with no other constraints.
+fn plain_object(
+    object: &Map<String, Value>,
+    allow_empty: bool,
+) -> Option<(Map<String, Value>, Vec<String>)> {
+    match object.get("type") {
+        None => {}
+        Some(Value::String(kind)) if kind == "object" => {}
+        _ => return None,
+    }
+    if OBJECT_CONSTRAINTS.iter().any(|k| object.contains_key(*k)) {
+        return None;
+    }
+    match object.get("additionalProperties") {
+        None | Some(Value::Bool(false)) => {}
+        _ => return None,
+    }
+    let properties = match object.get("properties") {
+        Some(Value::Object(properties)) => properties.clone(),
+        None if allow_empty => Map::new(),
+        _ => return None,
+    };
+    let required = object
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|name| properties.contains_key(*name))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    Some((properties, required))
+}
+
+pub(super) fn is_json(media_type: &str) -> bool {
+    let essence = essence(media_type);
+    essence == "application/json" || essence.ends_with("+json")
+}

@@ -1,0 +1,283 @@
+//! Request bodies: merged or one argument, media types.
+
+use super::*;
+
+pub(super) const BODIES: &str = r#"
+openapi: 3.0.0
+info: {title: t, version: "1"}
+components:
+  schemas:
+    NewPet:
+      type: object
+      required: [name]
+      properties:
+        id: {type: integer, readOnly: true}
+        name: {type: string, description: The pet's name.}
+        tag: {type: string}
+  requestBodies:
+    PetBody:
+      required: true
+      description: The pet to add.
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/NewPet'}
+paths:
+  /pets:
+    post:
+      operationId: addPet
+      requestBody: {$ref: '#/components/requestBodies/PetBody'}
+      responses: {}
+    put:
+      operationId: optionalPet
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/NewPet'}
+      responses: {}
+  /pets/{name}:
+    put:
+      operationId: renamePet
+      parameters:
+        - {name: name, in: path, required: true, schema: {type: string}}
+      requestBody: {$ref: '#/components/requestBodies/PetBody'}
+      responses: {}
+  /batch:
+    post:
+      operationId: batch
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {type: array, items: {$ref: '#/components/schemas/NewPet'}}
+      responses: {}
+  /batch/{body}:
+    post:
+      operationId: batchTaken
+      requestBody:
+        content:
+          application/json:
+            schema: {type: array, items: {type: string}}
+      responses: {}
+  /composed:
+    post:
+      operationId: composed
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              allOf:
+                - {$ref: '#/components/schemas/NewPet'}
+                - {type: object, required: [owner], properties: {owner: {type: string}}}
+      responses: {}
+  /free:
+    post:
+      operationId: free
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object, properties: {a: {type: string}}, additionalProperties: true}
+      responses: {}
+"#;
+
+#[test]
+fn object_body_properties_are_merged_into_the_arguments() {
+    let api = api(BODIES);
+    let add = tool(&api, "addPet");
+    assert_eq!(
+        add.input_schema,
+        json!({
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "description": "The pet's name."},
+                "tag": {"type": "string"},
+            },
+            "required": ["name"],
+        })
+    );
+    assert_eq!(
+        body(add),
+        &BodyBinding {
+            media_type: "application/json".to_owned(),
+            encoding: BodyEncoding::Json,
+            shape: BodyShape::Merged {
+                properties: vec!["name".to_owned(), "tag".to_owned()],
+            },
+            required: true,
+        }
+    );
+    // An optional body's required properties are not required arguments.
+    let optional = tool(&api, "optionalPet");
+    assert_eq!(optional.input_schema.get("required"), None);
+    assert!(!body(optional).required);
+}
+
+#[test]
+fn colliding_or_non_object_bodies_are_one_argument() {
+    let api = api(BODIES);
+    let rename = tool(&api, "renamePet");
+    assert_eq!(
+        body(rename).shape,
+        BodyShape::Argument {
+            name: "body".to_owned()
+        }
+    );
+    assert_eq!(rename.input_schema["required"], json!(["name", "body"]));
+    assert_eq!(
+        rename.input_schema["properties"]["body"]["description"],
+        json!("The pet to add.")
+    );
+    assert_eq!(
+        rename.input_schema["properties"]["body"]["properties"]["name"],
+        json!({"type": "string", "description": "The pet's name."})
+    );
+
+    let batch = tool(&api, "batch");
+    assert_eq!(
+        body(batch).shape,
+        BodyShape::Argument {
+            name: "body".to_owned()
+        }
+    );
+    assert_eq!(batch.input_schema["properties"]["body"]["type"], "array");
+    assert_eq!(batch.input_schema["required"], json!(["body"]));
+
+    let taken = tool(&api, "batchTaken");
+    assert_eq!(
+        body(taken).shape,
+        BodyShape::Argument {
+            name: "requestBody".to_owned()
+        }
+    );
+
+    let free = tool(&api, "free");
+    assert_eq!(
+        body(free).shape,
+        BodyShape::Argument {
+            name: "body".to_owned()
+        }
+    );
+}
+
+#[test]
+fn all_of_object_bodies_are_flattened_and_merged() {
+    let api = api(BODIES);
+    let composed = tool(&api, "composed");
+    assert_eq!(
+        body(composed).shape,
+        BodyShape::Merged {
+            properties: vec!["name".to_owned(), "owner".to_owned(), "tag".to_owned()],
+        }
+    );
+    assert_eq!(composed.input_schema["required"], json!(["name", "owner"]));
+}
+
+#[test]
+fn body_media_types_choose_the_encoding() {
+    let api = api(r#"
+openapi: 3.0.0
+info: {title: t, version: "1"}
+paths:
+  /prefer-json:
+    post:
+      operationId: preferJson
+      requestBody:
+        content:
+          application/xml: {schema: {type: object, properties: {a: {type: string}}}}
+          application/x-www-form-urlencoded: {schema: {type: object, properties: {a: {type: string}}}}
+          application/vnd.api+json: {schema: {type: object, properties: {a: {type: string}}}}
+      responses: {}
+  /form:
+    post:
+      operationId: form
+      requestBody:
+        content:
+          application/x-www-form-urlencoded: {schema: {type: object, properties: {a: {type: string}}}}
+      responses: {}
+  /multipart:
+    post:
+      operationId: multipart
+      requestBody:
+        content:
+          multipart/form-data: {schema: {type: object, properties: {a: {type: string}}}}
+      responses: {}
+  /text:
+    post:
+      operationId: text
+      requestBody:
+        required: true
+        content:
+          text/plain: {schema: {type: string}}
+      responses: {}
+  /upload:
+    post:
+      operationId: upload
+      requestBody:
+        content:
+          application/octet-stream: {schema: {type: string, format: binary}}
+      responses: {}
+  /avatar:
+    put:
+      operationId: avatar
+      requestBody:
+        content:
+          multipart/form-data:
+            schema:
+              type: object
+              properties:
+                note: {type: string}
+                file: {type: string, format: binary}
+      responses: {}
+  /any:
+    post:
+      operationId: any
+      requestBody:
+        content:
+          "*/*": {schema: {type: object, properties: {a: {type: string}}}}
+      responses: {}
+"#);
+    let encoding = |name: &str| {
+        let b = body(tool(&api, name));
+        (b.media_type.clone(), b.encoding)
+    };
+    assert_eq!(
+        encoding("preferJson"),
+        ("application/vnd.api+json".to_owned(), BodyEncoding::Json)
+    );
+    assert_eq!(
+        encoding("form"),
+        (
+            "application/x-www-form-urlencoded".to_owned(),
+            BodyEncoding::Form
+        )
+    );
+    assert_eq!(
+        encoding("multipart"),
+        ("multipart/form-data".to_owned(), BodyEncoding::Multipart)
+    );
+    assert_eq!(
+        encoding("any"),
+        ("application/json".to_owned(), BodyEncoding::Json)
+    );
+    let text = tool(&api, "text");
+    assert_eq!(
+        encoding("text"),
+        ("text/plain".to_owned(), BodyEncoding::Text)
+    );
+    assert_eq!(
+        body(text).shape,
+        BodyShape::Argument {
+            name: "body".to_owned()
+        }
+    );
+    assert_eq!(
+        text.input_schema,
+        json!({"type": "object", "properties": {"body": {"type": "string"}}, "required": ["body"]})
+    );
+    assert_eq!(
+        skip_reason(&api, "POST /upload"),
+        "binary request body (application/octet-stream)"
+    );
+    assert!(skip_reason(&api, "PUT /avatar").contains("binary multipart part `file`"));
+    assert_eq!(api.tools.tools.len(), 5);
+}
