@@ -10,6 +10,8 @@
 //! - the gateway's RSS idle (quickstart config) and with 10,000 tools.
 //!
 //! Prints a Markdown table for the README. Not a test: nothing here asserts timings.
+// A benchmark harness: failing loudly on a broken setup is the right behaviour.
+#![allow(clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -69,15 +69,15 @@ pub fn success(
         .trim()
         .to_ascii_lowercase();
     let is_json = mime == "application/json" || mime.ends_with("+json");
-    if is_json || mime.is_empty() {
-        if let Ok(value) = serde_json::from_slice::<Value>(body) {
-            let text = String::from_utf8_lossy(body).into_owned();
-            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-            if has_output_schema && value.is_object() {
-                result.structured_content = Some(value);
-            }
-            return result;
+    if (is_json || mime.is_empty())
+        && let Ok(value) = serde_json::from_slice::<Value>(body)
+    {
+        let text = String::from_utf8_lossy(body).into_owned();
+        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+        if has_output_schema && value.is_object() {
+            result.structured_content = Some(value);
         }
+        return result;
     }
     let b64 = || base64::engine::general_purpose::STANDARD.encode(body);
     if mime.starts_with("image/") {

@@ -64,16 +64,14 @@ pub enum ManifestError {
         message: String,
     },
     /// A Gateway or GatewayTarget does not match the API.
-    #[error("{path}: document {doc} ({kind} {name}): {field}: {message}")]
+    #[error("{path}: document {doc} ({object}): {field}: {message}")]
     Invalid {
         /// The file.
         path: PathBuf,
         /// 1-based document index.
         doc: usize,
-        /// Kind.
-        kind: String,
-        /// metadata.name.
-        name: String,
+        /// Kind and metadata.name, e.g. `GatewayTarget users`.
+        object: String,
         /// Path of the bad field.
         field: String,
         /// What is wrong.
@@ -147,8 +145,7 @@ impl Manifests {
         let invalid = |e: serde_path_to_error::Error<serde_json::Error>| ManifestError::Invalid {
             path: path.to_path_buf(),
             doc,
-            kind: kind.clone(),
-            name: name.clone(),
+            object: format!("{kind} {name}"),
             field: e.path().to_string(),
             message: e.inner().to_string(),
         };
