@@ -282,6 +282,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Warm up pools.
     let _ = load(4, 200, direct.clone()).await;
     let _ = load(4, 200, via.clone()).await;
+    // The MCP layer alone (no backend call): tools/list of one tool.
+    let small_list = {
+        let client = client.clone();
+        let url = format!("http://127.0.0.1:{mcp}/mcp");
+        let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{{META}}}}}"#);
+        move || {
+            let (client, u, b) = (client.clone(), url.clone(), body.clone());
+            async move {
+                let r = client
+                    .post(u)
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json, text/event-stream")
+                    .header("mcp-protocol-version", "2026-07-28")
+                    .header("mcp-method", "tools/list")
+                    .body(b)
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) => r.text().await.map(|t| t.contains("getItem0")).unwrap_or(false),
+                    Err(_) => false,
+                }
+            }
+        }
+    };
+    let s1 = load(1, 3000, small_list).await;
     let d1 = load(1, 3000, direct.clone()).await;
     let g1 = load(1, 3000, via.clone()).await;
     let d32 = load(32, 300, direct.clone()).await;
@@ -369,6 +394,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("| {label}: errors | {} | {} | |", d.errors, g.errors);
         }
     }
+    println!("| tools/list, 1 tool (MCP layer only, no backend): p50 / p99 | | {:.0} µs / {:.0} µs | |", us(s1.p50), us(s1.p99));
     println!(
         "| tools/list, 1,000 tools, one page: p50 / p99 | | {:.2} ms / {:.2} ms | errors: {} |",
         us(l1.p50) / 1000.0,
