@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::refs::SecretKeyRef;
 
 /// The MCP revisions the gateway can serve, all on the same endpoint.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 pub enum McpVersion {
     /// MCP 2025-03-26 (streamable HTTP, sessions).
     #[serde(rename = "2025-03-26")]
@@ -246,7 +248,10 @@ pub struct NoAuth {}
 pub struct JwtAuthorizer {
     /// OIDC discovery URL, ending in `/.well-known/openid-configuration`. It gives the issuer
     /// (`iss` must equal it) and the JWKS URI of the signing keys.
-    #[schemars(regex(pattern = r"^https?://[^\s]+/\.well-known/openid-configuration$"), length(max = 2048))]
+    #[schemars(
+        regex(pattern = r"^https?://[^\s]+/\.well-known/openid-configuration$"),
+        length(max = 2048)
+    )]
     pub discovery_url: String,
     /// Accepted `aud` values; the token must carry at least one of them.
     #[serde(default)]
@@ -342,7 +347,9 @@ pub struct ServiceAccountAuthorizer {
 }
 
 /// An HTTP method a gateway may use towards backends.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     /// GET

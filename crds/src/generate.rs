@@ -32,6 +32,9 @@ pub fn artifacts() -> Result<Vec<Artifact>, serde_yaml::Error> {
             path: "charts/toolyard/crds/gatewaytargets.toolyard.dev.yaml",
             contents: format!("{HEADER}{target}"),
         },
-        Artifact { path: "crds/schema/gateway-config.v1alpha1.schema.json", contents: schema },
+        Artifact {
+            path: "crds/schema/gateway-config.v1alpha1.schema.json",
+            contents: schema,
+        },
     ])
 }

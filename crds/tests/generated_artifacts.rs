@@ -26,7 +26,13 @@ fn every_crd_field_has_a_description() {
         if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
             for (name, sub) in props {
                 let here = format!("{path}.{name}");
-                let is_k8s_type = path.contains(".conditions") || path.contains(".resources") || path.contains(".tolerations") || name == "metadata" || name == "apiVersion" || name == "kind" || path.contains(".lastSynchronized");
+                let is_k8s_type = path.contains(".conditions")
+                    || path.contains(".resources")
+                    || path.contains(".tolerations")
+                    || name == "metadata"
+                    || name == "apiVersion"
+                    || name == "kind"
+                    || path.contains(".lastSynchronized");
                 if sub.get("description").is_none() && !is_k8s_type {
                     missing.push(here.clone());
                 }
@@ -39,9 +45,15 @@ fn every_crd_field_has_a_description() {
     }
     use kube::CustomResourceExt;
     let mut missing = Vec::new();
-    for crd in [toolyard_crds::Gateway::crd(), toolyard_crds::GatewayTarget::crd()] {
+    for crd in [
+        toolyard_crds::Gateway::crd(),
+        toolyard_crds::GatewayTarget::crd(),
+    ] {
         let v = serde_json::to_value(&crd.spec.versions[0].schema).unwrap();
         walk(&crd.spec.names.kind, &v["openAPIV3Schema"], &mut missing);
     }
-    assert!(missing.is_empty(), "fields without a doc comment: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "fields without a doc comment: {missing:#?}"
+    );
 }

@@ -25,7 +25,12 @@ struct Args {
     /// In-cluster mode: the ConfigMap holding the compiled config (written by the operator),
     /// watched through the API server instead of `--config`.
     #[cfg(feature = "kube")]
-    #[arg(long, env = "TOOLYARD_KUBE_CONFIG_MAP", conflicts_with = "config", requires = "kube_secret")]
+    #[arg(
+        long,
+        env = "TOOLYARD_KUBE_CONFIG_MAP",
+        conflicts_with = "config",
+        requires = "kube_secret"
+    )]
     kube_config_map: Option<String>,
     /// In-cluster mode: the Secret holding the credential values the config refers to.
     #[cfg(feature = "kube")]
@@ -121,7 +126,12 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         Some(path) => {
             // A bad first config is not fatal: the process stays up (not ready) and loads the fix.
             let _ = watch::reload_once(&runtime, &metrics, path, args.gateway.as_deref());
-            tokio::spawn(watch::watch(runtime.clone(), metrics.clone(), path.clone(), args.gateway.clone()))
+            tokio::spawn(watch::watch(
+                runtime.clone(),
+                metrics.clone(),
+                path.clone(),
+                args.gateway.clone(),
+            ))
         }
         None => in_cluster(&args, &runtime, &metrics).await?,
     };
@@ -157,19 +167,34 @@ async fn in_cluster(
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
     use toolyard_gateway::source::kube::{self as kube_source, KubeSource};
-    let (Some(config_map), Some(secret)) = (args.kube_config_map.clone(), args.kube_secret.clone()) else {
-        anyhow::bail!("set --config (standalone) or --kube-config-map and --kube-secret (in a cluster)");
+    let (Some(config_map), Some(secret)) = (args.kube_config_map.clone(), args.kube_secret.clone())
+    else {
+        anyhow::bail!(
+            "set --config (standalone) or --kube-config-map and --kube-secret (in a cluster)"
+        );
     };
     // One process-wide rustls provider, whatever feature unification enabled.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = kube::Client::try_default()
         .await
         .map_err(|e| anyhow::anyhow!("no Kubernetes client (in-cluster or KUBECONFIG): {e}"))?;
-    let namespace = args.namespace.clone().unwrap_or_else(|| client.default_namespace().to_string());
+    let namespace = args
+        .namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_string());
     tracing::info!(%namespace, %config_map, %secret, "watching the config through the API server");
-    let source = KubeSource { namespace, config_map, secret };
+    let source = KubeSource {
+        namespace,
+        config_map,
+        secret,
+    };
     let mut changes = runtime.subscribe();
-    let handle = tokio::spawn(kube_source::watch(runtime.clone(), metrics.clone(), client, source));
+    let handle = tokio::spawn(kube_source::watch(
+        runtime.clone(),
+        metrics.clone(),
+        client,
+        source,
+    ));
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), changes.changed()).await;
     Ok(handle)
 }

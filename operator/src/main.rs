@@ -1,6 +1,149 @@
-//! The operator binary. The controller arrives with the operator issue; for now it only prints the
-//! version so the workspace layout is complete.
+//! `toolyard-operator`: flags, logging, leader election and the controller. Wiring only.
 
-fn main() {
-    println!("toolyard-operator {}", env!("CARGO_PKG_VERSION"));
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use kube::runtime::events::Reporter;
+use toolyard_operator::{controller, leader, render};
+
+/// Toolyard operator: reconciles Gateways and GatewayTargets into MCP gateway Deployments.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Image of the gateway pods, unless a Gateway sets `spec.deployment.image`.
+    #[arg(long, env = "TOOLYARD_GATEWAY_IMAGE", default_value = concat!("ghcr.io/toolyard/toolyard-gateway:", env!("CARGO_PKG_VERSION")))]
+    gateway_image: String,
+    /// Pull policy of the gateway image (`Always`, `IfNotPresent`, `Never`); default: Kubernetes'.
+    #[arg(long, env = "TOOLYARD_GATEWAY_IMAGE_PULL_POLICY")]
+    gateway_image_pull_policy: Option<String>,
+    /// Watch only this namespace (default: every namespace).
+    #[arg(long, env = "TOOLYARD_WATCH_NAMESPACE")]
+    namespace: Option<String>,
+    /// Run only while holding a Lease, so several replicas can run safely.
+    #[arg(long, env = "TOOLYARD_LEADER_ELECT")]
+    leader_elect: bool,
+    /// Name of the leader-election Lease.
+    #[arg(long, env = "TOOLYARD_LEASE_NAME", default_value = "toolyard-operator")]
+    lease_name: String,
+    /// Namespace of the leader-election Lease (the operator's own).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// This replica's identity in the Lease and in Events (the pod name).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "TOOLYARD_LOG_JSON")]
+    log_json: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if args.log_json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    // One process-wide rustls provider, whatever feature unification enabled.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("failed to start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("toolyard-operator: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| anyhow::anyhow!("no Kubernetes client: {e}"))?;
+    let identity = args
+        .identity
+        .clone()
+        .unwrap_or_else(|| format!("toolyard-operator-{}", std::process::id()));
+    let settings = render::Settings {
+        gateway_image: args.gateway_image.clone(),
+        image_pull_policy: args.gateway_image_pull_policy.clone(),
+    };
+    let scope = controller::Scope {
+        namespace: args.namespace.clone(),
+    };
+    let reporter = Reporter {
+        controller: controller::FIELD_MANAGER.into(),
+        instance: Some(identity.clone()),
+    };
+
+    let lease = args.leader_elect.then(|| leader::Config {
+        name: args.lease_name.clone(),
+        namespace: args.lease_namespace.clone(),
+        identity: identity.clone(),
+        duration: Duration::from_secs(15),
+        renew: Duration::from_secs(5),
+        retry: Duration::from_secs(2),
+    });
+    if let Some(lease) = &lease {
+        leader::acquire(&client, lease).await;
+    }
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stop_rx.await;
+    };
+    let controller = controller::run(client.clone(), settings, scope, reporter, shutdown);
+    tokio::pin!(controller);
+    let held = async {
+        match &lease {
+            Some(l) => leader::hold(client.clone(), l.clone()).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        r = &mut controller => r?,
+        lost = held => {
+            // Stop reconciling at once: another replica may already be leading.
+            return Err(anyhow::Error::new(lost).context("leadership lost"));
+        }
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(20), &mut controller).await;
+            if let Some(lease) = &lease {
+                leader::release(&client, lease).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

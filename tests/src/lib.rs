@@ -441,6 +441,287 @@ pub fn squash_whitespace(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+// ---------------------------------------------------------------------------------------------
+// Operator suite helpers: workspace binaries as local processes, plain-HTTP MCP calls, and
+// kubeconfigs for ServiceAccount tokens.
+
+/// Builds (once per process) the workspace's binaries `toolyard-operator` and `toolyard-gateway`
+/// with the cargo that runs the tests, and returns the path of `name` in the target directory.
+pub fn workspace_binary(name: &str) -> Result<PathBuf> {
+    static BUILT: std::sync::OnceLock<std::result::Result<PathBuf, String>> =
+        std::sync::OnceLock::new();
+    let dir = BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let out = Command::new(cargo)
+                .current_dir(repo_root())
+                .args([
+                    "build",
+                    "--bins",
+                    "-p",
+                    "toolyard-operator",
+                    "-p",
+                    "toolyard-gateway",
+                    "--message-format=json",
+                ])
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .map_err(|e| format!("running cargo build: {e}"))?;
+            if !out.status.success() {
+                return Err("cargo build of the operator and gateway binaries failed".to_string());
+            }
+            // The directory of the binaries, from cargo's own `compiler-artifact` messages.
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find_map(|m| {
+                    m["executable"]
+                        .as_str()
+                        .map(|p| Path::new(p).parent().map(Path::to_path_buf))
+                })
+                .flatten()
+                .ok_or_else(|| "cargo build reported no executable".to_string())
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))?;
+    let path = dir.join(name);
+    if !path.is_file() {
+        bail!("{} was not built", path.display());
+    }
+    Ok(path)
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A child process killed when dropped; its output goes to a log file.
+pub struct LocalProcess {
+    /// What it is, for messages.
+    pub name: String,
+    /// The process (behind a lock, so checks work from `&self` in polling closures).
+    pub child: std::sync::Mutex<std::process::Child>,
+    /// Its combined stdout and stderr.
+    pub log: PathBuf,
+}
+
+impl LocalProcess {
+    /// Starts `program args…` with `env`, logging to a temporary file.
+    pub fn start(name: &str, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Self> {
+        let log = std::env::temp_dir().join(format!("{}.log", unique_name(name)));
+        let file = std::fs::File::create(&log)?;
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .stdin(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", program.display()))?;
+        Ok(Self {
+            name: name.to_string(),
+            child: std::sync::Mutex::new(child),
+            log,
+        })
+    }
+
+    /// The log so far (last 4000 characters), for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let start = text.len().saturating_sub(4000);
+        let start = (start..text.len())
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(text.len());
+        text[start..].to_string()
+    }
+
+    /// Fails if the process has exited.
+    pub fn check_running(&self) -> Result<()> {
+        let status = self
+            .child
+            .lock()
+            .map_err(|_| anyhow!("lock poisoned"))?
+            .try_wait()?;
+        if let Some(status) = status {
+            bail!("{} exited with {status}:\n{}", self.name, self.log_tail());
+        }
+        Ok(())
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for the exit.
+    pub fn terminate(&self, timeout: Duration) -> Result<()> {
+        let mut child = self.child.lock().map_err(|_| anyhow!("lock poisoned"))?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        bail!("{} did not exit within {timeout:?} of SIGTERM", self.name)
+    }
+}
+
+impl Drop for LocalProcess {
+    fn drop(&mut self) {
+        if let Ok(child) = self.child.get_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// One HTTP/1.1 POST of a JSON body to `http://addr{path}`; returns the status and body.
+pub async fn http_post_json(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = body.to_string();
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.write_all(req.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| anyhow!("malformed HTTP response: {text}"))?;
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("no status in {head}"))?;
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    Ok((status, body))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// A stateless MCP 2026-07-28 request (one POST, no session); returns the JSON-RPC `result`.
+pub async fn mcp_request(addr: &str, method: &str, mut params: Value) -> Result<Value> {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "toolyard-e2e", "version": "1"},
+    });
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let headers = [
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", method),
+    ];
+    let (status, text) = http_post_json(addr, "/mcp", &headers, &body).await?;
+    // A server may answer in SSE framing; take the last `data:` line then.
+    let json_text = if text.trim_start().starts_with('{') {
+        text.clone()
+    } else {
+        text.lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("data:"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let value: Value =
+        serde_json::from_str(&json_text).with_context(|| format!("HTTP {status}: {text}"))?;
+    if let Some(err) = value.get("error") {
+        bail!("{method} failed (HTTP {status}): {err}");
+    }
+    Ok(value["result"].clone())
+}
+
+/// Every tool name `tools/list` returns (following `nextCursor`).
+pub async fn mcp_tool_names(addr: &str) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let params = match &cursor {
+            Some(c) => json!({"cursor": c}),
+            None => json!({}),
+        };
+        let result = mcp_request(addr, "tools/list", params).await?;
+        for t in result["tools"].as_array().into_iter().flatten() {
+            names.extend(t["name"].as_str().map(String::from));
+        }
+        cursor = result["nextCursor"].as_str().map(String::from);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    Ok(names)
+}
+
+/// A kubeconfig file for `token` against the cluster of the admin `KUBECONFIG`, in `namespace`.
+pub fn kubeconfig_for_token(token: &str, namespace: &str) -> Result<PathBuf> {
+    let admin = std::env::var("KUBECONFIG").context("KUBECONFIG is not set")?;
+    let text = std::fs::read_to_string(&admin)?;
+    let admin: Value = serde_yaml::from_str(&text)?;
+    let cluster = admin["clusters"][0]["cluster"].clone();
+    let config = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "testcluster", "cluster": cluster}],
+        "users": [{"name": "token", "user": {"token": token}}],
+        "contexts": [{"name": "testcluster", "context": {"cluster": "testcluster", "user": "token", "namespace": namespace}}],
+        "current-context": "testcluster",
+    });
+    let path = std::env::temp_dir().join(format!("{}.kubeconfig", unique_name("sa")));
+    std::fs::write(&path, serde_yaml::to_string(&config)?)?;
+    Ok(path)
+}
+
+/// Percentile (0-100) of a sample, by nearest rank.
+pub fn percentile(samples: &[Duration], p: f64) -> Duration {
+    if samples.is_empty() {
+        return Duration::ZERO;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,5 +813,123 @@ mod tests {
             custom >= 3,
             "only {custom} Gateways/GatewayTargets in examples/"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tool calls and a recording backend.
+
+/// A stateless MCP 2026-07-28 `tools/call` of `name` with `arguments` (one POST with the
+/// `mcp-method` and `mcp-name` headers, as in the README's curl lines); returns the JSON-RPC
+/// `result` (a tool error is a result with `isError: true`, not an `Err`).
+pub async fn mcp_tool_call(addr: &str, name: &str, arguments: Value) -> Result<Value> {
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "toolyard-e2e", "version": "1"},
+    });
+    let body = json!({
+        "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": name, "arguments": arguments, "_meta": meta},
+    });
+    let headers = [
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", name),
+    ];
+    let (status, text) = http_post_json(addr, "/mcp", &headers, &body).await?;
+    let json_text = if text.trim_start().starts_with('{') {
+        text.clone()
+    } else {
+        text.lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("data:"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let value: Value =
+        serde_json::from_str(&json_text).with_context(|| format!("HTTP {status}: {text}"))?;
+    if let Some(err) = value.get("error") {
+        bail!("tools/call {name} failed (HTTP {status}): {err}");
+    }
+    Ok(value["result"].clone())
+}
+
+/// The text of every `text` content block of a `tools/call` result, joined by newlines.
+pub fn tool_result_text(result: &Value) -> String {
+    result["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["text"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A tiny HTTP backend on 127.0.0.1 that answers every request with `200 {"ok":true}` and records
+/// each request line (`GET /path?query HTTP/1.1`). Stops when dropped.
+pub struct RecordingBackend {
+    /// `127.0.0.1:<port>`.
+    pub addr: String,
+    /// The request lines received so far, oldest first.
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RecordingBackend {
+    /// Binds a free port and starts serving on the current tokio runtime.
+    pub async fn start() -> Result<Self> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?.to_string();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = requests.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let recorded = recorded.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    // Read the head (no request bodies are expected: GET only).
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 65536 {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf).into_owned();
+                    if let Some(line) = head.lines().next()
+                        && let Ok(mut r) = recorded.lock()
+                    {
+                        r.push(line.to_string());
+                    }
+                    let body = r#"{"ok":true}"#;
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        Ok(Self {
+            addr,
+            requests,
+            task,
+        })
+    }
+
+    /// The last request line received, if any.
+    pub fn last_request(&self) -> Option<String> {
+        self.requests.lock().ok().and_then(|r| r.last().cloned())
+    }
+}
+
+impl Drop for RecordingBackend {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

@@ -3,11 +3,11 @@
 
 use futures::StreamExt;
 use serde_json::{Map, Value};
-use toolyard_crds::config::{HttpCall, SecurityConfig, TargetConfig, ToolConfig};
+use toolyard_crds::config::{HttpCall, SecurityConfig};
 
 use super::request::{self, Body};
 use super::result::{self, ErrorKind, ToolOutcome};
-use crate::runtime::TargetRuntime;
+use crate::runtime::Found;
 use crate::runtime::snapshot::ResolvedCredentials;
 
 /// Whether `host` matches one of the allowed domain patterns (`*.example.com` matches any
@@ -29,13 +29,18 @@ pub fn domain_allowed(allowed: &[String], host: &str) -> bool {
 /// Makes the call.
 pub async fn call(
     security: &SecurityConfig,
-    target: &TargetConfig,
-    runtime: &TargetRuntime,
-    tool: &ToolConfig,
+    found: Found<'_>,
     plan: &HttpCall,
     args: &Map<String, Value>,
     debug: bool,
 ) -> ToolOutcome {
+    let Found {
+        target,
+        runtime,
+        tool,
+        listed,
+    } = found;
+    let has_output_schema = listed.output_schema.is_some();
     let base_url = match &target.endpoint {
         toolyard_crds::config::Endpoint::Http { base_url } => base_url,
         _ => {
@@ -208,7 +213,7 @@ pub async fn call(
     ToolOutcome::ok(result::success(
         &content_type,
         &body,
-        tool.output_schema.is_some(),
+        has_output_schema,
         url.as_str(),
     ))
 }

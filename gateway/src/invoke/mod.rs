@@ -7,20 +7,20 @@ pub mod request;
 pub mod result;
 
 use serde_json::{Map, Value};
-use toolyard_crds::config::{CallPlan, TargetConfig, ToolConfig};
+use toolyard_crds::config::CallPlan;
 use toolyard_crds::gateway::ExceptionLevel;
 
-use crate::runtime::{Snapshot, TargetRuntime};
+use crate::runtime::{Found, Snapshot};
 use result::ToolOutcome;
 
 /// Calls one tool of a snapshot.
-pub async fn call(
-    snapshot: &Snapshot,
-    target: &TargetConfig,
-    runtime: &TargetRuntime,
-    tool: &ToolConfig,
-    args: Map<String, Value>,
-) -> ToolOutcome {
+pub async fn call(snapshot: &Snapshot, found: Found<'_>, args: Map<String, Value>) -> ToolOutcome {
+    let Found {
+        target,
+        runtime,
+        tool,
+        listed,
+    } = found;
     if let Some(limiter) = &runtime.limiter
         && !limiter.try_acquire()
     {
@@ -32,7 +32,7 @@ pub async fn call(
             ),
         );
     }
-    if let Some(missing) = missing_required(&tool.input_schema, &args) {
+    if let Some(missing) = missing_required(&listed.input_schema, &args) {
         return ToolOutcome::error_kind(
             result::ErrorKind::User,
             format!(
@@ -44,16 +44,7 @@ pub async fn call(
     let debug = snapshot.config.gateway.exception_level == ExceptionLevel::Debug;
     match &tool.call {
         CallPlan::Http(plan) => {
-            http::call(
-                &snapshot.config.gateway.security,
-                target,
-                runtime,
-                tool,
-                plan,
-                &args,
-                debug,
-            )
-            .await
+            http::call(&snapshot.config.gateway.security, found, plan, &args, debug).await
         }
         CallPlan::Lambda => ToolOutcome::error_kind(
             result::ErrorKind::Backend,
@@ -71,7 +62,7 @@ pub async fn call(
 }
 
 /// The first `required` property of the input schema that the arguments lack.
-fn missing_required(schema: &Value, args: &Map<String, Value>) -> Option<String> {
+fn missing_required(schema: &Map<String, Value>, args: &Map<String, Value>) -> Option<String> {
     schema
         .get("required")
         .and_then(Value::as_array)?

@@ -187,17 +187,17 @@ impl ServerHandler for GatewayHandler {
             )])
             .into());
         }
-        let Some((target, runtime, tool)) = snapshot.find(name) else {
+        let Some(found) = snapshot.find(name) else {
             return Err(ErrorData::invalid_params(
                 format!("Unknown tool: {name}"),
                 None,
             ));
         };
         let started = Instant::now();
-        let outcome = invoke::call(&snapshot, target, runtime, tool, args).await;
+        let outcome = invoke::call(&snapshot, found, args).await;
         self.metrics.record_call(
-            &target.name,
-            &tool.name,
+            &found.target.name,
+            &found.tool.name,
             outcome.error.map(|k| k.label()),
             started.elapsed(),
         );

@@ -6,4 +6,4 @@ pub mod reload;
 pub mod snapshot;
 
 pub use reload::{ReloadError, ReloadStatus, Runtime};
-pub use snapshot::{Snapshot, TargetRuntime};
+pub use snapshot::{Found, Snapshot, TargetRuntime};

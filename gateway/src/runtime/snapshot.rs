@@ -82,10 +82,24 @@ pub struct TargetRuntime {
     pub timeout: Duration,
 }
 
+/// A tool found by name, with everything a call needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Found<'a> {
+    /// Its target's config.
+    pub target: &'a TargetConfig,
+    /// Its target's runtime parts.
+    pub runtime: &'a TargetRuntime,
+    /// Its compiled call plan (schemas moved into `listed`).
+    pub tool: &'a ToolConfig,
+    /// Its MCP definition, with the input and output schemas.
+    pub listed: &'a Tool,
+}
+
 /// Everything served at one point in time.
 #[derive(Debug)]
 pub struct Snapshot {
-    /// The compiled config.
+    /// The compiled config. The tools' JSON Schemas are moved out of it into `tools` (they are
+    /// only needed once, and at 10,000 tools holding them twice doubles the memory).
     pub config: GatewayConfig,
     /// Local reload counter (1 for the first config).
     pub generation: u64,
@@ -125,7 +139,7 @@ pub enum SnapshotError {
 impl Snapshot {
     /// Builds a snapshot, reusing clients of `previous` where the transport settings match.
     pub fn build(
-        config: GatewayConfig,
+        mut config: GatewayConfig,
         secrets: &SecretValues,
         generation: u64,
         previous: Option<&Snapshot>,
@@ -137,17 +151,17 @@ impl Snapshot {
             tools.push(search_tool(&config.gateway.search.tool_name));
         }
         let mut targets = Vec::with_capacity(config.targets.len());
-        let mut all: Vec<(&str, usize, usize)> = Vec::with_capacity(config.tool_count());
+        let mut all: Vec<(String, usize, usize)> = Vec::with_capacity(config.tool_count());
         for (ti, target) in config.targets.iter().enumerate() {
             targets.push(target_runtime(target, secrets, previous)?);
             for (ki, tool) in target.tools.iter().enumerate() {
-                all.push((tool.name.as_str(), ti, ki));
+                all.push((tool.name.clone(), ti, ki));
             }
         }
-        all.sort_by(|a, b| a.0.cmp(b.0));
+        all.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, ti, ki) in all {
-            index.insert(name.to_string(), (tools.len(), Some((ti, ki))));
-            tools.push(mcp_tool(&config.targets[ti].tools[ki]));
+            index.insert(name, (tools.len(), Some((ti, ki))));
+            tools.push(mcp_tool(&mut config.targets[ti].tools[ki]));
         }
         Ok(Snapshot {
             config,
@@ -159,12 +173,17 @@ impl Snapshot {
     }
 
     /// The target and tool serving `name`.
-    pub fn find(&self, name: &str) -> Option<(&TargetConfig, &TargetRuntime, &ToolConfig)> {
-        let &(_, Some((ti, ki))) = self.index.get(name)? else {
+    pub fn find(&self, name: &str) -> Option<Found<'_>> {
+        let &(pos, Some((ti, ki))) = self.index.get(name)? else {
             return None;
         };
         let target = self.config.targets.get(ti)?;
-        Some((target, self.targets.get(ti)?, target.tools.get(ki)?))
+        Some(Found {
+            target,
+            runtime: self.targets.get(ti)?,
+            tool: target.tools.get(ki)?,
+            listed: self.tools.get(pos)?,
+        })
     }
 
     /// The MCP definition of a listed tool (search tool included).
@@ -258,18 +277,26 @@ fn as_object(value: &Value) -> Arc<serde_json::Map<String, Value>> {
     Arc::new(value.as_object().cloned().unwrap_or_default())
 }
 
-/// The MCP rendering of a compiled tool.
-fn mcp_tool(tool: &ToolConfig) -> Tool {
+/// Moves a schema out of the config (leaving `null`) into the shape rmcp wants, without a copy.
+fn take_object(value: &mut Value) -> Arc<serde_json::Map<String, Value>> {
+    match value.take() {
+        Value::Object(map) => Arc::new(map),
+        _ => Arc::default(),
+    }
+}
+
+/// The MCP rendering of a compiled tool; takes its schemas.
+fn mcp_tool(tool: &mut ToolConfig) -> Tool {
     let mut t = Tool::new(
         tool.name.clone(),
         tool.description.clone().unwrap_or_default(),
-        as_object(&tool.input_schema),
+        take_object(&mut tool.input_schema),
     );
     if tool.description.is_none() {
         t.description = None;
     }
     t.title = tool.title.clone();
-    t.output_schema = tool.output_schema.as_ref().map(as_object);
+    t.output_schema = tool.output_schema.take().as_mut().map(take_object);
     if let Some(h) = &tool.annotations {
         let mut a = ToolAnnotations::default();
         a.read_only_hint = h.read_only_hint;

@@ -64,7 +64,11 @@ struct Watched<K> {
 
 impl<K> Default for Watched<K> {
     fn default() -> Self {
-        Self { current: None, relisting: None, ready: false }
+        Self {
+            current: None,
+            relisting: None,
+            ready: false,
+        }
     }
 }
 
@@ -98,23 +102,39 @@ pub fn decode_config(cm: &ConfigMap) -> Result<GatewayConfig, ReloadError> {
         flate2::read::GzDecoder::new(&gz.0[..])
             .take(MAX_CONFIG_BYTES)
             .read_to_string(&mut text)
-            .map_err(|e| ReloadError::Source(format!("ConfigMap {name}: binaryData.{CONFIG_GZ_KEY} is not gzipped UTF-8: {e}")))?;
+            .map_err(|e| {
+                ReloadError::Source(format!(
+                    "ConfigMap {name}: binaryData.{CONFIG_GZ_KEY} is not gzipped UTF-8: {e}"
+                ))
+            })?;
         (CONFIG_GZ_KEY, text)
     } else {
-        return Err(ReloadError::Source(format!("ConfigMap {name}: no {CONFIG_KEY} in data nor {CONFIG_GZ_KEY} in binaryData")));
+        return Err(ReloadError::Source(format!(
+            "ConfigMap {name}: no {CONFIG_KEY} in data nor {CONFIG_GZ_KEY} in binaryData"
+        )));
     };
     let mut de = serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| ReloadError::Source(format!("ConfigMap {name}: {key}: {}: {}", e.path(), e.inner())))
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        ReloadError::Source(format!(
+            "ConfigMap {name}: {key}: {}: {}",
+            e.path(),
+            e.inner()
+        ))
+    })
 }
 
 /// The values of a Secret, keyed as the config refers to them: `(secret name, key)`.
 pub fn secret_values(secret: Option<&Secret>) -> SecretValues {
-    let Some(secret) = secret else { return SecretValues::new() };
+    let Some(secret) = secret else {
+        return SecretValues::new();
+    };
     let name = secret.metadata.name.clone().unwrap_or_default();
     let mut out: SecretValues = BTreeMap::new();
     for (key, value) in secret.data.iter().flatten() {
-        out.insert((name.clone(), key.clone()), SecretValue(String::from_utf8_lossy(&value.0).into_owned()));
+        out.insert(
+            (name.clone(), key.clone()),
+            SecretValue(String::from_utf8_lossy(&value.0).into_owned()),
+        );
     }
     out
 }
@@ -132,12 +152,23 @@ fn digest(values: &SecretValues) -> [u8; 32] {
 }
 
 /// Watches the ConfigMap and Secret and applies every change until the process ends.
-pub async fn watch(runtime: Arc<Runtime>, metrics: Arc<Metrics>, client: Client, source: KubeSource) -> anyhow::Result<()> {
+pub async fn watch(
+    runtime: Arc<Runtime>,
+    metrics: Arc<Metrics>,
+    client: Client,
+    source: KubeSource,
+) -> anyhow::Result<()> {
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &source.namespace);
     let secrets: Api<Secret> = Api::namespaced(client, &source.namespace);
     let by_name = |name: &str| watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let cm_events = watcher(config_maps.clone(), by_name(&source.config_map)).default_backoff().map(Input::ConfigMap).boxed();
-    let secret_events = watcher(secrets, by_name(&source.secret)).default_backoff().map(Input::Secret).boxed();
+    let cm_events = watcher(config_maps.clone(), by_name(&source.config_map))
+        .default_backoff()
+        .map(Input::ConfigMap)
+        .boxed();
+    let secret_events = watcher(secrets, by_name(&source.secret))
+        .default_backoff()
+        .map(Input::Secret)
+        .boxed();
     let mut events = futures::stream::select(cm_events, secret_events);
 
     let mut config_map = Watched::<ConfigMap>::default();
@@ -192,7 +223,11 @@ pub async fn watch(runtime: Arc<Runtime>, metrics: Arc<Metrics>, client: Client,
         let result = tokio::task::spawn_blocking(move || rt.apply(config, &values)).await;
         match result {
             Ok(Ok(generation)) => {
-                metrics.record_reload(true, generation, runtime.snapshot().map_or(0, |s| s.tools.len()));
+                metrics.record_reload(
+                    true,
+                    generation,
+                    runtime.snapshot().map_or(0, |s| s.tools.len()),
+                );
                 tracing::info!(generation, %revision, tools, "config applied");
                 served = Some(revision);
             }
@@ -200,7 +235,9 @@ pub async fn watch(runtime: Arc<Runtime>, metrics: Arc<Metrics>, client: Client,
                 metrics.record_reload(false, 0, 0);
                 tracing::error!(%revision, error = %e, "config refused; the previous config keeps serving");
             }
-            Err(e) => tracing::error!(error = %e, "config build panicked; the previous config keeps serving"),
+            Err(e) => {
+                tracing::error!(error = %e, "config build panicked; the previous config keeps serving")
+            }
         }
         report_served(&config_maps, cm, served.as_deref()).await;
     }
@@ -210,7 +247,11 @@ pub async fn watch(runtime: Arc<Runtime>, metrics: Arc<Metrics>, client: Client,
 /// Writes the served revision onto the ConfigMap when it differs from what is there.
 async fn report_served(api: &Api<ConfigMap>, cm: &ConfigMap, served: Option<&str>) {
     let Some(served) = served else { return };
-    let current = cm.metadata.annotations.as_ref().and_then(|a| a.get(SERVED_REVISION_ANNOTATION));
+    let current = cm
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SERVED_REVISION_ANNOTATION));
     if current.map(String::as_str) == Some(served) {
         return;
     }
@@ -221,7 +262,14 @@ async fn report_served(api: &Api<ConfigMap>, cm: &ConfigMap, served: Option<&str
         "metadata": {"name": name, "annotations": {SERVED_REVISION_ANNOTATION: served}},
     });
     // Forced: every replica uses the same field manager and this annotation is theirs alone.
-    if let Err(e) = api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await {
+    if let Err(e) = api
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+    {
         tracing::warn!(error = %e, "failed to report the served revision (the Gateway's Programmed condition will lag)");
     }
 }
@@ -234,7 +282,10 @@ mod tests {
 
     fn cm(data: Option<(&str, &str)>, gz: Option<Vec<u8>>) -> ConfigMap {
         ConfigMap {
-            metadata: kube::api::ObjectMeta { name: Some("gw-toolyard-config".into()), ..Default::default() },
+            metadata: kube::api::ObjectMeta {
+                name: Some("gw-toolyard-config".into()),
+                ..Default::default()
+            },
             data: data.map(|(k, v)| BTreeMap::from([(k.to_string(), v.to_string())])),
             binary_data: gz.map(|b| BTreeMap::from([(CONFIG_GZ_KEY.to_string(), ByteString(b))])),
             ..Default::default()
@@ -243,7 +294,9 @@ mod tests {
 
     #[test]
     fn a_bad_config_names_the_field() {
-        let err = decode_config(&cm(Some((CONFIG_KEY, r#"{"version": 3}"#)), None)).unwrap_err().to_string();
+        let err = decode_config(&cm(Some((CONFIG_KEY, r#"{"version": 3}"#)), None))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("config.json: version"), "{err}");
         let err = decode_config(&cm(None, None)).unwrap_err().to_string();
         assert!(err.contains("no config.json"), "{err}");
@@ -253,22 +306,38 @@ mod tests {
     fn gzipped_configs_decode_like_plain_ones() {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         enc.write_all(br#"{"version": 3}"#).unwrap();
-        let err = decode_config(&cm(None, Some(enc.finish().unwrap()))).unwrap_err().to_string();
+        let err = decode_config(&cm(None, Some(enc.finish().unwrap())))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("config.json.gz: version"), "{err}");
-        let err = decode_config(&cm(None, Some(b"not gzip".to_vec()))).unwrap_err().to_string();
+        let err = decode_config(&cm(None, Some(b"not gzip".to_vec())))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not gzipped"), "{err}");
     }
 
     #[test]
     fn secret_values_are_keyed_by_secret_and_key_and_digest_changes_on_rotation() {
         let mut s = Secret {
-            metadata: kube::api::ObjectMeta { name: Some("gw-toolyard-credentials".into()), ..Default::default() },
-            data: Some(BTreeMap::from([("users-key.token".to_string(), ByteString(b"one".to_vec()))])),
+            metadata: kube::api::ObjectMeta {
+                name: Some("gw-toolyard-credentials".into()),
+                ..Default::default()
+            },
+            data: Some(BTreeMap::from([(
+                "users-key.token".to_string(),
+                ByteString(b"one".to_vec()),
+            )])),
             ..Default::default()
         };
         let v1 = secret_values(Some(&s));
-        assert_eq!(v1[&("gw-toolyard-credentials".into(), "users-key.token".into())].0, "one");
-        s.data = Some(BTreeMap::from([("users-key.token".to_string(), ByteString(b"two".to_vec()))]));
+        assert_eq!(
+            v1[&("gw-toolyard-credentials".into(), "users-key.token".into())].0,
+            "one"
+        );
+        s.data = Some(BTreeMap::from([(
+            "users-key.token".to_string(),
+            ByteString(b"two".to_vec()),
+        )]));
         assert_ne!(digest(&v1), digest(&secret_values(Some(&s))));
         assert!(secret_values(None).is_empty());
     }

@@ -1,0 +1,719 @@
+//! The Gateway controller: one pipeline per Gateway,
+//! dereference → compile → render → apply → status.
+//!
+//! - **dereference** ([`crate::dereference`]): the Gateway's targets come from the controller's
+//!   cache; the ConfigMap and Secret keys they reference are read from the API.
+//! - **compile**: the shared, pure compile library of the gateway crate, with the gateway's own
+//!   credentials Secret as the home of every secret reference. A bad target is left out and
+//!   reported; only a bad Gateway spec stops the pipeline (status, then wait for a change).
+//! - **render** ([`crate::render`]): the children, each stamped with a hash of its content.
+//! - **apply**: server-side apply with one field manager, only for children whose stored hash (or,
+//!   for the Secret, data) differs, so a reconcile that changes nothing writes nothing.
+//! - **status** ([`crate::status`]): Gateway and GatewayTarget status, written only when it
+//!   differs from the stored one; Events on `Ready` transitions.
+//!
+//! Triggers: the Gateway, its children (owner references), its GatewayTargets (by `gatewayRef`),
+//! and ConfigMaps/Secrets referenced by its targets or itself (metadata-only watches).
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::core::{
+    DeserializeGuard, NamespaceResourceScope, PartialObjectMeta, error_boundary::InvalidObject,
+};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use toolyard_crds::refs::conditions::READY;
+use toolyard_crds::{Gateway, GatewayTarget};
+use toolyard_gateway::compile::gateway::{CompileContext, compile};
+
+use crate::dereference::{self, gateway_references, target_references};
+use crate::render::{self, Children, DESIRED_HASH_ANNOTATION, Names, SERVED_REVISION_ANNOTATION};
+use crate::status::{self, GatewayOutcome};
+
+/// The one field manager of every write the operator makes.
+pub const FIELD_MANAGER: &str = "toolyard-operator";
+/// Resync period of a healthy Gateway.
+const RESYNC: Duration = Duration::from_secs(300);
+/// Retry delay after a transient error.
+const RETRY: Duration = Duration::from_secs(5);
+
+/// Why a reconcile failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Gateway object does not match the API (skipped until it changes).
+    #[error("Gateway object is malformed")]
+    InvalidObject(#[source] Box<InvalidObject>),
+    /// The object lacks a name, namespace or uid.
+    #[error("object has no {0}")]
+    MissingMetadata(&'static str),
+    /// Reading referenced objects failed.
+    #[error("failed to read referenced objects")]
+    Dereference(#[from] dereference::Error),
+    /// Rendering failed.
+    #[error("failed to render the gateway's children")]
+    Render(#[from] render::Error),
+    /// An API call on a child or status failed.
+    #[error("failed to {action} {kind} {name}")]
+    Kube {
+        /// `apply`, `read`, `delete` or `write the status of`.
+        action: &'static str,
+        /// Kind of the object.
+        kind: &'static str,
+        /// Name of the object.
+        name: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl Error {
+    /// A stable label for logs, metrics and Event reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::InvalidObject(_) => "InvalidObject",
+            Error::MissingMetadata(_) => "MissingMetadata",
+            Error::Dereference(_) => "DereferenceFailed",
+            Error::Render(_) => "RenderFailed",
+            Error::Kube {
+                action: "apply", ..
+            } => "ApplyFailed",
+            Error::Kube {
+                action: "write the status of",
+                ..
+            } => "StatusFailed",
+            Error::Kube { .. } => "ApiFailed",
+        }
+    }
+}
+
+/// Shared state of every reconcile.
+pub struct Context {
+    /// API client.
+    pub client: Client,
+    /// Render settings (gateway image, …).
+    pub settings: render::Settings,
+    /// Cache of every GatewayTarget in the watched namespaces.
+    pub targets: Store<DeserializeGuard<GatewayTarget>>,
+    /// Publishes Events.
+    pub recorder: Recorder,
+}
+
+/// Reconciles one Gateway.
+pub async fn reconcile(
+    obj: Arc<DeserializeGuard<Gateway>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let gateway = match &obj.0 {
+        Ok(g) => g,
+        Err(invalid) => return Err(Error::InvalidObject(Box::new(invalid.clone()))),
+    };
+    let name = gateway
+        .metadata
+        .name
+        .clone()
+        .ok_or(Error::MissingMetadata("name"))?;
+    let namespace = gateway
+        .metadata
+        .namespace
+        .clone()
+        .ok_or(Error::MissingMetadata("namespace"))?;
+    let names = Names::of(&name);
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+
+    // 1. dereference. Until the GatewayTarget cache has its first full list, a Gateway would
+    // look target-less and its gateway would be emptied for a moment.
+    if !ready(&ctx.targets).await {
+        return Ok(Action::requeue(RETRY));
+    }
+    let mut targets: Vec<GatewayTarget> = ctx
+        .targets
+        .state()
+        .iter()
+        .filter_map(|t| t.0.as_ref().ok())
+        .filter(|t| {
+            t.metadata.namespace.as_deref() == Some(namespace.as_str())
+                && t.spec.gateway_ref.name == name
+        })
+        .cloned()
+        .collect();
+    targets.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    let mut refs = gateway_references(&gateway.spec);
+    for t in &targets {
+        let r = target_references(&t.spec);
+        refs.config_maps.extend(r.config_maps);
+        refs.secrets.extend(r.secrets);
+        refs.urls.extend(r.urls);
+    }
+    let resolved = dereference::resolve(&ctx.client, &namespace, &refs).await?;
+
+    // 2. compile
+    let compile_ctx = CompileContext {
+        extra_allowed_hosts: render::service_hosts(&name, &namespace),
+        credentials_secret: Some(names.secret.clone()),
+    };
+    let compiled = match compile(gateway, &targets, &resolved.refs, &compile_ctx) {
+        Ok(c) => c,
+        Err(e) => {
+            let message = e.to_string();
+            tracing::warn!(gateway = %name, %namespace, error = %message, "Gateway spec is invalid");
+            write_gateway_status(
+                &ctx,
+                gateway,
+                GatewayOutcome::Failed {
+                    reason: "InvalidSpec",
+                    message: &message,
+                },
+                &now,
+            )
+            .await?;
+            for t in &targets {
+                let s = status::blocked_target_status(
+                    t.status.as_ref(),
+                    t.metadata.generation,
+                    t.spec.kind(),
+                    "GatewayInvalid",
+                    &format!("Gateway {name} is invalid: {message}"),
+                    &now,
+                );
+                write_target_status(&ctx, t, s).await?;
+            }
+            return Ok(Action::await_change());
+        }
+    };
+
+    // 3. render (only the secret values of targets that compiled reach the gateway's Secret)
+    let mut used: BTreeSet<(String, String)> = gateway_references(&gateway.spec).secrets;
+    for report in compiled.targets.iter().filter(|r| r.outcome.is_ok()) {
+        if let Some(t) = targets
+            .iter()
+            .find(|t| t.metadata.name.as_deref() == Some(report.name.as_str()))
+        {
+            used.extend(target_references(&t.spec).secrets);
+        }
+    }
+    let credentials = dereference::credentials(&used, &resolved);
+    let children = match render::render(gateway, &compiled.config, &credentials, &ctx.settings) {
+        Ok(c) => c,
+        Err(e @ render::Error::ConfigTooLarge { .. }) => {
+            let message = e.to_string();
+            write_gateway_status(
+                &ctx,
+                gateway,
+                GatewayOutcome::Failed {
+                    reason: "ConfigTooLarge",
+                    message: &message,
+                },
+                &now,
+            )
+            .await?;
+            return Ok(Action::await_change());
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    // 4. apply
+    let config_map = apply_children(&ctx.client, &namespace, &children).await?;
+    let served = config_map
+        .annotations()
+        .get(SERVED_REVISION_ANNOTATION)
+        .cloned();
+
+    // 5. status
+    let failed_targets = compiled
+        .targets
+        .iter()
+        .filter(|r| r.outcome.is_err())
+        .count();
+    let outcome = GatewayOutcome::Applied {
+        config: &compiled.config,
+        failed_targets,
+        served_revision: served.as_deref(),
+    };
+    write_gateway_status(&ctx, gateway, outcome, &now).await?;
+    let programmed = served.as_deref() == Some(compiled.config.revision.as_str());
+    for report in &compiled.targets {
+        if let Some(t) = targets
+            .iter()
+            .find(|t| t.metadata.name.as_deref() == Some(report.name.as_str()))
+        {
+            let s = status::target_status(
+                t.status.as_ref(),
+                t.metadata.generation,
+                &name,
+                report,
+                programmed,
+                &now,
+            );
+            write_target_status(&ctx, t, s).await?;
+        }
+    }
+    Ok(Action::requeue(RESYNC))
+}
+
+/// Waits until a cache has its first full list; false if its writer is gone.
+///
+/// `Store::wait_until_ready` wakes only the last of several concurrent waiters (one oneshot
+/// receiver shared by all), so each wait is bounded and retried: a re-poll sees the value.
+async fn ready<K>(store: &Store<K>) -> bool
+where
+    K: kube::runtime::reflector::Lookup + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    for _ in 0..600 {
+        match tokio::time::timeout(Duration::from_millis(100), store.wait_until_ready()).await {
+            Ok(r) => return r.is_ok(),
+            Err(_) => continue,
+        }
+    }
+    false
+}
+
+/// Malformed objects wait for a change; everything else is retried.
+pub fn error_policy(
+    obj: Arc<DeserializeGuard<Gateway>>,
+    error: &Error,
+    _ctx: Arc<Context>,
+) -> Action {
+    let name = obj.name_any();
+    match error {
+        Error::InvalidObject(e) => {
+            tracing::warn!(gateway = %name, error = %e, "skipping a malformed Gateway until it changes");
+            Action::await_change()
+        }
+        other => {
+            tracing::warn!(gateway = %name, category = other.category(), error = %error_chain(other), "reconcile failed; retrying");
+            Action::requeue(RETRY)
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+/// Applies every child whose content changed; returns the config ConfigMap as stored.
+async fn apply_children(
+    client: &Client,
+    namespace: &str,
+    c: &Children,
+) -> Result<ConfigMap, Error> {
+    let config_map = apply_if_changed(client, namespace, &c.config_map, |_, _| true).await?;
+    apply_if_changed(
+        client,
+        namespace,
+        &c.secret,
+        |stored: &Secret, desired: &Secret| {
+            stored.data.clone().unwrap_or_default() == desired.data.clone().unwrap_or_default()
+        },
+    )
+    .await?;
+    apply_if_changed(client, namespace, &c.service_account, |_, _| true).await?;
+    apply_if_changed(client, namespace, &c.role, |_, _| true).await?;
+    apply_if_changed(client, namespace, &c.role_binding, |_, _| true).await?;
+    apply_if_changed(client, namespace, &c.service, |_, _| true).await?;
+    apply_if_changed(client, namespace, &c.deployment, |_, _| true).await?;
+    match &c.pod_disruption_budget {
+        Some(pdb) => {
+            apply_if_changed(client, namespace, pdb, |_, _| true).await?;
+        }
+        None => {
+            let name = c.deployment.name_any();
+            let api: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), namespace);
+            let stored = api
+                .get_opt(&name)
+                .await
+                .map_err(|source| kube_error("read", "PodDisruptionBudget", &name, source))?;
+            let owned = stored.is_some_and(|p| {
+                p.labels()
+                    .get("app.kubernetes.io/managed-by")
+                    .map(String::as_str)
+                    == Some(render::MANAGED_BY)
+            });
+            if owned {
+                api.delete(&name, &DeleteParams::default())
+                    .await
+                    .map_err(|source| kube_error("delete", "PodDisruptionBudget", &name, source))?;
+            }
+        }
+    }
+    Ok(config_map)
+}
+
+fn kube_error(action: &'static str, kind: &'static str, name: &str, source: kube::Error) -> Error {
+    Error::Kube {
+        action,
+        kind,
+        name: name.to_string(),
+        source,
+    }
+}
+
+/// Server-side applies `desired` unless the stored object carries the same content hash, the same
+/// owner and `same(stored, desired)` holds. Returns the stored (or newly applied) object.
+async fn apply_if_changed<K>(
+    client: &Client,
+    namespace: &str,
+    desired: &K,
+    same: impl Fn(&K, &K) -> bool,
+) -> Result<K, Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned,
+{
+    let kind = kind_of::<K>();
+    let name = desired.name_any();
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let stored = api
+        .get_opt(&name)
+        .await
+        .map_err(|source| kube_error("read", kind, &name, source))?;
+    if let Some(stored) = stored {
+        let hash = |o: &K| o.annotations().get(DESIRED_HASH_ANNOTATION).cloned();
+        let owners = |o: &K| {
+            o.owner_references()
+                .iter()
+                .map(|r| r.uid.clone())
+                .collect::<Vec<_>>()
+        };
+        if hash(&stored) == hash(desired)
+            && owners(&stored) == owners(desired)
+            && same(&stored, desired)
+        {
+            return Ok(stored);
+        }
+    }
+    // Forced: these children are the operator's alone, and a conflicting manager (someone's
+    // `kubectl edit`) must not keep the gateway from getting its config.
+    tracing::debug!(%kind, %name, %namespace, "applying");
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(desired),
+    )
+    .await
+    .map_err(|source| kube_error("apply", kind, &name, source))
+}
+
+fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
+    // The kinds the operator writes; `K::kind` is a Cow, the error wants a static str.
+    match K::kind(&()).as_ref() {
+        "ConfigMap" => "ConfigMap",
+        "Secret" => "Secret",
+        "ServiceAccount" => "ServiceAccount",
+        "Role" => "Role",
+        "RoleBinding" => "RoleBinding",
+        "Service" => "Service",
+        "Deployment" => "Deployment",
+        "PodDisruptionBudget" => "PodDisruptionBudget",
+        _ => "object",
+    }
+}
+
+async fn write_gateway_status(
+    ctx: &Context,
+    gateway: &Gateway,
+    outcome: GatewayOutcome<'_>,
+    now: &Time,
+) -> Result<(), Error> {
+    let name = gateway.name_any();
+    let namespace = gateway.namespace().unwrap_or_default();
+    let new = status::gateway_status(
+        gateway.status.as_ref(),
+        &name,
+        &namespace,
+        gateway.metadata.generation,
+        outcome,
+        now,
+    );
+    if gateway.status.as_ref() == Some(&new) {
+        return Ok(());
+    }
+    let api: Api<Gateway> = Api::namespaced(ctx.client.clone(), &namespace);
+    let patch = json!({"apiVersion": "toolyard.dev/v1alpha1", "kind": "Gateway", "status": new});
+    // Forced: the status of a Gateway is written by the operator only.
+    api.patch_status(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(|source| kube_error("write the status of", "Gateway", &name, source))?;
+    let old = gateway
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    publish_transition(ctx, gateway.object_ref(&()), old, &new.conditions).await;
+    Ok(())
+}
+
+async fn write_target_status(
+    ctx: &Context,
+    target: &GatewayTarget,
+    new: toolyard_crds::GatewayTargetStatus,
+) -> Result<(), Error> {
+    if target.status.as_ref() == Some(&new) {
+        return Ok(());
+    }
+    let name = target.name_any();
+    let namespace = target.namespace().unwrap_or_default();
+    let api: Api<GatewayTarget> = Api::namespaced(ctx.client.clone(), &namespace);
+    let patch =
+        json!({"apiVersion": "toolyard.dev/v1alpha1", "kind": "GatewayTarget", "status": new});
+    // Forced: the status of a GatewayTarget is written by the operator only.
+    api.patch_status(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(|source| kube_error("write the status of", "GatewayTarget", &name, source))?;
+    let old = target
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    publish_transition(ctx, target.object_ref(&()), old, &new.conditions).await;
+    Ok(())
+}
+
+/// Publishes an Event when `Ready` changes status or reason. Failures are logged only: Events are
+/// best effort.
+async fn publish_transition(
+    ctx: &Context,
+    reference: k8s_openapi::api::core::v1::ObjectReference,
+    old: &[Condition],
+    new: &[Condition],
+) {
+    let (Some(after), before) = (status::condition(new, READY), status::condition(old, READY))
+    else {
+        return;
+    };
+    if before.is_some_and(|b| b.status == after.status && b.reason == after.reason) {
+        return;
+    }
+    let event = Event {
+        type_: if after.status == "True" {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        },
+        reason: after.reason.clone(),
+        note: Some(after.message.chars().take(1000).collect()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+        tracing::debug!(error = %e, "failed to publish an Event");
+    }
+}
+
+/// Marks GatewayTargets whose Gateway does not exist (`GatewayNotFound`). The Gateway controller
+/// never sees them, since it only reconciles existing Gateways.
+async fn report_orphans(ctx: Arc<Context>, gateways: Store<DeserializeGuard<Gateway>>) {
+    while !(ready(&ctx.targets).await && ready(&gateways).await) {
+        tokio::time::sleep(RETRY).await;
+    }
+    tracing::debug!("watching for GatewayTargets without a Gateway");
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        for guard in ctx.targets.state() {
+            let Ok(t) = &guard.0 else { continue };
+            let namespace = t.namespace().unwrap_or_default();
+            let gateway = ObjectRef::<DeserializeGuard<Gateway>>::new(&t.spec.gateway_ref.name)
+                .within(&namespace);
+            if gateways.get(&gateway).is_some() {
+                continue;
+            }
+            let now = Time(k8s_openapi::jiff::Timestamp::now());
+            let message = format!(
+                "spec.gatewayRef.name: no Gateway named {} in namespace {namespace}",
+                t.spec.gateway_ref.name
+            );
+            let new = status::blocked_target_status(
+                t.status.as_ref(),
+                t.metadata.generation,
+                t.spec.kind(),
+                "GatewayNotFound",
+                &message,
+                &now,
+            );
+            tracing::debug!(target_name = %t.name_any(), %namespace, "GatewayTarget without Gateway");
+            if let Err(e) = write_target_status(&ctx, t, new).await {
+                tracing::warn!(target_name = %t.name_any(), error = %error_chain(&e), "failed to report a missing Gateway");
+            }
+        }
+    }
+}
+
+/// Where the controller looks.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    /// Only this namespace; `None`: every namespace.
+    pub namespace: Option<String>,
+}
+
+impl Scope {
+    fn api<K>(&self, client: &Client) -> Api<K>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
+    {
+        match &self.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+}
+
+/// Runs the controller until `shutdown` resolves.
+pub async fn run(
+    client: Client,
+    settings: render::Settings,
+    scope: Scope,
+    reporter: Reporter,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> anyhow::Result<()> {
+    let gateways_api: Api<DeserializeGuard<Gateway>> = scope.api(&client);
+    // Fail early, with the fix, when the CRDs are missing or the operator may not read them.
+    scope
+        .api::<Gateway>(&client)
+        .list(&ListParams::default().limit(1))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot list Gateways ({e}); install the CRDs (charts/toolyard/crds/) and check the operator's RBAC"))?;
+
+    let (targets, targets_writer) = reflector::store::<DeserializeGuard<GatewayTarget>>();
+    let target_events = reflector::reflector(
+        targets_writer,
+        watcher(
+            scope.api::<DeserializeGuard<GatewayTarget>>(&client),
+            watcher::Config::default(),
+        ),
+    )
+    .default_backoff()
+    .touched_objects();
+    let config_maps = watcher(
+        scope.api::<PartialObjectMeta<ConfigMap>>(&client),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    let secrets = watcher(
+        scope.api::<PartialObjectMeta<Secret>>(&client),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    let managed = watcher::Config::default().labels(&format!(
+        "app.kubernetes.io/managed-by={}",
+        render::MANAGED_BY
+    ));
+
+    let controller = Controller::new(gateways_api, watcher::Config::default().any_semantic());
+    let gateways = controller.store();
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        settings,
+        targets: targets.clone(),
+        recorder: Recorder::new(client.clone(), reporter),
+    });
+
+    let (store_cm, store_secret) = (targets.clone(), targets.clone());
+    let (gw_cm, gw_secret) = (gateways.clone(), gateways.clone());
+    let orphans = tokio::spawn(report_orphans(ctx.clone(), gateways.clone()));
+    controller
+        .owns(scope.api::<Deployment>(&client), managed.clone())
+        .owns(scope.api::<Service>(&client), managed.clone())
+        .owns(scope.api::<ServiceAccount>(&client), managed.clone())
+        .owns(scope.api::<Role>(&client), managed.clone())
+        .owns(scope.api::<RoleBinding>(&client), managed.clone())
+        .owns(scope.api::<PodDisruptionBudget>(&client), managed)
+        .watches_stream(target_events, |t: DeserializeGuard<GatewayTarget>| {
+            let gateway = t.0.as_ref().ok().map(|t| t.spec.gateway_ref.name.clone());
+            let namespace = t.namespace();
+            gateway.zip(namespace).map(|(g, ns)| ObjectRef::new(&g).within(&ns))
+        })
+        // ConfigMaps and Secrets: the owning Gateway (its config and credentials) plus every
+        // Gateway whose targets (or itself) reference the object.
+        .watches_stream(config_maps, move |cm: PartialObjectMeta<ConfigMap>| referrers(&cm, &store_cm, &gw_cm, |r, n| r.uses_config_map(n)))
+        .watches_stream(secrets, move |s: PartialObjectMeta<Secret>| referrers(&s, &store_secret, &gw_secret, |r, n| r.uses_secret(n)))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((object, _)) => tracing::debug!(gateway = %object.name, "reconciled"),
+                Err(kube::runtime::controller::Error::ReconcilerFailed(e, object)) => {
+                    tracing::debug!(gateway = %object.name, category = e.category(), "reconcile failed")
+                }
+                Err(e) => tracing::warn!(error = %e, "controller error"),
+            }
+        })
+        .await;
+    orphans.abort();
+    Ok(())
+}
+
+/// The Gateways a ConfigMap or Secret matters to.
+fn referrers<K: Resource>(
+    object: &PartialObjectMeta<K>,
+    targets: &Store<DeserializeGuard<GatewayTarget>>,
+    gateways: &Store<DeserializeGuard<Gateway>>,
+    uses: impl Fn(&dereference::References, &str) -> bool,
+) -> Vec<ObjectRef<DeserializeGuard<Gateway>>> {
+    let name = object.name_any();
+    let Some(namespace) = object.namespace() else {
+        return Vec::new();
+    };
+    let mut out: BTreeSet<String> = object
+        .owner_references()
+        .iter()
+        .filter(|o| o.kind == "Gateway" && o.api_version.starts_with("toolyard.dev/"))
+        .map(|o| o.name.clone())
+        .collect();
+    for t in targets.state() {
+        if let Ok(t) = &t.0
+            && t.metadata.namespace.as_deref() == Some(namespace.as_str())
+            && uses(&target_references(&t.spec), &name)
+        {
+            out.insert(t.spec.gateway_ref.name.clone());
+        }
+    }
+    for g in gateways.state() {
+        if let Ok(g) = &g.0
+            && g.metadata.namespace.as_deref() == Some(namespace.as_str())
+            && uses(&gateway_references(&g.spec), &name)
+        {
+            out.insert(g.name_any());
+        }
+    }
+    out.into_iter()
+        .map(|g| ObjectRef::new(&g).within(&namespace))
+        .collect()
+}

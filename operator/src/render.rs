@@ -1,0 +1,526 @@
+//! Render: a Gateway and its compiled config → the Kubernetes objects that run it. Pure (no API
+//! calls), so every child can be checked in unit tests.
+//!
+//! Children of Gateway `<gw>` (all in its namespace, all with a controller owner reference and the
+//! recommended labels):
+//! - ConfigMap `<gw>-toolyard-config`: the compiled config, JSON under `config.json`, or gzip under
+//!   `binaryData.config.json.gz` when the JSON would not fit a ConfigMap comfortably;
+//! - Secret `<gw>-toolyard-credentials`: only the credential values the config references, under
+//!   `<secret>.<key>`;
+//! - ServiceAccount + Role + RoleBinding `<gw>-toolyard`: the gateway may read its own ConfigMap
+//!   and Secret and nothing else (plus `patch` on its ConfigMap, to report the served revision);
+//! - Deployment and Service `<gw>`: so the URL is `http://<gw>.<ns>.svc.cluster.local/mcp`;
+//! - PodDisruptionBudget `<gw>`, when `spec.deployment.podDisruptionBudgetMinAvailable` is set.
+//!
+//! Every child carries [`DESIRED_HASH_ANNOTATION`], a hash of what was rendered (Secret values
+//! excepted), so the controller can skip writes when nothing changed.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::Resource;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use toolyard_crds::gateway::{ImagePullPolicy, LogLevel, ServiceType};
+use toolyard_crds::{Gateway, GatewayConfig};
+
+/// Key of the compiled config (JSON) in the ConfigMap's `data`.
+pub const CONFIG_KEY: &str = "config.json";
+/// Key of the gzipped compiled config in the ConfigMap's `binaryData`.
+pub const CONFIG_GZ_KEY: &str = "config.json.gz";
+/// Above this size the config JSON is gzipped (a ConfigMap holds at most 1 MiB in total).
+pub const COMPRESS_ABOVE_BYTES: usize = 900 * 1024;
+/// The largest (compressed) config the ConfigMap may hold.
+pub const MAX_CONFIG_BYTES: usize = 1000 * 1024;
+/// Annotation on every child: hash of its rendered content, for change detection.
+pub const DESIRED_HASH_ANNOTATION: &str = "toolyard.dev/desired-hash";
+/// Annotation on the config ConfigMap: the revision of the config it holds.
+pub const CONFIG_REVISION_ANNOTATION: &str = "toolyard.dev/config-revision";
+/// Annotation the gateway writes on its ConfigMap: the revision it serves. See
+/// `toolyard_gateway::source::kube` for the other side.
+pub const SERVED_REVISION_ANNOTATION: &str = "toolyard.dev/served-revision";
+/// The label every child carries, naming its Gateway.
+pub const GATEWAY_LABEL: &str = "toolyard.dev/gateway";
+/// `app.kubernetes.io/managed-by` value of every child.
+pub const MANAGED_BY: &str = "toolyard-operator";
+/// Port of the MCP endpoint inside the gateway container.
+pub const MCP_PORT: i32 = 8080;
+/// Port of the admin endpoints (`/healthz`, `/readyz`, `/metrics`).
+pub const ADMIN_PORT: i32 = 9090;
+
+/// Why children could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Gateway has no name or namespace (it always has, once stored).
+    #[error("Gateway object has no {0}")]
+    MissingMetadata(&'static str),
+    /// The config does not fit a ConfigMap even compressed.
+    #[error(
+        "the compiled config is {bytes} bytes gzipped, more than the {MAX_CONFIG_BYTES} a ConfigMap can hold; split the targets over several Gateways"
+    )]
+    ConfigTooLarge {
+        /// Compressed size.
+        bytes: usize,
+    },
+    /// Serializing or compressing failed (a bug).
+    #[error("failed to encode the {what}")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Operator-wide rendering settings (from flags).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Gateway image used when `spec.deployment.image` is not set.
+    pub gateway_image: String,
+    /// Pull policy used when `spec.deployment.imagePullPolicy` is not set.
+    pub image_pull_policy: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            gateway_image: "ghcr.io/toolyard/toolyard-gateway:latest".into(),
+            image_pull_policy: None,
+        }
+    }
+}
+
+/// The names of a Gateway's children.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Names {
+    /// Deployment, Service and PodDisruptionBudget.
+    pub workload: String,
+    /// The config ConfigMap.
+    pub config_map: String,
+    /// The credentials Secret.
+    pub secret: String,
+    /// ServiceAccount, Role and RoleBinding.
+    pub service_account: String,
+}
+
+impl Names {
+    /// Children names of Gateway `gateway`.
+    pub fn of(gateway: &str) -> Self {
+        Self {
+            workload: gateway.to_string(),
+            config_map: format!("{gateway}-toolyard-config"),
+            secret: format!("{gateway}-toolyard-credentials"),
+            service_account: format!("{gateway}-toolyard"),
+        }
+    }
+}
+
+/// The in-cluster MCP URL of a gateway.
+pub fn url(name: &str, namespace: &str) -> String {
+    format!("http://{name}.{namespace}.svc.cluster.local/mcp")
+}
+
+/// The `Host` values the gateway's Service is reached by.
+pub fn service_hosts(name: &str, namespace: &str) -> Vec<String> {
+    vec![
+        name.to_string(),
+        format!("{name}.{namespace}"),
+        format!("{name}.{namespace}.svc"),
+        format!("{name}.{namespace}.svc.cluster.local"),
+    ]
+}
+
+/// Everything one Gateway runs on.
+#[derive(Clone, Debug)]
+pub struct Children {
+    /// The compiled config.
+    pub config_map: ConfigMap,
+    /// The referenced credential values.
+    pub secret: Secret,
+    /// The gateway's identity.
+    pub service_account: ServiceAccount,
+    /// Read access to its own config objects.
+    pub role: Role,
+    /// Binds `role` to `service_account`.
+    pub role_binding: RoleBinding,
+    /// The gateway pods.
+    pub deployment: Deployment,
+    /// The MCP endpoint.
+    pub service: Service,
+    /// Only when `spec.deployment.podDisruptionBudgetMinAvailable` is set.
+    pub pod_disruption_budget: Option<PodDisruptionBudget>,
+}
+
+/// Labels shared by every child of `gateway`.
+pub fn labels(gateway: &str) -> BTreeMap<String, String> {
+    let mut l = selector_labels(gateway);
+    l.insert("app.kubernetes.io/component".into(), "gateway".into());
+    l.insert("app.kubernetes.io/part-of".into(), "toolyard".into());
+    l.insert("app.kubernetes.io/managed-by".into(), MANAGED_BY.into());
+    l.insert(
+        "app.kubernetes.io/version".into(),
+        env!("CARGO_PKG_VERSION").into(),
+    );
+    l.insert(GATEWAY_LABEL.into(), gateway.into());
+    l
+}
+
+/// The labels that select a gateway's pods (stable across upgrades: a Deployment's selector is
+/// immutable).
+pub fn selector_labels(gateway: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "app.kubernetes.io/name".to_string(),
+            "toolyard-gateway".to_string(),
+        ),
+        (
+            "app.kubernetes.io/instance".to_string(),
+            gateway.to_string(),
+        ),
+    ])
+}
+
+/// Renders every child of `gateway` serving `config`, with `credentials` (`<secret>.<key>` →
+/// value) in its Secret.
+pub fn render(
+    gateway: &Gateway,
+    config: &GatewayConfig,
+    credentials: &BTreeMap<String, Vec<u8>>,
+    settings: &Settings,
+) -> Result<Children, Error> {
+    let name = gateway
+        .metadata
+        .name
+        .as_deref()
+        .ok_or(Error::MissingMetadata("name"))?;
+    let namespace = gateway
+        .metadata
+        .namespace
+        .as_deref()
+        .ok_or(Error::MissingMetadata("namespace"))?;
+    let owner = gateway
+        .controller_owner_ref(&())
+        .ok_or(Error::MissingMetadata("uid"))?;
+    let names = Names::of(name);
+    let meta = |object_name: &str| Meta {
+        name: object_name.to_string(),
+        namespace: namespace.to_string(),
+        labels: labels(name),
+        owner: owner.clone(),
+    };
+
+    let config_map = config_map(meta(&names.config_map), config)?;
+    let secret = secret(meta(&names.secret), credentials)?;
+    let service_account: ServiceAccount = build(
+        meta(&names.service_account),
+        json!({
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            // The gateway talks to the API server (to watch its config), so it needs its token.
+            "automountServiceAccountToken": true,
+        }),
+    )?;
+    let role: Role = build(
+        meta(&names.service_account),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "rules": [
+                // list/watch with resourceNames are allowed for requests with a metadata.name field
+                // selector, which is how the gateway watches. `patch` reports the served revision.
+                {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [names.config_map], "verbs": ["get", "list", "watch", "patch"]},
+                {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [names.secret], "verbs": ["get", "list", "watch"]},
+            ],
+        }),
+    )?;
+    let role_binding: RoleBinding = build(
+        meta(&names.service_account),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": names.service_account},
+            "subjects": [{"kind": "ServiceAccount", "name": names.service_account, "namespace": namespace}],
+        }),
+    )?;
+    let deployment = deployment(meta(&names.workload), gateway, &names, settings)?;
+    let service = service(meta(&names.workload), gateway)?;
+    let pod_disruption_budget = match gateway
+        .spec
+        .deployment
+        .as_ref()
+        .and_then(|d| d.pod_disruption_budget_min_available)
+    {
+        Some(min) => Some(build(
+            meta(&names.workload),
+            json!({
+                "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                "spec": {"minAvailable": min, "selector": {"matchLabels": selector_labels(name)}},
+            }),
+        )?),
+        None => None,
+    };
+    Ok(Children {
+        config_map,
+        secret,
+        service_account,
+        role,
+        role_binding,
+        deployment,
+        service,
+        pod_disruption_budget,
+    })
+}
+
+struct Meta {
+    name: String,
+    namespace: String,
+    labels: BTreeMap<String, String>,
+    owner: OwnerReference,
+}
+
+/// Builds a typed object from `body` plus metadata, and stamps its content hash.
+fn build<K: Resource + Serialize + DeserializeOwned>(
+    meta: Meta,
+    mut body: Value,
+) -> Result<K, Error> {
+    body["metadata"] = json!({
+        "name": meta.name,
+        "namespace": meta.namespace,
+        "labels": meta.labels,
+        "ownerReferences": [meta.owner],
+    });
+    let mut object: K = serde_json::from_value(body).map_err(|e| encode("object", e))?;
+    stamp(&mut object, None)?;
+    Ok(object)
+}
+
+/// Sets [`DESIRED_HASH_ANNOTATION`] to the hash of the object (without its annotations' hash and
+/// without `exclude`d top-level fields).
+fn stamp<K: Resource + Serialize>(object: &mut K, exclude: Option<&str>) -> Result<(), Error> {
+    object
+        .meta_mut()
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .remove(DESIRED_HASH_ANNOTATION);
+    let mut value = serde_json::to_value(&*object).map_err(|e| encode("object", e))?;
+    if let (Some(field), Some(map)) = (exclude, value.as_object_mut()) {
+        map.remove(field);
+    }
+    let hash = hex::encode(&Sha256::digest(value.to_string().as_bytes())[..8]);
+    object
+        .meta_mut()
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(DESIRED_HASH_ANNOTATION.into(), hash);
+    Ok(())
+}
+
+fn encode(what: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Encode {
+        what,
+        source: Box::new(e),
+    }
+}
+
+fn config_map(meta: Meta, config: &GatewayConfig) -> Result<ConfigMap, Error> {
+    let text = serde_json::to_string(config).map_err(|e| encode("config", e))?;
+    let mut cm: ConfigMap = build(meta, json!({"apiVersion": "v1", "kind": "ConfigMap"}))?;
+    if text.len() > COMPRESS_ABOVE_BYTES {
+        let gz = gzip(text.as_bytes())?;
+        if gz.len() > MAX_CONFIG_BYTES {
+            return Err(Error::ConfigTooLarge { bytes: gz.len() });
+        }
+        cm.binary_data = Some(BTreeMap::from([(
+            CONFIG_GZ_KEY.to_string(),
+            ByteString(gz),
+        )]));
+    } else {
+        cm.data = Some(BTreeMap::from([(CONFIG_KEY.to_string(), text)]));
+    }
+    cm.metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(CONFIG_REVISION_ANNOTATION.into(), config.revision.clone());
+    stamp(&mut cm, None)?;
+    Ok(cm)
+}
+
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).map_err(|e| encode("config", e))?;
+    encoder.finish().map_err(|e| encode("config", e))
+}
+
+fn secret(meta: Meta, credentials: &BTreeMap<String, Vec<u8>>) -> Result<Secret, Error> {
+    let mut secret: Secret = build(
+        meta,
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque"}),
+    )?;
+    secret.data = Some(
+        credentials
+            .iter()
+            .map(|(k, v)| (k.clone(), ByteString(v.clone())))
+            .collect(),
+    );
+    // The values stay out of the hash: a hash of a short secret in an annotation could be guessed.
+    // The controller compares `data` itself.
+    stamp(&mut secret, Some("data"))?;
+    Ok(secret)
+}
+
+fn deployment(
+    meta: Meta,
+    gateway: &Gateway,
+    names: &Names,
+    settings: &Settings,
+) -> Result<Deployment, Error> {
+    let name = meta.name.clone();
+    let namespace = meta.namespace.clone();
+    let d = gateway.spec.deployment.clone().unwrap_or_default();
+    let mut pod_labels = d.pod_labels.clone();
+    pod_labels.extend(labels(&name));
+    let image = d
+        .image
+        .clone()
+        .unwrap_or_else(|| settings.gateway_image.clone());
+    let pull_policy = d
+        .image_pull_policy
+        .map(|p| {
+            match p {
+                ImagePullPolicy::Always => "Always",
+                ImagePullPolicy::IfNotPresent => "IfNotPresent",
+                ImagePullPolicy::Never => "Never",
+            }
+            .to_string()
+        })
+        .or_else(|| settings.image_pull_policy.clone());
+    let log_level = match d.log_level.unwrap_or_default() {
+        LogLevel::Error => "error",
+        LogLevel::Warn => "warn",
+        LogLevel::Info => "info",
+        LogLevel::Debug => "debug",
+    };
+    let resources = match &d.resources {
+        Some(r) => serde_json::to_value(r).map_err(|e| encode("resources", e))?,
+        None => {
+            json!({"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}})
+        }
+    };
+    let mut container = json!({
+        "name": "gateway",
+        "image": image,
+        "args": [
+            "--kube-config-map", names.config_map,
+            "--kube-secret", names.secret,
+            "--namespace", namespace,
+            "--listen", format!("0.0.0.0:{MCP_PORT}"),
+            "--admin-listen", format!("0.0.0.0:{ADMIN_PORT}"),
+            "--log-json",
+        ],
+        "env": [
+            {"name": "RUST_LOG", "value": log_level},
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        ],
+        "ports": [
+            {"name": "http", "containerPort": MCP_PORT, "protocol": "TCP"},
+            {"name": "admin", "containerPort": ADMIN_PORT, "protocol": "TCP"},
+        ],
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "admin"}, "periodSeconds": 5, "failureThreshold": 2},
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "admin"}, "periodSeconds": 10, "failureThreshold": 3},
+        "startupProbe": {"httpGet": {"path": "/healthz", "port": "admin"}, "periodSeconds": 2, "failureThreshold": 30},
+        "resources": resources,
+        "securityContext": {
+            "allowPrivilegeEscalation": false,
+            "readOnlyRootFilesystem": true,
+            "runAsNonRoot": true,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    });
+    if let Some(p) = pull_policy {
+        container["imagePullPolicy"] = json!(p);
+    }
+    let mut pod_meta = json!({"labels": pod_labels});
+    if !d.pod_annotations.is_empty() {
+        pod_meta["annotations"] = json!(d.pod_annotations);
+    }
+    let mut pod_spec = json!({
+        "serviceAccountName": names.service_account,
+        "automountServiceAccountToken": true,
+        "securityContext": {
+            "runAsNonRoot": true,
+            "runAsUser": 65532,
+            "runAsGroup": 65532,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+    });
+    if !d.node_selector.is_empty() {
+        pod_spec["nodeSelector"] = json!(d.node_selector);
+    }
+    if !d.tolerations.is_empty() {
+        pod_spec["tolerations"] =
+            serde_json::to_value(&d.tolerations).map_err(|e| encode("tolerations", e))?;
+    }
+    build(
+        meta,
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "spec": {
+                "replicas": d.replicas.unwrap_or(1),
+                "selector": {"matchLabels": selector_labels(&name)},
+                "template": {"metadata": pod_meta, "spec": pod_spec},
+            },
+        }),
+    )
+}
+
+fn service(mut meta: Meta, gateway: &Gateway) -> Result<Service, Error> {
+    let name = meta.name.clone();
+    let s = gateway.spec.service.clone().unwrap_or_default();
+    let service_type = match s.service_type.unwrap_or_default() {
+        ServiceType::ClusterIP => "ClusterIP",
+        ServiceType::NodePort => "NodePort",
+        ServiceType::LoadBalancer => "LoadBalancer",
+    };
+    meta.labels
+        .insert("app.kubernetes.io/component".into(), "gateway".into());
+    let mut service: Service = build(
+        meta,
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "spec": {
+                "type": service_type,
+                "selector": selector_labels(&name),
+                "ports": [{"name": "http", "port": s.port.unwrap_or(80), "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}],
+            },
+        }),
+    )?;
+    if !s.annotations.is_empty() {
+        service
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .extend(s.annotations.clone());
+        stamp(&mut service, None)?;
+    }
+    Ok(service)
+}
+
+/// Decodes the config a ConfigMap rendered by [`render`] holds (JSON, or gzip in `binaryData`).
+pub fn decode_config_text(cm: &ConfigMap) -> Option<String> {
+    if let Some(text) = cm.data.as_ref().and_then(|d| d.get(CONFIG_KEY)) {
+        return Some(text.clone());
+    }
+    let gz = cm.binary_data.as_ref().and_then(|d| d.get(CONFIG_GZ_KEY))?;
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz.0[..]), &mut out).ok()?;
+    Some(out)
+}

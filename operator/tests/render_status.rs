@@ -1,0 +1,631 @@
+//! The pure parts of the pipeline — compile reports → status, compiled config → children — from
+//! the YAML fixtures in `tests/fixtures/`, with no API server.
+
+#![allow(clippy::unwrap_used)] // fixtures are ours: a malformed one should fail loudly
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use serde::Deserialize;
+use toolyard_crds::gateway::GatewayStatus;
+use toolyard_crds::{Gateway, GatewayConfig, GatewayTarget};
+use toolyard_gateway::compile::gateway::{
+    CompileContext, Compiled, ResolvedRefs, TargetReport, compile,
+};
+use toolyard_operator::render::{self, DESIRED_HASH_ANNOTATION, Names, Settings};
+use toolyard_operator::status::{self, Desired, GatewayOutcome, condition, merge_conditions};
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn gateway(name: &str) -> Gateway {
+    serde_yaml::from_str(&fixture(name)).unwrap()
+}
+
+fn targets() -> Vec<GatewayTarget> {
+    serde_yaml::Deserializer::from_str(&fixture("targets.yaml"))
+        .map(|d| GatewayTarget::deserialize(d).unwrap())
+        .collect()
+}
+
+fn at(secs: i64) -> Time {
+    Time(Timestamp::from_second(secs).unwrap())
+}
+
+fn compiled(gw: &Gateway) -> Compiled {
+    let refs = ResolvedRefs {
+        secrets: BTreeSet::from([("users-key".to_string(), "token".to_string())]),
+        ..Default::default()
+    };
+    let name = gw.metadata.name.clone().unwrap();
+    let ns = gw.metadata.namespace.clone().unwrap();
+    let ctx = CompileContext {
+        extra_allowed_hosts: render::service_hosts(&name, &ns),
+        credentials_secret: Some(Names::of(&name).secret),
+    };
+    compile(gw, &targets(), &refs, &ctx).unwrap()
+}
+
+fn report<'a>(c: &'a Compiled, name: &str) -> &'a TargetReport {
+    c.targets.iter().find(|r| r.name == name).unwrap()
+}
+
+fn credentials() -> BTreeMap<String, Vec<u8>> {
+    BTreeMap::from([("users-key.token".to_string(), b"s3cret".to_vec())])
+}
+
+#[test]
+fn minimal_gateway_renders_every_child_with_owner_and_labels() {
+    let gw = gateway("gateway-minimal.yaml");
+    let c = compiled(&gw);
+    let children = render::render(&gw, &c.config, &credentials(), &Settings::default()).unwrap();
+
+    let metas = [
+        &children.config_map.metadata,
+        &children.secret.metadata,
+        &children.service_account.metadata,
+        &children.role.metadata,
+        &children.role_binding.metadata,
+        &children.deployment.metadata,
+        &children.service.metadata,
+    ];
+    for m in metas {
+        assert_eq!(m.namespace.as_deref(), Some("default"));
+        let owner = &m.owner_references.as_ref().unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str(), owner.controller),
+            ("Gateway", "demo", Some(true))
+        );
+        assert_eq!(owner.uid, "0a0a0a0a-1111-2222-3333-444455556666");
+        let labels = m.labels.as_ref().unwrap();
+        assert_eq!(labels["app.kubernetes.io/managed-by"], "toolyard-operator");
+        assert_eq!(labels["app.kubernetes.io/instance"], "demo");
+        assert!(
+            m.annotations
+                .as_ref()
+                .unwrap()
+                .contains_key(DESIRED_HASH_ANNOTATION)
+        );
+    }
+    assert_eq!(
+        children.config_map.metadata.name.as_deref(),
+        Some("demo-toolyard-config")
+    );
+    assert_eq!(
+        children.secret.metadata.name.as_deref(),
+        Some("demo-toolyard-credentials")
+    );
+    assert_eq!(children.deployment.metadata.name.as_deref(), Some("demo"));
+    assert_eq!(children.service.metadata.name.as_deref(), Some("demo"));
+    assert!(children.pod_disruption_budget.is_none());
+
+    // The ConfigMap holds the config and no secret value; the Secret only the referenced value.
+    let text = children.config_map.data.as_ref().unwrap()["config.json"].clone();
+    assert!(!text.contains("s3cret"));
+    let back: GatewayConfig = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, c.config);
+    assert_eq!(
+        render::decode_config_text(&children.config_map).unwrap(),
+        text
+    );
+    assert_eq!(
+        children.config_map.metadata.annotations.as_ref().unwrap()
+            [render::CONFIG_REVISION_ANNOTATION],
+        c.config.revision
+    );
+    let data = children.secret.data.as_ref().unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data["users-key.token"].0, b"s3cret");
+
+    // The Role: its own ConfigMap and Secret only, by name.
+    let rules = children.role.rules.as_ref().unwrap();
+    assert_eq!(rules.len(), 2);
+    for rule in rules {
+        let names = rule.resource_names.as_ref().unwrap();
+        assert_eq!(names.len(), 1);
+        assert!(names[0] == "demo-toolyard-config" || names[0] == "demo-toolyard-credentials");
+        assert!(
+            !rule
+                .verbs
+                .iter()
+                .any(|v| v == "create" || v == "delete" || v == "update")
+        );
+    }
+    let secret_rule = rules
+        .iter()
+        .find(|r| r.resources.as_ref().unwrap()[0] == "secrets")
+        .unwrap();
+    assert_eq!(secret_rule.verbs, ["get", "list", "watch"]);
+    let subject = &children.role_binding.subjects.as_ref().unwrap()[0];
+    assert_eq!(
+        (subject.kind.as_str(), subject.name.as_str()),
+        ("ServiceAccount", "demo-toolyard")
+    );
+
+    // The Deployment: defaults, in-cluster args, probes on the admin port, hardened.
+    let spec = children.deployment.spec.as_ref().unwrap();
+    assert_eq!(spec.replicas, Some(1));
+    let pod = spec.template.spec.as_ref().unwrap();
+    assert_eq!(pod.service_account_name.as_deref(), Some("demo-toolyard"));
+    let sc = pod.security_context.as_ref().unwrap();
+    assert_eq!(sc.run_as_non_root, Some(true));
+    let container = &pod.containers[0];
+    assert_eq!(
+        container.image.as_deref(),
+        Some(Settings::default().gateway_image.as_str())
+    );
+    assert_eq!(container.image_pull_policy, None);
+    let args = container.args.as_ref().unwrap().join(" ");
+    assert!(args.contains("--kube-config-map demo-toolyard-config --kube-secret demo-toolyard-credentials --namespace default"), "{args}");
+    let readiness = container
+        .readiness_probe
+        .as_ref()
+        .unwrap()
+        .http_get
+        .as_ref()
+        .unwrap();
+    assert_eq!(readiness.path.as_deref(), Some("/readyz"));
+    let liveness = container
+        .liveness_probe
+        .as_ref()
+        .unwrap()
+        .http_get
+        .as_ref()
+        .unwrap();
+    assert_eq!(liveness.path.as_deref(), Some("/healthz"));
+    let csc = container.security_context.as_ref().unwrap();
+    assert_eq!(
+        (
+            csc.read_only_root_filesystem,
+            csc.allow_privilege_escalation
+        ),
+        (Some(true), Some(false))
+    );
+    assert_eq!(
+        csc.capabilities.as_ref().unwrap().drop.as_ref().unwrap(),
+        &["ALL".to_string()]
+    );
+    let resources = container.resources.as_ref().unwrap();
+    assert!(resources.limits.as_ref().unwrap().contains_key("memory"));
+
+    // The Service: port 80 to the container's http port.
+    let port = &children
+        .service
+        .spec
+        .as_ref()
+        .unwrap()
+        .ports
+        .as_ref()
+        .unwrap()[0];
+    assert_eq!(port.port, 80);
+    assert_eq!(serde_json::to_value(&port.target_port).unwrap(), "http");
+    // The URL and Host names follow the Service.
+    assert_eq!(
+        render::url("demo", "default"),
+        "http://demo.default.svc.cluster.local/mcp"
+    );
+    assert!(
+        c.config
+            .gateway
+            .allowed_hosts
+            .contains(&"demo.default.svc.cluster.local".to_string())
+    );
+}
+
+#[test]
+fn deployment_and_service_settings_are_honoured() {
+    let gw = gateway("gateway-full.yaml");
+    let c = compiled(&gw);
+    let settings = Settings {
+        gateway_image: "ignored:1".into(),
+        image_pull_policy: Some("IfNotPresent".into()),
+    };
+    let children = render::render(&gw, &c.config, &BTreeMap::new(), &settings).unwrap();
+    let spec = children.deployment.spec.as_ref().unwrap();
+    assert_eq!(spec.replicas, Some(2));
+    let template = &spec.template;
+    let meta = template.metadata.as_ref().unwrap();
+    assert_eq!(meta.labels.as_ref().unwrap()["team"], "support");
+    assert_eq!(
+        meta.annotations.as_ref().unwrap()["prometheus.io/scrape"],
+        "true"
+    );
+    let pod = template.spec.as_ref().unwrap();
+    assert_eq!(pod.node_selector.as_ref().unwrap()["pool"], "tools");
+    let container = &pod.containers[0];
+    assert_eq!(
+        container.image.as_deref(),
+        Some("registry.example.com/toolyard-gateway:custom")
+    );
+    assert_eq!(container.image_pull_policy.as_deref(), Some("Always"));
+    let env = container.env.as_ref().unwrap();
+    assert_eq!(
+        env.iter()
+            .find(|e| e.name == "RUST_LOG")
+            .and_then(|e| e.value.as_deref()),
+        Some("debug")
+    );
+    let requests = container
+        .resources
+        .as_ref()
+        .unwrap()
+        .requests
+        .as_ref()
+        .unwrap();
+    assert_eq!(requests["cpu"].0, "100m");
+
+    let service = children.service.spec.as_ref().unwrap();
+    assert_eq!(service.type_.as_deref(), Some("LoadBalancer"));
+    assert_eq!(service.ports.as_ref().unwrap()[0].port, 8081);
+    assert_eq!(
+        children.service.metadata.annotations.as_ref().unwrap()["lb.example.com/internal"],
+        "true"
+    );
+
+    let pdb = children.pod_disruption_budget.unwrap();
+    assert_eq!(
+        serde_json::to_value(pdb.spec.unwrap().min_available).unwrap(),
+        1
+    );
+    assert_eq!(children.secret.data.as_ref().map(BTreeMap::len), Some(0));
+}
+
+#[test]
+fn content_hashes_change_only_with_content_and_never_cover_secret_values() {
+    let gw = gateway("gateway-minimal.yaml");
+    let c = compiled(&gw);
+    let hash = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        m.annotations.as_ref().unwrap()[DESIRED_HASH_ANNOTATION].clone()
+    };
+    let a = render::render(&gw, &c.config, &credentials(), &Settings::default()).unwrap();
+    let b = render::render(&gw, &c.config, &credentials(), &Settings::default()).unwrap();
+    assert_eq!(hash(&a.config_map.metadata), hash(&b.config_map.metadata));
+    assert_eq!(hash(&a.deployment.metadata), hash(&b.deployment.metadata));
+
+    let rotated = BTreeMap::from([("users-key.token".to_string(), b"other".to_vec())]);
+    let r = render::render(&gw, &c.config, &rotated, &Settings::default()).unwrap();
+    assert_eq!(
+        hash(&a.secret.metadata),
+        hash(&r.secret.metadata),
+        "the hash must not depend on secret values"
+    );
+    assert_ne!(a.secret.data, r.secret.data);
+
+    let mut changed = c.config.clone();
+    changed.gateway.instructions = Some("new".into());
+    let d = render::render(&gw, &changed, &credentials(), &Settings::default()).unwrap();
+    assert_ne!(hash(&a.config_map.metadata), hash(&d.config_map.metadata));
+    assert_eq!(
+        hash(&a.deployment.metadata),
+        hash(&d.deployment.metadata),
+        "a config change must not roll the pods"
+    );
+}
+
+/// Deterministic, poorly compressible text.
+fn noise(bytes: usize) -> String {
+    let mut out = String::new();
+    let mut state: u64 = 0x9e3779b97f4a7c15;
+    while out.len() < bytes {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.push_str(&format!("{state:016x}"));
+    }
+    out
+}
+
+#[test]
+fn large_configs_are_gzipped_and_too_large_ones_refused() {
+    let gw = gateway("gateway-minimal.yaml");
+    let mut config = compiled(&gw).config;
+    config.gateway.description = Some("a".repeat(2 << 20));
+    let children = render::render(&gw, &config, &BTreeMap::new(), &Settings::default()).unwrap();
+    assert!(children.config_map.data.is_none());
+    let gz = &children.config_map.binary_data.as_ref().unwrap()[render::CONFIG_GZ_KEY];
+    assert!(gz.0.len() < 100 << 10);
+    let text = render::decode_config_text(&children.config_map).unwrap();
+    assert_eq!(
+        serde_json::from_str::<GatewayConfig>(&text).unwrap(),
+        config
+    );
+
+    config.gateway.description = Some(noise(4 << 20));
+    let err = render::render(&gw, &config, &BTreeMap::new(), &Settings::default()).unwrap_err();
+    assert!(matches!(err, render::Error::ConfigTooLarge { .. }), "{err}");
+}
+
+#[test]
+fn target_status_explains_each_outcome_with_the_field_path() {
+    let gw = gateway("gateway-minimal.yaml");
+    let c = compiled(&gw);
+    let now = at(1_000);
+
+    let users = status::target_status(None, Some(2), "demo", report(&c, "users"), false, &now);
+    assert_eq!(users.tool_names, ["users___getUser"]);
+    assert_eq!(users.tools, Some(1));
+    assert_eq!(users.observed_generation, Some(2));
+    assert_eq!(
+        condition(&users.conditions, "Accepted").unwrap().status,
+        "True"
+    );
+    assert_eq!(
+        condition(&users.conditions, "ResolvedRefs").unwrap().status,
+        "True"
+    );
+    let ready = condition(&users.conditions, "Ready").unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "Pending")
+    );
+    let served = status::target_status(
+        Some(&users),
+        Some(2),
+        "demo",
+        report(&c, "users"),
+        true,
+        &at(2_000),
+    );
+    let ready = condition(&served.conditions, "Ready").unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("True", "Ready")
+    );
+    assert_eq!(ready.last_transition_time, at(2_000));
+    assert_eq!(
+        condition(&served.conditions, "Accepted")
+            .unwrap()
+            .last_transition_time,
+        at(1_000)
+    );
+
+    let broken = status::target_status(None, Some(1), "demo", report(&c, "broken"), true, &now);
+    let rr = condition(&broken.conditions, "ResolvedRefs").unwrap();
+    assert_eq!(
+        (rr.status.as_str(), rr.reason.as_str()),
+        ("False", "ConfigMapNotFound")
+    );
+    assert!(
+        rr.message.starts_with("spec.openApi.schema.configMapRef:"),
+        "{}",
+        rr.message
+    );
+    assert_eq!(
+        condition(&broken.conditions, "Accepted").unwrap().status,
+        "True"
+    );
+    assert_eq!(
+        condition(&broken.conditions, "Ready").unwrap().reason,
+        "ConfigMapNotFound"
+    );
+    assert_eq!(broken.tools, Some(0));
+
+    let nokey = status::target_status(None, Some(1), "demo", report(&c, "nokey"), true, &now);
+    let rr = condition(&nokey.conditions, "ResolvedRefs").unwrap();
+    assert_eq!(rr.reason, "SecretNotFound");
+    assert!(
+        rr.message.contains("spec.credentials.apiKey.secretRef"),
+        "{}",
+        rr.message
+    );
+    assert!(rr.message.contains("absent"));
+
+    // Only the good target's tools are in the config.
+    assert_eq!(c.config.tool_count(), 1);
+}
+
+#[test]
+fn an_invalid_spec_is_not_accepted() {
+    let mut bad = targets().remove(0);
+    bad.spec.timeout = Some("forever".into());
+    let gw = gateway("gateway-minimal.yaml");
+    let c = compile(
+        &gw,
+        &[bad],
+        &ResolvedRefs::default(),
+        &CompileContext::default(),
+    )
+    .unwrap();
+    let s = status::target_status(None, Some(1), "demo", &c.targets[0], true, &at(0));
+    let accepted = condition(&s.conditions, "Accepted").unwrap();
+    assert_eq!(
+        (accepted.status.as_str(), accepted.reason.as_str()),
+        ("False", "InvalidSpec")
+    );
+    assert!(
+        accepted.message.starts_with("spec.timeout:"),
+        "{}",
+        accepted.message
+    );
+    assert_eq!(
+        condition(&s.conditions, "ResolvedRefs").unwrap().status,
+        "True"
+    );
+}
+
+#[test]
+fn gateway_status_is_programmed_only_when_the_gateway_serves_the_revision() {
+    let gw = gateway("gateway-minimal.yaml");
+    let c = compiled(&gw);
+    let pending = status::gateway_status(
+        None,
+        "demo",
+        "default",
+        Some(1),
+        GatewayOutcome::Applied {
+            config: &c.config,
+            failed_targets: 2,
+            served_revision: None,
+        },
+        &at(10),
+    );
+    assert_eq!(
+        pending.url.as_deref(),
+        Some("http://demo.default.svc.cluster.local/mcp")
+    );
+    assert_eq!((pending.targets, pending.tools), (Some(1), Some(1)));
+    assert_eq!(
+        pending.config_revision.as_deref(),
+        Some(c.config.revision.as_str())
+    );
+    let programmed = condition(&pending.conditions, "Programmed").unwrap();
+    assert_eq!(
+        (programmed.status.as_str(), programmed.reason.as_str()),
+        ("False", "Pending")
+    );
+    assert!(
+        condition(&pending.conditions, "Ready")
+            .unwrap()
+            .message
+            .contains("2 GatewayTarget(s) left out")
+    );
+
+    let serving = status::gateway_status(
+        Some(&pending),
+        "demo",
+        "default",
+        Some(1),
+        GatewayOutcome::Applied {
+            config: &c.config,
+            failed_targets: 2,
+            served_revision: Some(&c.config.revision),
+        },
+        &at(20),
+    );
+    for type_ in ["Programmed", "Ready"] {
+        let cond = condition(&serving.conditions, type_).unwrap();
+        assert_eq!(
+            (cond.status.as_str(), &cond.last_transition_time),
+            ("True", &at(20))
+        );
+    }
+    assert_eq!(serving.served_config_revision, serving.config_revision);
+
+    // The same outcome later computes an equal status: nothing to write.
+    let again = status::gateway_status(
+        Some(&serving),
+        "demo",
+        "default",
+        Some(1),
+        GatewayOutcome::Applied {
+            config: &c.config,
+            failed_targets: 2,
+            served_revision: Some(&c.config.revision),
+        },
+        &at(99),
+    );
+    assert_eq!(again, serving);
+
+    // A broken spec keeps the last counts and says why.
+    let failed = status::gateway_status(
+        Some(&serving),
+        "demo",
+        "default",
+        Some(2),
+        GatewayOutcome::Failed {
+            reason: "InvalidSpec",
+            message: "spec.inboundAuth: set exactly one",
+        },
+        &at(30),
+    );
+    let ready = condition(&failed.conditions, "Ready").unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "InvalidSpec")
+    );
+    assert!(ready.message.starts_with("spec.inboundAuth"));
+    assert_eq!(failed.tools, serving.tools);
+    assert_eq!(failed.observed_generation, Some(2));
+    let _: GatewayStatus = failed;
+}
+
+#[test]
+fn condition_transition_times_are_kept_while_the_status_holds() {
+    let first = merge_conditions(
+        &[],
+        &[Desired {
+            type_: "Ready",
+            status: false,
+            reason: "Pending".into(),
+            message: "a".into(),
+        }],
+        Some(1),
+        &at(1),
+    );
+    // Same status, new reason and message: the transition time stays.
+    let second = merge_conditions(
+        &first,
+        &[Desired {
+            type_: "Ready",
+            status: false,
+            reason: "ConfigMapNotFound".into(),
+            message: "b".into(),
+        }],
+        Some(2),
+        &at(2),
+    );
+    assert_eq!(second[0].last_transition_time, at(1));
+    assert_eq!(
+        (second[0].reason.as_str(), second[0].observed_generation),
+        ("ConfigMapNotFound", Some(2))
+    );
+    let third = merge_conditions(
+        &second,
+        &[Desired {
+            type_: "Ready",
+            status: true,
+            reason: "Ready".into(),
+            message: "c".into(),
+        }],
+        Some(2),
+        &at(3),
+    );
+    assert_eq!(third[0].last_transition_time, at(3));
+    // Long messages are cut to fit.
+    let long = merge_conditions(
+        &[],
+        &[Desired {
+            type_: "Ready",
+            status: true,
+            reason: "Ready".into(),
+            message: "é".repeat(2000),
+        }],
+        None,
+        &at(0),
+    );
+    assert!(long[0].message.len() <= 1024);
+}
+
+#[test]
+fn targets_of_a_missing_gateway_say_so() {
+    let s = status::blocked_target_status(
+        None,
+        Some(4),
+        None,
+        "GatewayNotFound",
+        "spec.gatewayRef.name: no Gateway named x",
+        &at(5),
+    );
+    let accepted = condition(&s.conditions, "Accepted").unwrap();
+    assert_eq!(
+        (accepted.status.as_str(), accepted.reason.as_str()),
+        ("False", "GatewayNotFound")
+    );
+    assert_eq!(condition(&s.conditions, "Ready").unwrap().status, "False");
+    assert_eq!(s.tools, Some(0));
+    let again = status::blocked_target_status(
+        Some(&s),
+        Some(4),
+        None,
+        "GatewayNotFound",
+        "spec.gatewayRef.name: no Gateway named x",
+        &at(50),
+    );
+    assert_eq!(again, s);
+}

@@ -1,0 +1,988 @@
+//! Cluster suite: the operator and the gateway's in-cluster mode, end to end.
+//!
+//! The operator runs as a local process with the admin kubeconfig. The test cluster has no
+//! kubelet, so the gateway's Deployment never gets pods; instead the gateway binary runs as a
+//! local process with a kubeconfig holding a token of the gateway's own ServiceAccount (minted
+//! with the TokenRequest API), so the Role the operator renders is what it really gets.
+//!
+//! Run with `bash tests/run.sh cluster` (or `tests/cluster/cluster.sh run -- cargo test -p
+//! toolyard-e2e --test cluster_operator -- --ignored --test-threads=1`).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::{Api, DeleteParams, ListParams};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::{Value, json};
+use toolyard_crds::{Gateway, GatewayTarget};
+use toolyard_e2e::{
+    LocalProcess, RecordingBackend, TestNamespace, WAIT, api_error, apply, client,
+    client_from_kubeconfig, free_port, install_crds, kubeconfig_for_token, kubectl, kubectl_ok,
+    mcp_tool_call, mcp_tool_names, parse_yaml_docs, percentile, repo_root, tool_result_text,
+    wait_for, workspace_binary,
+};
+
+/// The objects of the scenario: a Gateway without inbound auth, an OpenAPI target with an API key,
+/// a Lambda target, and a target whose ConfigMap does not exist (yet).
+fn scenario() -> Result<Vec<Value>> {
+    let spec = std::fs::read_to_string(repo_root().join("examples/orders/20-users-target.yaml"))?;
+    let openapi = parse_yaml_docs(&spec)?
+        .into_iter()
+        .find(|d| d["kind"] == "ConfigMap")
+        .context("examples/orders/20-users-target.yaml has no ConfigMap")?["data"]["openapi.yaml"]
+        .clone();
+    Ok(vec![
+        json!({
+            "apiVersion": "toolyard.dev/v1alpha1", "kind": "Gateway",
+            "metadata": {"name": "demo"},
+            "spec": {
+                "inboundAuth": {"none": {}},
+                "mcp": {"instructions": "e2e"},
+                "security": {"allowedDomains": ["127.0.0.1"]},
+            },
+        }),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "users-api"}, "data": {"openapi.yaml": openapi}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "users-key"}, "stringData": {"token": "e2e-token-1", "unused": "never-copied"}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "other-secret"}, "stringData": {"password": "not-for-the-gateway"}}),
+        users_target(None),
+        json!({
+            "apiVersion": "toolyard.dev/v1alpha1", "kind": "GatewayTarget",
+            "metadata": {"name": "lambda-using-sdk"},
+            "spec": {
+                "gatewayRef": {"name": "demo"},
+                "toolPrefix": "LambdaUsingSDK",
+                "lambda": {
+                    "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:orders",
+                    "toolSchema": {"inline": [
+                        {"name": "get_order_tool", "inputSchema": {"type": "object", "properties": {"orderId": {"type": "string"}}}},
+                        {"name": "update_order_tool", "inputSchema": {"type": "object", "properties": {"orderId": {"type": "string"}}}},
+                    ]},
+                },
+                "credentials": {"gatewayIamRole": {"service": "lambda"}},
+            },
+        }),
+        json!({
+            "apiVersion": "toolyard.dev/v1alpha1", "kind": "GatewayTarget",
+            "metadata": {"name": "broken"},
+            "spec": {
+                "gatewayRef": {"name": "demo"},
+                "openApi": {"schema": {"configMapRef": {"name": "missing-api", "key": "openapi.yaml"}}, "baseUrl": "http://127.0.0.1:9"},
+            },
+        }),
+    ])
+}
+
+/// The `users` OpenAPI target, optionally renaming `getUser`.
+fn users_target(rename: Option<&str>) -> Value {
+    let mut t = json!({
+        "apiVersion": "toolyard.dev/v1alpha1", "kind": "GatewayTarget",
+        "metadata": {"name": "users"},
+        "spec": {
+            "gatewayRef": {"name": "demo"},
+            "openApi": {"schema": {"configMapRef": {"name": "users-api", "key": "openapi.yaml"}}, "baseUrl": "http://127.0.0.1:4010"},
+            "credentials": {"apiKey": {"secretRef": {"name": "users-key", "key": "token"}}},
+        },
+    });
+    if let Some(r) = rename {
+        t["spec"]["tools"] = json!({"overrides": [{"name": "getUser", "rename": r}]});
+    }
+    t
+}
+
+fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+fn start_operator(ns: &str, identity: &str) -> Result<LocalProcess> {
+    let kubeconfig = std::env::var("KUBECONFIG").context("KUBECONFIG is not set")?;
+    LocalProcess::start(
+        identity,
+        &workspace_binary("toolyard-operator")?,
+        &[
+            "--namespace",
+            ns,
+            "--leader-elect",
+            "--lease-namespace",
+            ns,
+            "--identity",
+            identity,
+            "--gateway-image",
+            "toolyard-gateway:e2e",
+        ],
+        &[
+            ("KUBECONFIG", kubeconfig.as_str()),
+            ("RUST_LOG", "info,toolyard_operator=debug"),
+        ],
+    )
+}
+
+async fn gateway_status_where(
+    client: &Client,
+    ns: &str,
+    what: &str,
+    check: impl Fn(&Gateway) -> bool,
+) -> Result<Gateway> {
+    let api: Api<Gateway> = Api::namespaced(client.clone(), ns);
+    wait_for(what, WAIT, || async {
+        let g = api.get("demo").await?;
+        Ok(check(&g).then_some(g))
+    })
+    .await
+}
+
+async fn target_where(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    what: &str,
+    check: impl Fn(&GatewayTarget) -> bool,
+) -> Result<GatewayTarget> {
+    let api: Api<GatewayTarget> = Api::namespaced(client.clone(), ns);
+    wait_for(what, WAIT, || async {
+        let t = api.get(name).await?;
+        Ok(check(&t).then_some(t))
+    })
+    .await
+}
+
+fn is(conditions: Option<&Vec<Condition>>, type_: &str, status: &str) -> bool {
+    conditions
+        .and_then(|c| condition(c, type_))
+        .is_some_and(|c| c.status == status)
+}
+
+/// The whole life of a Gateway: children, status, RBAC of the gateway identity, tools/list through
+/// a local gateway process, propagation latency, a broken target, secret rotation, deleting a
+/// target, an operator restart without writes, leader election, and garbage collection.
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server: run tests/cluster/cluster.sh run -- cargo test -p toolyard-e2e -- --ignored"]
+async fn operator_reconciles_a_gateway_end_to_end() -> Result<()> {
+    let client = client().await?;
+    install_crds(&client).await?;
+    let namespace = TestNamespace::create(&client, "operator").await?;
+    let ns = namespace.name.clone();
+    let operator = start_operator(&ns, "operator-a")?;
+
+    for obj in scenario()? {
+        apply(&client, &obj, Some(&ns)).await?;
+    }
+
+    // Children, with owner references and labels.
+    let gateway: Gateway = Api::namespaced(client.clone(), &ns).get("demo").await?;
+    let uid = gateway.meta().uid.clone().unwrap_or_default();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let config_map = wait_for("the config ConfigMap", WAIT, || async {
+        operator.check_running()?;
+        Ok(cms.get_opt("demo-toolyard-config").await?)
+    })
+    .await
+    .with_context(|| operator.log_tail())?;
+    let owned = |refs: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference]| {
+        refs.iter()
+            .any(|r| r.uid == uid && r.kind == "Gateway" && r.controller == Some(true))
+    };
+    assert!(
+        owned(config_map.owner_references()),
+        "ConfigMap not owned by the Gateway"
+    );
+    assert_eq!(
+        config_map
+            .labels()
+            .get("app.kubernetes.io/managed-by")
+            .map(String::as_str),
+        Some("toolyard-operator")
+    );
+    let config_text = config_map
+        .data
+        .as_ref()
+        .and_then(|d| d.get("config.json"))
+        .context("no config.json")?;
+    let config: Value = serde_json::from_str(config_text)?;
+    assert!(
+        !config_text.contains("e2e-token-1"),
+        "a secret value leaked into the ConfigMap"
+    );
+    let tool_names: Vec<&str> = config["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["tools"].as_array().into_iter().flatten())
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(tool_names.contains(&"users___getUser"), "{tool_names:?}");
+
+    let secret: Secret = Api::namespaced(client.clone(), &ns)
+        .get("demo-toolyard-credentials")
+        .await?;
+    assert!(owned(secret.owner_references()));
+    let data = secret.data.clone().unwrap_or_default();
+    assert_eq!(
+        data.keys().cloned().collect::<Vec<_>>(),
+        vec!["users-key.token".to_string()],
+        "only referenced values are copied"
+    );
+    assert_eq!(data["users-key.token"].0, b"e2e-token-1");
+
+    let sa: ServiceAccount = Api::namespaced(client.clone(), &ns)
+        .get("demo-toolyard")
+        .await?;
+    assert!(owned(sa.owner_references()));
+    let role: Role = Api::namespaced(client.clone(), &ns)
+        .get("demo-toolyard")
+        .await?;
+    assert!(owned(role.owner_references()));
+    let binding: RoleBinding = Api::namespaced(client.clone(), &ns)
+        .get("demo-toolyard")
+        .await?;
+    assert!(owned(binding.owner_references()));
+    let service: Service = Api::namespaced(client.clone(), &ns).get("demo").await?;
+    assert!(owned(service.owner_references()));
+    assert_eq!(
+        service
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.as_ref())
+            .map(|p| p[0].port),
+        Some(80)
+    );
+    let deployment: Deployment = Api::namespaced(client.clone(), &ns).get("demo").await?;
+    assert!(owned(deployment.owner_references()));
+    let pod = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .context("no pod spec")?;
+    let container = &pod.containers[0];
+    assert_eq!(container.image.as_deref(), Some("toolyard-gateway:e2e"));
+    assert_eq!(pod.service_account_name.as_deref(), Some("demo-toolyard"));
+    let sc = container
+        .security_context
+        .as_ref()
+        .context("no securityContext")?;
+    assert_eq!(
+        (
+            sc.read_only_root_filesystem,
+            sc.run_as_non_root,
+            sc.allow_privilege_escalation
+        ),
+        (Some(true), Some(true), Some(false))
+    );
+    assert!(container.readiness_probe.is_some() && container.liveness_probe.is_some());
+    let args = container.args.clone().unwrap_or_default();
+    assert!(
+        args.windows(2)
+            .any(|w| w[0] == "--kube-config-map" && w[1] == "demo-toolyard-config"),
+        "{args:?}"
+    );
+
+    // Status before any gateway serves: counts, URL, Programmed False; the broken target explains.
+    let gw = gateway_status_where(&client, &ns, "Gateway status with counts", |g| {
+        g.status
+            .as_ref()
+            .is_some_and(|s| s.tools == Some(4) && s.targets == Some(2))
+    })
+    .await
+    .with_context(|| operator.log_tail())?;
+    let status = gw.status.clone().unwrap_or_default();
+    assert_eq!(
+        status.url.as_deref(),
+        Some(format!("http://demo.{ns}.svc.cluster.local/mcp").as_str())
+    );
+    assert!(status.config_revision.is_some());
+    assert!(
+        is(Some(&status.conditions), "Programmed", "False"),
+        "{:?}",
+        status.conditions
+    );
+    let broken = target_where(&client, &ns, "broken", "broken's ResolvedRefs=False", |t| {
+        is(
+            t.status.as_ref().map(|s| &s.conditions),
+            "ResolvedRefs",
+            "False",
+        )
+    })
+    .await?;
+    let bs = broken.status.clone().unwrap_or_default();
+    let rr = condition(&bs.conditions, "ResolvedRefs").context("no ResolvedRefs")?;
+    assert_eq!(rr.reason, "ConfigMapNotFound");
+    assert!(
+        rr.message.contains("spec.openApi.schema.configMapRef"),
+        "{}",
+        rr.message
+    );
+    assert!(is(Some(&bs.conditions), "Ready", "False"));
+    assert_eq!(bs.tools, Some(0));
+    let users = target_where(&client, &ns, "users", "users accepted", |t| {
+        is(t.status.as_ref().map(|s| &s.conditions), "Accepted", "True")
+    })
+    .await?;
+    let us = users.status.clone().unwrap_or_default();
+    assert!(
+        us.tool_names.contains(&"users___getUser".to_string()),
+        "{:?}",
+        us.tool_names
+    );
+    assert!(is(Some(&us.conditions), "ResolvedRefs", "True"));
+
+    // The gateway's identity: a ServiceAccount token, subject to the rendered Role.
+    let token = kubectl_ok(&[
+        "create",
+        "token",
+        "demo-toolyard",
+        "-n",
+        &ns,
+        "--duration",
+        "1h",
+    ])?;
+    let sa_kubeconfig = kubeconfig_for_token(token.trim(), &ns)?;
+    let as_gateway = client_from_kubeconfig(&sa_kubeconfig).await?;
+    Api::<ConfigMap>::namespaced(as_gateway.clone(), &ns)
+        .get("demo-toolyard-config")
+        .await
+        .context("the gateway cannot read its own ConfigMap")?;
+    Api::<Secret>::namespaced(as_gateway.clone(), &ns)
+        .get("demo-toolyard-credentials")
+        .await
+        .context("the gateway cannot read its own Secret")?;
+    for other in ["users-key", "other-secret"] {
+        let err = Api::<Secret>::namespaced(as_gateway.clone(), &ns)
+            .get(other)
+            .await
+            .err()
+            .with_context(|| format!("the gateway could read Secret {other}"))?;
+        assert_eq!(
+            api_error(&anyhow::Error::from(err)).map(|s| s.code),
+            Some(403)
+        );
+    }
+    let err = Api::<Secret>::namespaced(as_gateway.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .err()
+        .context("the gateway could list Secrets")?;
+    assert_eq!(
+        api_error(&anyhow::Error::from(err)).map(|s| s.code),
+        Some(403)
+    );
+
+    // The gateway process, in-cluster mode, with that identity.
+    let (port, admin_port) = (free_port()?, free_port()?);
+    let addr = format!("127.0.0.1:{port}");
+    let sa_kubeconfig_str = sa_kubeconfig.to_string_lossy().into_owned();
+    let gateway_process = LocalProcess::start(
+        "gateway",
+        &workspace_binary("toolyard-gateway")?,
+        &[
+            "--kube-config-map",
+            "demo-toolyard-config",
+            "--kube-secret",
+            "demo-toolyard-credentials",
+            "--namespace",
+            &ns,
+            "--listen",
+            &addr,
+            "--admin-listen",
+            &format!("127.0.0.1:{admin_port}"),
+        ],
+        &[
+            ("KUBECONFIG", sa_kubeconfig_str.as_str()),
+            ("RUST_LOG", "info"),
+        ],
+    )?;
+    let names = wait_for("tools/list through the gateway", WAIT, || async {
+        gateway_process.check_running()?;
+        let names = mcp_tool_names(&addr).await?;
+        Ok((!names.is_empty()).then_some(names))
+    })
+    .await
+    .with_context(|| gateway_process.log_tail())?;
+    for expected in [
+        "users___getUser",
+        "users___listUsers",
+        "LambdaUsingSDK___get_order_tool",
+        "LambdaUsingSDK___update_order_tool",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    assert!(
+        !names.iter().any(|n| n.starts_with("broken___")),
+        "{names:?}"
+    );
+
+    // The gateway reports what it serves: Programmed, then Ready.
+    let gw = gateway_status_where(&client, &ns, "Programmed=True", |g| {
+        is(
+            g.status.as_ref().map(|s| &s.conditions),
+            "Programmed",
+            "True",
+        )
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "{}\n---\n{}",
+            operator.log_tail(),
+            gateway_process.log_tail()
+        )
+    })?;
+    let status = gw.status.clone().unwrap_or_default();
+    assert!(
+        is(Some(&status.conditions), "Ready", "True"),
+        "{:?}",
+        status.conditions
+    );
+    assert_eq!(status.served_config_revision, status.config_revision);
+    target_where(&client, &ns, "users", "users Ready", |t| {
+        is(t.status.as_ref().map(|s| &s.conditions), "Ready", "True")
+    })
+    .await?;
+
+    // Tool calls through the gateway process, and secret rotation reaching its outbound requests.
+    tool_calls_and_secret_rotation(&client, &ns, &addr, admin_port)
+        .await
+        .with_context(|| {
+            format!(
+                "{}\n---\n{}",
+                operator.log_tail(),
+                gateway_process.log_tail()
+            )
+        })?;
+
+    // Propagation latency: `kubectl apply` of a target change → the new tool in tools/list.
+    let manifest =
+        std::env::temp_dir().join(format!("{}.yaml", toolyard_e2e::unique_name("users")));
+    let (mut from_start, mut from_applied) = (Vec::new(), Vec::new());
+    for i in 0..20 {
+        let new_name = format!("lookup_user_{i}");
+        let mut t = users_target(Some(&new_name));
+        t["metadata"]["namespace"] = json!(ns);
+        std::fs::write(&manifest, serde_json::to_string(&t)?)?;
+        let start = Instant::now();
+        kubectl_ok(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager",
+            "toolyard-e2e",
+            "-f",
+            &manifest.to_string_lossy(),
+        ])?;
+        let applied = Instant::now();
+        let wanted = format!("users___{new_name}");
+        loop {
+            if mcp_tool_names(&addr).await?.contains(&wanted) {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                bail!(
+                    "{wanted} did not appear within 10 s\n{}\n---\n{}",
+                    operator.log_tail(),
+                    gateway_process.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        from_start.push(start.elapsed());
+        from_applied.push(applied.elapsed());
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "propagation kubectl apply -> tools/list over {} changes: from kubectl start p50 {:.0} ms, p95 {:.0} ms; from apply accepted p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+        from_start.len(),
+        ms(percentile(&from_start, 50.0)),
+        ms(percentile(&from_start, 95.0)),
+        ms(percentile(&from_applied, 50.0)),
+        ms(percentile(&from_applied, 95.0)),
+        ms(percentile(&from_applied, 100.0)),
+    );
+
+    // The broken target is fixed by creating its ConfigMap: the ConfigMap watch maps back to it.
+    let fixed_spec = cms
+        .get("users-api")
+        .await?
+        .data
+        .unwrap_or_default()
+        .get("openapi.yaml")
+        .cloned()
+        .unwrap_or_default();
+    apply(&client, &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "missing-api"}, "data": {"openapi.yaml": fixed_spec}}), Some(&ns)).await?;
+    wait_for("broken___getUser to be served", WAIT, || async {
+        Ok(mcp_tool_names(&addr)
+            .await?
+            .contains(&"broken___getUser".to_string())
+            .then_some(()))
+    })
+    .await?;
+    target_where(&client, &ns, "broken", "broken ResolvedRefs=True", |t| {
+        is(
+            t.status.as_ref().map(|s| &s.conditions),
+            "ResolvedRefs",
+            "True",
+        )
+    })
+    .await?;
+
+    // Secret rotation reaches the gateway's Secret (which the gateway watches) without a restart.
+    apply(&client, &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "users-key"}, "stringData": {"token": "e2e-token-2"}}), Some(&ns)).await?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    wait_for(
+        "the rotated value in the credentials Secret",
+        WAIT,
+        || async {
+            let s = secrets.get("demo-toolyard-credentials").await?;
+            Ok(s.data
+                .unwrap_or_default()
+                .get("users-key.token")
+                .is_some_and(|v| v.0 == b"e2e-token-2")
+                .then_some(()))
+        },
+    )
+    .await?;
+
+    // Deleting a target removes its tools.
+    Api::<GatewayTarget>::namespaced(client.clone(), &ns)
+        .delete("lambda-using-sdk", &DeleteParams::default())
+        .await?;
+    wait_for("the Lambda tools to disappear", WAIT, || async {
+        let names = mcp_tool_names(&addr).await?;
+        Ok((!names.iter().any(|n| n.starts_with("LambdaUsingSDK___"))).then_some(()))
+    })
+    .await?;
+    gateway_status_where(&client, &ns, "Ready with 2 targets", |g| {
+        g.status
+            .as_ref()
+            .is_some_and(|s| s.targets == Some(2) && is(Some(&s.conditions), "Ready", "True"))
+    })
+    .await?;
+
+    // An operator restart writes nothing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let versions = resource_versions(&client, &ns).await?;
+    operator.terminate(Duration::from_secs(20))?;
+    let operator = start_operator(&ns, "operator-b")?;
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    wait_for("operator-b to lead", WAIT, || async {
+        let l = leases.get("toolyard-operator").await?;
+        Ok((l.spec.and_then(|s| s.holder_identity).as_deref() == Some("operator-b")).then_some(()))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    operator.check_running()?;
+    assert_eq!(
+        resource_versions(&client, &ns).await?,
+        versions,
+        "the restarted operator wrote something"
+    );
+
+    // A second replica waits for the lease and changes nothing.
+    let follower = start_operator(&ns, "operator-c")?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    follower.check_running()?;
+    let l = leases.get("toolyard-operator").await?;
+    assert_eq!(
+        l.spec.and_then(|s| s.holder_identity).as_deref(),
+        Some("operator-b")
+    );
+    assert!(
+        follower.log_tail().contains("waiting for leadership"),
+        "{}",
+        follower.log_tail()
+    );
+
+    // Deleting the Gateway garbage-collects its children; its targets report GatewayNotFound.
+    Api::<Gateway>::namespaced(client.clone(), &ns)
+        .delete("demo", &DeleteParams::default())
+        .await?;
+    wait_for("the children to be garbage-collected", WAIT, || async {
+        let cm = cms.get_opt("demo-toolyard-config").await?;
+        let d = Api::<Deployment>::namespaced(client.clone(), &ns)
+            .get_opt("demo")
+            .await?;
+        Ok((cm.is_none() && d.is_none()).then_some(()))
+    })
+    .await?;
+    let t = target_where(&client, &ns, "users", "users GatewayNotFound", |t| {
+        t.status
+            .as_ref()
+            .and_then(|s| condition(&s.conditions, "Accepted"))
+            .is_some_and(|c| c.reason == "GatewayNotFound")
+    })
+    .await?;
+    let accepted = condition(
+        &t.status.as_ref().context("no status")?.conditions,
+        "Accepted",
+    )
+    .cloned()
+    .context("no Accepted")?;
+    assert!(
+        accepted.message.contains("spec.gatewayRef.name"),
+        "{}",
+        accepted.message
+    );
+
+    // The gateway process kept serving its last good config while its objects vanished.
+    assert!(
+        mcp_tool_names(&addr)
+            .await?
+            .iter()
+            .any(|n| n.starts_with("users___"))
+    );
+    gateway_process.check_running()?;
+    Ok(())
+}
+
+/// `tools/call` through the gateway process at `addr`: a target on the gateway's own admin API
+/// (`GET /readyz`), then a target on a recording backend with an API key in a query parameter,
+/// whose Secret is rotated: the next calls carry the new key within 10 s, without a restart. Both
+/// targets are deleted again (and their tools gone) before returning.
+async fn tool_calls_and_secret_rotation(
+    client: &Client,
+    ns: &str,
+    addr: &str,
+    admin_port: u16,
+) -> Result<()> {
+    let admin_spec = parse_yaml_docs(&std::fs::read_to_string(
+        repo_root().join("examples/quickstart/gateway.yaml"),
+    )?)?
+    .into_iter()
+    .find(|d| d["kind"] == "ConfigMap")
+    .context("examples/quickstart/gateway.yaml has no ConfigMap")?["data"]["openapi.yaml"]
+        .clone();
+    apply(
+        client,
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "admin-api"}, "data": {"openapi.yaml": admin_spec}}),
+        Some(ns),
+    )
+    .await?;
+    apply(
+        client,
+        &json!({
+            "apiVersion": "toolyard.dev/v1alpha1", "kind": "GatewayTarget",
+            "metadata": {"name": "admin"},
+            "spec": {
+                "gatewayRef": {"name": "demo"},
+                "openApi": {
+                    "schema": {"configMapRef": {"name": "admin-api", "key": "openapi.yaml"}},
+                    "baseUrl": format!("http://127.0.0.1:{admin_port}"),
+                },
+                "timeout": "5s",
+            },
+        }),
+        Some(ns),
+    )
+    .await?;
+    wait_for("admin___getReadiness in tools/list", WAIT, || async {
+        Ok(mcp_tool_names(addr)
+            .await?
+            .contains(&"admin___getReadiness".to_string())
+            .then_some(()))
+    })
+    .await?;
+    let result = mcp_tool_call(addr, "admin___getReadiness", json!({})).await?;
+    assert_ne!(result["isError"], json!(true), "{result}");
+    let text = tool_result_text(&result);
+    assert!(
+        text.contains(r#""ready":true"#) || result.to_string().contains(r#"\"ready\":true"#),
+        "{result}"
+    );
+
+    // A backend of our own sees the API key the gateway sends.
+    let backend = RecordingBackend::start().await?;
+    let echo_spec = "openapi: 3.0.3\ninfo: {title: Echo, version: '1'}\npaths:\n  /echo:\n    get:\n      operationId: echo\n      responses:\n        '200': {description: OK, content: {application/json: {schema: {type: object}}}}\n";
+    apply(
+        client,
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "echo-api"}, "data": {"openapi.yaml": echo_spec}}),
+        Some(ns),
+    )
+    .await?;
+    let rotate = |value: &str| json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "echo-key"}, "stringData": {"key": value}});
+    apply(client, &rotate("echo-key-1"), Some(ns)).await?;
+    apply(
+        client,
+        &json!({
+            "apiVersion": "toolyard.dev/v1alpha1", "kind": "GatewayTarget",
+            "metadata": {"name": "echo"},
+            "spec": {
+                "gatewayRef": {"name": "demo"},
+                "openApi": {
+                    "schema": {"configMapRef": {"name": "echo-api", "key": "openapi.yaml"}},
+                    "baseUrl": format!("http://{}", backend.addr),
+                },
+                "credentials": {"apiKey": {
+                    "secretRef": {"name": "echo-key", "key": "key"},
+                    "location": "QueryParameter",
+                    "parameterName": "key",
+                }},
+                "timeout": "5s",
+            },
+        }),
+        Some(ns),
+    )
+    .await?;
+    wait_for("echo___echo in tools/list", WAIT, || async {
+        Ok(mcp_tool_names(addr)
+            .await?
+            .contains(&"echo___echo".to_string())
+            .then_some(()))
+    })
+    .await?;
+    let result = mcp_tool_call(addr, "echo___echo", json!({})).await?;
+    assert_ne!(result["isError"], json!(true), "{result}");
+    let line = backend
+        .last_request()
+        .context("the backend got no request")?;
+    assert!(
+        line.starts_with("GET /echo?") && line.contains("key=echo-key-1"),
+        "{line}"
+    );
+
+    // Rotate: the next calls carry the new value, without restarting anything.
+    apply(client, &rotate("echo-key-2"), Some(ns)).await?;
+    let rotated = Instant::now();
+    loop {
+        let result = mcp_tool_call(addr, "echo___echo", json!({})).await?;
+        assert_ne!(result["isError"], json!(true), "{result}");
+        let line = backend.last_request().unwrap_or_default();
+        if line.contains("key=echo-key-2") {
+            break;
+        }
+        assert!(line.contains("key=echo-key-1"), "{line}");
+        if rotated.elapsed() > Duration::from_secs(10) {
+            bail!("the rotated key did not reach the backend within 10 s (last request: {line})");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "secret rotation: Secret applied -> new API key at the backend in {:.0} ms",
+        rotated.elapsed().as_secs_f64() * 1000.0
+    );
+
+    // Leave the scenario as it was.
+    let targets: Api<GatewayTarget> = Api::namespaced(client.clone(), ns);
+    for name in ["admin", "echo"] {
+        targets.delete(name, &DeleteParams::default()).await?;
+    }
+    wait_for("the admin and echo tools to disappear", WAIT, || async {
+        let names = mcp_tool_names(addr).await?;
+        Ok((!names
+            .iter()
+            .any(|n| n.starts_with("admin___") || n.starts_with("echo___")))
+        .then_some(()))
+    })
+    .await?;
+    Ok(())
+}
+
+/// resourceVersions of the Gateway, its targets and every child but the Deployment (whose status
+/// kube-controller-manager updates), plus the Deployment's generation.
+async fn resource_versions(client: &Client, ns: &str) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let g: Gateway = Api::namespaced(client.clone(), ns).get("demo").await?;
+    out.insert("Gateway".into(), g.resource_version().unwrap_or_default());
+    for t in Api::<GatewayTarget>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await?
+    {
+        out.insert(
+            format!("GatewayTarget/{}", t.name_any()),
+            t.resource_version().unwrap_or_default(),
+        );
+    }
+    let cm: ConfigMap = Api::namespaced(client.clone(), ns)
+        .get("demo-toolyard-config")
+        .await?;
+    out.insert(
+        "ConfigMap".into(),
+        cm.resource_version().unwrap_or_default(),
+    );
+    let s: Secret = Api::namespaced(client.clone(), ns)
+        .get("demo-toolyard-credentials")
+        .await?;
+    out.insert("Secret".into(), s.resource_version().unwrap_or_default());
+    let sa: ServiceAccount = Api::namespaced(client.clone(), ns)
+        .get("demo-toolyard")
+        .await?;
+    out.insert(
+        "ServiceAccount".into(),
+        sa.resource_version().unwrap_or_default(),
+    );
+    let r: Role = Api::namespaced(client.clone(), ns)
+        .get("demo-toolyard")
+        .await?;
+    out.insert("Role".into(), r.resource_version().unwrap_or_default());
+    let rb: RoleBinding = Api::namespaced(client.clone(), ns)
+        .get("demo-toolyard")
+        .await?;
+    out.insert(
+        "RoleBinding".into(),
+        rb.resource_version().unwrap_or_default(),
+    );
+    let svc: Service = Api::namespaced(client.clone(), ns).get("demo").await?;
+    out.insert("Service".into(), svc.resource_version().unwrap_or_default());
+    let d: Deployment = Api::namespaced(client.clone(), ns).get("demo").await?;
+    out.insert(
+        "Deployment.generation".into(),
+        d.metadata.generation.unwrap_or_default().to_string(),
+    );
+    Ok(out)
+}
+
+/// The chart lints, renders, and installs (with its RBAC and operator Deployment) into the test
+/// cluster, then upgrades and uninstalls. The operator pod never runs (no kubelet).
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server: run tests/cluster/cluster.sh run -- cargo test -p toolyard-e2e -- --ignored"]
+async fn helm_chart_lints_renders_and_installs() -> Result<()> {
+    let client = client().await?;
+    install_crds(&client).await?;
+    let chart = repo_root().join("charts/toolyard");
+    let chart = chart.to_string_lossy();
+    let helm = |args: &[&str]| -> Result<String> {
+        let out = std::process::Command::new(helm_path())
+            .args(args)
+            .output()
+            .context("running helm")?;
+        if !out.status.success() {
+            bail!(
+                "helm {} failed:\n{}{}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    helm(&["lint", &chart])?;
+    let rendered = helm(&[
+        "template",
+        "toolyard",
+        &chart,
+        "--namespace",
+        "toolyard-system",
+        "--kube-version",
+        "1.35.0",
+    ])?;
+    let docs = parse_yaml_docs(&rendered)?;
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    for kind in [
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "Deployment",
+    ] {
+        assert!(
+            kinds.contains(&kind),
+            "{kind} missing from helm template: {kinds:?}"
+        );
+    }
+    // Namespaced mode: no cluster-wide RBAC on the watched objects.
+    let namespaced = helm(&[
+        "template",
+        "toolyard",
+        &chart,
+        "--namespace",
+        "toolyard-system",
+        "--kube-version",
+        "1.35.0",
+        "--set",
+        "watchNamespace=agents",
+    ])?;
+    let docs = parse_yaml_docs(&namespaced)?;
+    assert!(
+        !docs.iter().any(|d| d["kind"] == "ClusterRole"),
+        "namespaced mode rendered a ClusterRole"
+    );
+    let operator = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .context("no Deployment")?;
+    assert!(operator.to_string().contains("TOOLYARD_WATCH_NAMESPACE"));
+
+    let ns = TestNamespace::create(&client, "helm").await?;
+    let release = "toolyard";
+    helm(&[
+        "install",
+        release,
+        &chart,
+        "--namespace",
+        &ns.name,
+        "--set",
+        "image.tag=e2e",
+    ])?;
+    let d: Deployment = Api::namespaced(client.clone(), &ns.name)
+        .get("toolyard-operator")
+        .await?;
+    let image = d
+        .spec
+        .and_then(|s| s.template.spec)
+        .map(|p| p.containers[0].image.clone().unwrap_or_default())
+        .unwrap_or_default();
+    assert!(image.ends_with(":e2e"), "{image}");
+    // The ClusterRole lets the operator do its job, and no more on Secrets than it needs.
+    let sa = format!("system:serviceaccount:{}:toolyard-operator", ns.name);
+    for (verb, resource, subresource, expect) in [
+        ("watch", "gateways.toolyard.dev", "", "yes"),
+        ("patch", "gatewaytargets.toolyard.dev", "status", "yes"),
+        ("patch", "gatewaytargets.toolyard.dev", "", "no"),
+        ("create", "deployments.apps", "", "yes"),
+        ("get", "secrets", "", "yes"),
+        ("delete", "secrets", "", "no"),
+        ("create", "pods", "", "no"),
+    ] {
+        let sub = format!("--subresource={subresource}");
+        let mut args = vec![
+            "auth", "can-i", verb, resource, "--as", &sa, "-n", "default",
+        ];
+        if !subresource.is_empty() {
+            args.push(&sub);
+        }
+        let out = kubectl(&args)?;
+        assert_eq!(
+            out.stdout.trim(),
+            expect,
+            "can-i {verb} {resource}: {}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+    helm(&[
+        "upgrade",
+        release,
+        &chart,
+        "--namespace",
+        &ns.name,
+        "--set",
+        "image.tag=e2e2",
+        "--set",
+        "replicas=2",
+    ])?;
+    let d: Deployment = Api::namespaced(client.clone(), &ns.name)
+        .get("toolyard-operator")
+        .await?;
+    assert_eq!(d.spec.and_then(|s| s.replicas), Some(2));
+    helm(&["uninstall", release, "--namespace", &ns.name])?;
+    let gone: Option<Deployment> = Api::namespaced(client.clone(), &ns.name)
+        .get_opt("toolyard-operator")
+        .await?;
+    assert!(gone.is_none());
+    Ok(())
+}
+
+fn helm_path() -> std::path::PathBuf {
+    match std::env::var_os("TESTCLUSTER_BIN") {
+        Some(bin) if std::path::Path::new(&bin).join("helm").is_file() => {
+            std::path::Path::new(&bin).join("helm")
+        }
+        _ => "helm".into(),
+    }
+}
