@@ -138,6 +138,40 @@ fn start_backend(port: u16) {
     });
 }
 
+/// A stateless MCP 2026-07-28 request as a load-generator closure: POSTs `body` with the method
+/// (and tool name) headers; a success when the response text contains `expect`.
+fn mcp_request(
+    client: reqwest::Client,
+    url: String,
+    method: &'static str,
+    name: Option<&'static str>,
+    body: String,
+    expect: &'static str,
+) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
++ Clone
++ Send
++ Sync
++ 'static {
+    move || {
+        let mut request = client
+            .post(url.clone())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", method);
+        if let Some(name) = name {
+            request = request.header("mcp-name", name);
+        }
+        let request = request.body(body.clone());
+        Box::pin(async move {
+            match request.send().await {
+                Ok(r) => r.text().await.map(|t| t.contains(expect)).unwrap_or(false),
+                Err(_) => false,
+            }
+        })
+    }
+}
+
 struct Gateway(Child);
 impl Drop for Gateway {
     fn drop(&mut self) {
@@ -253,64 +287,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     };
-    let via = {
-        let client = client.clone();
-        move || {
-            let (client, u, b) = (client.clone(), url.clone(), call_body.clone());
-            async move {
-                let r = client
-                    .post(u)
-                    .header("content-type", "application/json")
-                    .header("accept", "application/json, text/event-stream")
-                    .header("mcp-protocol-version", "2026-07-28")
-                    .header("mcp-method", "tools/call")
-                    .header("mcp-name", "b___getItem0")
-                    .body(b)
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) => r
-                        .text()
-                        .await
-                        .map(|t| t.contains(r#""isError":false"#))
-                        .unwrap_or(false),
-                    Err(_) => false,
-                }
-            }
-        }
-    };
+    let via = mcp_request(
+        client.clone(),
+        url.clone(),
+        "tools/call",
+        Some("b___getItem0"),
+        call_body,
+        r#""isError":false"#,
+    );
     // Warm up pools.
     let _ = load(4, 200, direct.clone()).await;
     let _ = load(4, 200, via.clone()).await;
     // The MCP layer alone (no backend call): tools/list of one tool.
-    let small_list = {
-        let client = client.clone();
-        let url = format!("http://127.0.0.1:{mcp}/mcp");
-        let body =
-            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{{META}}}}}"#);
-        move || {
-            let (client, u, b) = (client.clone(), url.clone(), body.clone());
-            async move {
-                let r = client
-                    .post(u)
-                    .header("content-type", "application/json")
-                    .header("accept", "application/json, text/event-stream")
-                    .header("mcp-protocol-version", "2026-07-28")
-                    .header("mcp-method", "tools/list")
-                    .body(b)
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) => r
-                        .text()
-                        .await
-                        .map(|t| t.contains("getItem0"))
-                        .unwrap_or(false),
-                    Err(_) => false,
-                }
-            }
-        }
-    };
+    let list_body =
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{{META}}}}}"#);
+    let small_list = mcp_request(
+        client.clone(),
+        url.clone(),
+        "tools/list",
+        None,
+        list_body.clone(),
+        "getItem0",
+    );
     let s1 = load(1, 3000, small_list).await;
     let d1 = load(1, 3000, direct.clone()).await;
     let g1 = load(1, 3000, via.clone()).await;
@@ -322,33 +320,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !wait_ready(&client, admin, 1000).await {
         return Err("gateway did not reload to 1,000 tools".into());
     }
-    let list_body =
-        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{{META}}}}}"#);
-    let list = {
-        let (client, url) = (client.clone(), format!("http://127.0.0.1:{mcp}/mcp"));
-        move || {
-            let (client, u, b) = (client.clone(), url.clone(), list_body.clone());
-            async move {
-                let r = client
-                    .post(u)
-                    .header("content-type", "application/json")
-                    .header("accept", "application/json, text/event-stream")
-                    .header("mcp-protocol-version", "2026-07-28")
-                    .header("mcp-method", "tools/list")
-                    .body(b)
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) => r
-                        .text()
-                        .await
-                        .map(|t| t.contains("getItem999"))
-                        .unwrap_or(false),
-                    Err(_) => false,
-                }
-            }
-        }
-    };
+    let list = mcp_request(
+        client.clone(),
+        url,
+        "tools/list",
+        None,
+        list_body,
+        "getItem999",
+    );
     let l1 = load(1, 200, list).await;
 
     // Reload time for 1,000 tools, in process: load + compile + snapshot build.
