@@ -587,20 +587,7 @@ fn resolve_schema(
 ) -> Result<String, TargetError> {
     match (&source.inline, &source.config_map_ref, &source.url) {
         (Some(text), None, None) => Ok(text.clone()),
-        (None, Some(cm), None) => refs
-            .config_maps
-            .get(&(cm.name.clone(), cm.key.clone()))
-            .cloned()
-            .ok_or_else(|| {
-                TargetError::new(
-                    "ConfigMapNotFound",
-                    format!("{field}.configMapRef"),
-                    format!(
-                        "ConfigMap {} has no key {:?} (or does not exist)",
-                        cm.name, cm.key
-                    ),
-                )
-            }),
+        (None, Some(cm), None) => config_map_text(refs, cm, field).cloned(),
         (None, None, Some(url)) => refs.urls.get(url).cloned().ok_or_else(|| {
             TargetError::new(
                 "UrlNotFetched",
@@ -616,6 +603,26 @@ fn resolve_schema(
     }
 }
 
+/// The text of a referenced ConfigMap key, or a `ConfigMapNotFound` error at `<field>.configMapRef`.
+fn config_map_text<'a>(
+    refs: &'a ResolvedRefs,
+    cm: &toolyard_crds::refs::ConfigMapKeyRef,
+    field: &str,
+) -> Result<&'a String, TargetError> {
+    refs.config_maps
+        .get(&(cm.name.clone(), cm.key.clone()))
+        .ok_or_else(|| {
+            TargetError::new(
+                "ConfigMapNotFound",
+                format!("{field}.configMapRef"),
+                format!(
+                    "ConfigMap {} has no key {:?} (or does not exist)",
+                    cm.name, cm.key
+                ),
+            )
+        })
+}
+
 fn tool_definitions(
     source: &toolyard_crds::target::ToolSchemaSource,
     field: &str,
@@ -624,19 +631,7 @@ fn tool_definitions(
     match (&source.inline, &source.config_map_ref) {
         (Some(defs), None) => Ok(defs.clone()),
         (None, Some(cm)) => {
-            let text = refs
-                .config_maps
-                .get(&(cm.name.clone(), cm.key.clone()))
-                .ok_or_else(|| {
-                    TargetError::new(
-                        "ConfigMapNotFound",
-                        format!("{field}.configMapRef"),
-                        format!(
-                            "ConfigMap {} has no key {:?} (or does not exist)",
-                            cm.name, cm.key
-                        ),
-                    )
-                })?;
+            let text = config_map_text(refs, cm, field)?;
             lambda::parse_definitions(text).map_err(|e| {
                 TargetError::new(
                     "InvalidSchema",
@@ -773,5 +768,131 @@ fn credentials(
             "spec.credentials",
             "set at most one of apiKey, oauth2 or gatewayIamRole",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::manifests::Manifests;
+    use std::path::Path;
+
+    const GATEWAY: &str = "apiVersion: toolyard.dev/v1alpha1\nkind: Gateway\nmetadata: {name: g}\nspec:\n  inboundAuth: {none: {}}\n  search: {type: Semantic}\n";
+    const SPEC: &str = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\nservers: [{url: 'http://127.0.0.1:1'}]\npaths:\n  /u/{id}:\n    get:\n      operationId: getUser\n      parameters: [{name: id, in: path, required: true, schema: {type: string}}]\n      responses: {'200': {description: ok}}\n";
+
+    fn target(name: &str, extra: &str) -> String {
+        format!(
+            "---\napiVersion: toolyard.dev/v1alpha1\nkind: GatewayTarget\nmetadata: {{name: {name}}}\nspec:\n  gatewayRef: {{name: g}}\n{extra}"
+        )
+    }
+
+    fn compile_text(text: &str) -> Compiled {
+        let mut m = Manifests::default();
+        m.add_text(Path::new("t.yaml"), text)
+            .expect("manifests parse");
+        compile(
+            &m.gateways[0],
+            &m.targets,
+            &m.resolved_refs(),
+            &CompileContext::default(),
+        )
+        .expect("gateway compiles")
+    }
+
+    #[test]
+    fn a_broken_target_is_left_out_with_the_field_path_and_the_others_serve() {
+        let spec: String = SPEC.lines().map(|l| format!("    {l}\n")).collect();
+        let text = format!(
+            "{GATEWAY}{}{}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: api}}\ndata:\n  spec.yaml: |\n{spec}",
+            target(
+                "good",
+                "  openApi:\n    schema: {configMapRef: {name: api, key: spec.yaml}}\n"
+            ),
+            target(
+                "broken",
+                "  openApi:\n    schema: {configMapRef: {name: missing, key: spec.yaml}}\n"
+            ),
+        );
+        let compiled = compile_text(&text);
+        let broken = compiled
+            .targets
+            .iter()
+            .find(|t| t.name == "broken")
+            .unwrap();
+        let err = broken.outcome.as_ref().unwrap_err();
+        assert_eq!(err.reason, "ConfigMapNotFound");
+        assert_eq!(err.field, "spec.openApi.schema.configMapRef");
+        assert!(err.is_ref_error());
+        let names: Vec<&str> = compiled
+            .config
+            .targets
+            .iter()
+            .flat_map(|t| t.tools.iter().map(|x| x.name.as_str()))
+            .collect();
+        assert_eq!(names, ["good___getUser"]);
+        assert!(compiled.config.gateway.search.enabled);
+        assert_eq!(compiled.config.revision, revision(&compiled.config));
+    }
+
+    #[test]
+    fn bad_prefix_timeout_and_missing_secret_name_their_fields() {
+        let lambda = "  lambda:\n    functionArn: arn:aws:lambda:us-east-1:123456789012:function:f\n    toolSchema: {inline: [{name: t, inputSchema: {type: object}}]}\n";
+        let text = format!(
+            "{GATEWAY}{}{}{}",
+            target("a", &format!("  toolPrefix: bad_prefix\n{lambda}")),
+            target("b", &format!("  timeout: 20m\n{lambda}")),
+            target(
+                "c",
+                &format!(
+                    "{lambda}  credentials: {{apiKey: {{secretRef: {{name: nope, key: k}}}}}}\n"
+                )
+            ),
+        );
+        let compiled = compile_text(&text);
+        let fields: Vec<(&str, &str)> = compiled
+            .targets
+            .iter()
+            .map(|t| {
+                let e = t.outcome.as_ref().unwrap_err();
+                (e.reason, e.field.as_str())
+            })
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("InvalidSpec", "spec.toolPrefix"),
+                ("InvalidSpec", "spec.timeout"),
+                ("SecretNotFound", "spec.credentials.apiKey.secretRef")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tool_name_taken_by_another_target_is_a_conflict() {
+        let lambda = "  lambda:\n    functionArn: arn:aws:lambda:us-east-1:123456789012:function:f\n    toolSchema: {inline: [{name: t, inputSchema: {type: object}}]}\n";
+        let text = format!(
+            "{GATEWAY}{}{}",
+            target("first", &format!("  toolPrefix: same\n{lambda}")),
+            target("second", &format!("  toolPrefix: same\n{lambda}")),
+        );
+        let compiled = compile_text(&text);
+        assert!(compiled.targets[0].outcome.is_ok());
+        let err = compiled.targets[1].outcome.as_ref().unwrap_err();
+        assert_eq!(err.reason, "NameConflict");
+        assert!(err.message.contains("same___t"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_gateway_without_inbound_auth_choice_fails_as_a_whole() {
+        let mut m = Manifests::default();
+        m.add_text(Path::new("g.yaml"), "apiVersion: toolyard.dev/v1alpha1\nkind: Gateway\nmetadata: {name: g}\nspec:\n  inboundAuth: {}\n").unwrap();
+        let err = compile(
+            &m.gateways[0],
+            &[],
+            &m.resolved_refs(),
+            &CompileContext::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "spec.inboundAuth");
     }
 }
