@@ -107,6 +107,8 @@ impl Error {
 pub struct Context {
     /// API client.
     pub client: Client,
+    /// HTTP client for schema URLs.
+    pub http: reqwest::Client,
     /// Render settings (gateway image, …).
     pub settings: render::Settings,
     /// Cache of every GatewayTarget in the watched namespaces.
@@ -161,7 +163,7 @@ pub async fn reconcile(
         refs.secrets.extend(r.secrets);
         refs.urls.extend(r.urls);
     }
-    let resolved = dereference::resolve(&ctx.client, &namespace, &refs).await?;
+    let resolved = dereference::resolve(&ctx.client, &ctx.http, &namespace, &refs).await?;
 
     // 2. compile
     let compile_ctx = CompileContext {
@@ -638,8 +640,11 @@ pub async fn run(
 
     let controller = Controller::new(gateways_api, watcher::Config::default().any_semantic());
     let gateways = controller.store();
+    let http = dereference::http_client()
+        .map_err(|e| anyhow::anyhow!("failed to build the HTTP client for schema URLs: {e}"))?;
     let ctx = Arc::new(Context {
         client: client.clone(),
+        http,
         settings,
         targets: targets.clone(),
         recorder: Recorder::new(client.clone(), reporter),

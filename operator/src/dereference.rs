@@ -2,7 +2,9 @@
 //! the controller's cache) and the ConfigMap keys and Secret keys they reference. The only step of
 //! the pipeline that reads the API besides apply; what it returns is plain data.
 //!
-//! URLs (`schema.url`) are not fetched yet: such targets report `UrlNotFetched`.
+//! Schema URLs (`schema.url`) are fetched here on every reconcile, with a time and size limit; a URL
+//! that cannot be fetched is reported on its target (`UrlNotFetched` with the reason) while the
+//! other targets compile.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -135,6 +137,7 @@ pub struct Resolved {
 /// out (the compiler reports them per target).
 pub async fn resolve(
     client: &Client,
+    http: &reqwest::Client,
     namespace: &str,
     refs: &References,
 ) -> Result<Resolved, Error> {
@@ -155,6 +158,16 @@ pub async fn resolve(
         for (n, key) in refs.config_maps.iter().filter(|(n, _)| n == name) {
             if let Some(text) = config_map_text(&cm, key) {
                 out.refs.config_maps.insert((n.clone(), key.clone()), text);
+            }
+        }
+    }
+    for url in &refs.urls {
+        match fetch(http, url).await {
+            Ok(text) => {
+                out.refs.urls.insert(url.clone(), text);
+            }
+            Err(why) => {
+                out.refs.url_errors.insert(url.clone(), why);
             }
         }
     }
@@ -188,6 +201,50 @@ pub async fn resolve(
         }
     }
     Ok(out)
+}
+
+/// Largest schema document fetched from a URL.
+pub const MAX_URL_BYTES: usize = 32 << 20;
+
+/// The HTTP client for schema URLs: bounded time, no cookies, a recognizable user agent.
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .user_agent(concat!("toolyard-operator/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Fetches one schema document. The error is a short reason for the target's status (it never
+/// contains credentials: schema URLs carry none).
+async fn fetch(http: &reqwest::Client, url: &str) -> Result<String, String> {
+    let response = http.get(url).send().await.map_err(|e| {
+        if e.is_timeout() {
+            "timed out".to_string()
+        } else if e.is_connect() {
+            "connection failed".to_string()
+        } else {
+            "request failed".to_string()
+        }
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("HTTP {}", status.as_u16()));
+    }
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_URL_BYTES as u64)
+    {
+        return Err(format!("larger than {MAX_URL_BYTES} bytes"));
+    }
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|_| "reading the body failed".to_string())?;
+    if bytes.len() > MAX_URL_BYTES {
+        return Err(format!("larger than {MAX_URL_BYTES} bytes"));
+    }
+    String::from_utf8(bytes.to_vec()).map_err(|_| "the document is not UTF-8 text".to_string())
 }
 
 /// The text under `key` of a ConfigMap: `data`, or `binaryData` (gunzipped when gzip).

@@ -819,6 +819,102 @@ async fn resource_versions(client: &Client, ns: &str) -> Result<BTreeMap<String,
 
 /// The chart lints, renders, and installs (with its RBAC and operator Deployment) into the test
 /// cluster, then upgrades and uninstalls. The operator pod never runs (no kubelet).
+/// Serves one OpenAPI document over HTTP on a free loopback port until dropped.
+async fn serve_spec(spec: &'static str) -> Result<(String, tokio::task::JoinHandle<()>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?.to_string();
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/yaml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{spec}",
+                    spec.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    Ok((addr, task))
+}
+
+/// `schema.url` documents are fetched by the operator; a URL that cannot be fetched is explained
+/// on its own target (reason, field path, cause) while the other target compiles.
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server: run tests/cluster/cluster.sh run -- cargo test -p toolyard-e2e -- --ignored"]
+async fn schema_urls_are_fetched_and_failures_explained() -> Result<()> {
+    const SPEC: &str = "openapi: 3.0.3\ninfo: {title: remote, version: '1'}\nservers: [{url: 'http://127.0.0.1:9'}]\npaths:\n  /things/{id}:\n    get:\n      operationId: getThing\n      parameters: [{name: id, in: path, required: true, schema: {type: string}}]\n      responses: {'200': {description: ok}}\n";
+    let client = client().await?;
+    install_crds(&client).await?;
+    let namespace = TestNamespace::create(&client, "urls").await?;
+    let ns = namespace.name.clone();
+    let (addr, server) = serve_spec(SPEC).await?;
+    let operator = start_operator(&ns, "operator-urls")?;
+    let objects = [
+        json!({"apiVersion": "toolyard.dev/v1alpha1", "kind": "Gateway", "metadata": {"name": "urls"},
+               "spec": {"inboundAuth": {"none": {}}}}),
+        json!({"apiVersion": "toolyard.dev/v1alpha1", "kind": "GatewayTarget", "metadata": {"name": "remote"},
+               "spec": {"gatewayRef": {"name": "urls"},
+                        "openApi": {"schema": {"url": format!("http://{addr}/openapi.yaml")}}}}),
+        json!({"apiVersion": "toolyard.dev/v1alpha1", "kind": "GatewayTarget", "metadata": {"name": "unreachable"},
+               "spec": {"gatewayRef": {"name": "urls"},
+                        "openApi": {"schema": {"url": "http://127.0.0.1:1/openapi.yaml"}}}}),
+    ];
+    for obj in &objects {
+        apply(&client, obj, Some(&ns)).await?;
+    }
+    let remote = target_where(
+        &client,
+        &ns,
+        "remote",
+        "the URL-backed target's tools",
+        |t| t.status.as_ref().is_some_and(|s| s.tools == Some(1)),
+    )
+    .await
+    .with_context(|| operator.log_tail())?;
+    let status = remote.status.unwrap_or_default();
+    assert_eq!(status.tool_names, ["remote___getThing"]);
+    assert!(
+        is(Some(&status.conditions), "ResolvedRefs", "True"),
+        "{:?}",
+        status.conditions
+    );
+
+    let broken = target_where(
+        &client,
+        &ns,
+        "unreachable",
+        "the unreachable URL explained",
+        |t| {
+            is(
+                t.status.as_ref().map(|s| &s.conditions),
+                "ResolvedRefs",
+                "False",
+            )
+        },
+    )
+    .await
+    .with_context(|| operator.log_tail())?;
+    let conditions = broken.status.unwrap_or_default().conditions;
+    let resolved = condition(&conditions, "ResolvedRefs").context("no ResolvedRefs condition")?;
+    assert_eq!(resolved.reason, "UrlNotFetched");
+    assert!(
+        resolved.message.contains("spec.openApi.schema.url"),
+        "{}",
+        resolved.message
+    );
+    assert!(
+        resolved.message.contains("connection failed"),
+        "{}",
+        resolved.message
+    );
+    server.abort();
+    drop(operator);
+    Ok(())
+}
+
 #[tokio::test]
 #[ignore = "needs a Kubernetes API server: run tests/cluster/cluster.sh run -- cargo test -p toolyard-e2e -- --ignored"]
 async fn helm_chart_lints_renders_and_installs() -> Result<()> {

@@ -40,6 +40,8 @@ pub struct ResolvedRefs {
     pub config_maps: BTreeMap<(String, String), String>,
     /// URL → fetched text.
     pub urls: BTreeMap<String, String>,
+    /// URL → why it could not be fetched (for the target's status message).
+    pub url_errors: BTreeMap<String, String>,
     /// Secret `(name, key)` pairs that exist (values are never needed to compile).
     pub secrets: BTreeSet<(String, String)>,
 }
@@ -589,10 +591,14 @@ fn resolve_schema(
         (Some(text), None, None) => Ok(text.clone()),
         (None, Some(cm), None) => config_map_text(refs, cm, field).cloned(),
         (None, None, Some(url)) => refs.urls.get(url).cloned().ok_or_else(|| {
+            let why = refs
+                .url_errors
+                .get(url)
+                .map_or("it was not fetched".into(), |e| e.clone());
             TargetError::new(
                 "UrlNotFetched",
                 format!("{field}.url"),
-                format!("could not fetch {url}"),
+                format!("could not fetch {url}: {why}"),
             )
         }),
         _ => Err(TargetError::new(

@@ -198,6 +198,7 @@ impl Manifests {
         ResolvedRefs {
             config_maps: self.config_maps.clone(),
             urls: BTreeMap::new(),
+            url_errors: BTreeMap::new(),
             secrets: self.secrets.keys().cloned().collect(),
         }
     }
