@@ -2,6 +2,7 @@
 //! reads standalone manifests; everything else is the server (behind the `server` feature).
 
 pub mod compile;
+pub mod search;
 pub mod source;
 
 #[cfg(feature = "server")]

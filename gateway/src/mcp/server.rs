@@ -18,6 +18,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use crate::admin::Metrics;
 use crate::invoke;
 use crate::runtime::Runtime;
+use crate::runtime::snapshot::Snapshot;
 
 /// How long clients of 2026-07-28 may cache `tools/list` (hot reloads make longer TTLs stale).
 const LIST_TTL_MS: u64 = 5_000;
@@ -182,10 +183,7 @@ impl ServerHandler for GatewayHandler {
         if snapshot.config.gateway.search.enabled
             && name == snapshot.config.gateway.search.tool_name
         {
-            return Ok(CallToolResult::error(vec![ContentBlock::text(
-                "Tool search is not available in this gateway version yet.",
-            )])
-            .into());
+            return Ok(search(&snapshot, &args).into());
         }
         let Some(found) = snapshot.find(name) else {
             return Err(ErrorData::invalid_params(
@@ -202,6 +200,50 @@ impl ServerHandler for GatewayHandler {
             started.elapsed(),
         );
         Ok(outcome.result.into())
+    }
+}
+
+/// The built-in search tool: `{"query": "..."}` → one text block holding
+/// `{"tools": [<full tool definitions>]}`, most relevant first, at most `search.topK`. Only
+/// listed tools are returned (today every caller can list every tool), never the search tool.
+fn search(
+    snapshot: &Snapshot,
+    args: &serde_json::Map<String, serde_json::Value>,
+) -> CallToolResult {
+    let name = &snapshot.config.gateway.search.tool_name;
+    let query = match args.get("query") {
+        Some(serde_json::Value::String(q)) if !q.trim().is_empty() => q,
+        Some(serde_json::Value::String(_)) => {
+            return CallToolResult::error(vec![ContentBlock::text(format!(
+                "{name}: the \"query\" argument is empty; describe the task to find tools for"
+            ))]);
+        }
+        Some(_) => {
+            return CallToolResult::error(vec![ContentBlock::text(format!(
+                "{name}: the \"query\" argument must be a string"
+            ))]);
+        }
+        None => {
+            return CallToolResult::error(vec![ContentBlock::text(format!(
+                "{name}: missing required argument \"query\" (a string describing the task)"
+            ))]);
+        }
+    };
+    let top_k = snapshot.config.gateway.search.top_k as usize;
+    let found: Vec<&Tool> = snapshot
+        .search
+        .as_ref()
+        .map(|index| index.search(query, top_k))
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|pos| snapshot.tools.get(pos))
+        .filter(|tool| tool.name != name.as_str())
+        .collect();
+    match serde_json::to_string(&serde_json::json!({ "tools": found })) {
+        Ok(text) => CallToolResult::success(vec![ContentBlock::text(text)]),
+        Err(e) => CallToolResult::error(vec![ContentBlock::text(format!(
+            "{name}: could not render the results: {e}"
+        ))]),
     }
 }
 

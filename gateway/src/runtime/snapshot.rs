@@ -10,6 +10,7 @@ use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::Value;
 use toolyard_crds::config::{GatewayConfig, OutboundCredentials, TargetConfig, ToolConfig};
 
+use crate::search::{SearchIndex, ToolText};
 use crate::source::manifests::{SecretValue, SecretValues};
 
 /// Credentials with secret values resolved.
@@ -109,6 +110,9 @@ pub struct Snapshot {
     index: HashMap<String, (usize, Option<(usize, usize)>)>,
     /// One per `config.targets`.
     pub targets: Vec<TargetRuntime>,
+    /// The search index over `tools` (positions; the search tool itself is not indexed), when
+    /// search is enabled.
+    pub search: Option<SearchIndex>,
 }
 
 /// Why a snapshot could not be built.
@@ -159,16 +163,34 @@ impl Snapshot {
             }
         }
         all.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut owners = Vec::with_capacity(all.len());
         for (name, ti, ki) in all {
             index.insert(name, (tools.len(), Some((ti, ki))));
+            owners.push((tools.len(), ti));
             tools.push(mcp_tool(&mut config.targets[ti].tools[ki]));
         }
+        let search = config.gateway.search.enabled.then(|| {
+            SearchIndex::build(owners.iter().map(|&(pos, ti)| {
+                let tool = &tools[pos];
+                (
+                    pos,
+                    ToolText {
+                        name: &tool.name,
+                        title: tool.title.as_deref(),
+                        description: tool.description.as_deref(),
+                        input_schema: Some(&tool.input_schema),
+                        target_description: config.targets[ti].description.as_deref(),
+                    },
+                )
+            }))
+        });
         Ok(Snapshot {
             config,
             generation,
             tools,
             index,
             targets,
+            search,
         })
     }
 
