@@ -763,6 +763,19 @@ async fn tool_calls_and_secret_rotation(
     Ok(())
 }
 
+/// The resourceVersion of one namespaced object.
+async fn rv<K>(client: &Client, ns: &str, name: &str) -> Result<String>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let obj: K = Api::namespaced(client.clone(), ns).get(name).await?;
+    Ok(obj.resource_version().unwrap_or_default())
+}
+
 /// resourceVersions of the Gateway, its targets and every child but the Deployment (whose status
 /// kube-controller-manager updates), plus the Deployment's generation.
 async fn resource_versions(client: &Client, ns: &str) -> Result<BTreeMap<String, String>> {
@@ -778,37 +791,27 @@ async fn resource_versions(client: &Client, ns: &str) -> Result<BTreeMap<String,
             t.resource_version().unwrap_or_default(),
         );
     }
-    let cm: ConfigMap = Api::namespaced(client.clone(), ns)
-        .get("demo-toolyard-config")
-        .await?;
     out.insert(
         "ConfigMap".into(),
-        cm.resource_version().unwrap_or_default(),
+        rv::<ConfigMap>(client, ns, "demo-toolyard-config").await?,
     );
-    let s: Secret = Api::namespaced(client.clone(), ns)
-        .get("demo-toolyard-credentials")
-        .await?;
-    out.insert("Secret".into(), s.resource_version().unwrap_or_default());
-    let sa: ServiceAccount = Api::namespaced(client.clone(), ns)
-        .get("demo-toolyard")
-        .await?;
+    out.insert(
+        "Secret".into(),
+        rv::<Secret>(client, ns, "demo-toolyard-credentials").await?,
+    );
     out.insert(
         "ServiceAccount".into(),
-        sa.resource_version().unwrap_or_default(),
+        rv::<ServiceAccount>(client, ns, "demo-toolyard").await?,
     );
-    let r: Role = Api::namespaced(client.clone(), ns)
-        .get("demo-toolyard")
-        .await?;
-    out.insert("Role".into(), r.resource_version().unwrap_or_default());
-    let rb: RoleBinding = Api::namespaced(client.clone(), ns)
-        .get("demo-toolyard")
-        .await?;
+    out.insert(
+        "Role".into(),
+        rv::<Role>(client, ns, "demo-toolyard").await?,
+    );
     out.insert(
         "RoleBinding".into(),
-        rb.resource_version().unwrap_or_default(),
+        rv::<RoleBinding>(client, ns, "demo-toolyard").await?,
     );
-    let svc: Service = Api::namespaced(client.clone(), ns).get("demo").await?;
-    out.insert("Service".into(), svc.resource_version().unwrap_or_default());
+    out.insert("Service".into(), rv::<Service>(client, ns, "demo").await?);
     let d: Deployment = Api::namespaced(client.clone(), ns).get("demo").await?;
     out.insert(
         "Deployment.generation".into(),
@@ -817,8 +820,6 @@ async fn resource_versions(client: &Client, ns: &str) -> Result<BTreeMap<String,
     Ok(out)
 }
 
-/// The chart lints, renders, and installs (with its RBAC and operator Deployment) into the test
-/// cluster, then upgrades and uninstalls. The operator pod never runs (no kubelet).
 /// Serves one OpenAPI document over HTTP on a free loopback port until dropped.
 async fn serve_spec(spec: &'static str) -> Result<(String, tokio::task::JoinHandle<()>)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -915,6 +916,8 @@ async fn schema_urls_are_fetched_and_failures_explained() -> Result<()> {
     Ok(())
 }
 
+/// The chart lints, renders, and installs (with its RBAC and operator Deployment) into the test
+/// cluster, then upgrades and uninstalls. The operator pod never runs (no kubelet).
 #[tokio::test]
 #[ignore = "needs a Kubernetes API server: run tests/cluster/cluster.sh run -- cargo test -p toolyard-e2e -- --ignored"]
 async fn helm_chart_lints_renders_and_installs() -> Result<()> {

@@ -646,11 +646,16 @@ pub async fn mcp_request(addr: &str, method: &str, mut params: Value) -> Result<
         "io.modelcontextprotocol/clientInfo": {"name": "toolyard-e2e", "version": "1"},
     });
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let headers = [
+    let name = params["name"].as_str().unwrap_or_default().to_string();
+    let mut headers = vec![
         ("accept", "application/json, text/event-stream"),
         ("mcp-protocol-version", "2026-07-28"),
         ("mcp-method", method),
     ];
+    // 2026-07-28 requires `Mcp-Name` on the methods that name a tool, prompt or resource.
+    if method == "tools/call" {
+        headers.push(("mcp-name", name.as_str()));
+    }
     let (status, text) = http_post_json(addr, "/mcp", &headers, &body).await?;
     // A server may answer in SSE framing; take the last `data:` line then.
     let json_text = if text.trim_start().starts_with('{') {
@@ -729,38 +734,12 @@ pub fn percentile(samples: &[Duration], p: f64) -> Duration {
 /// `mcp-method` and `mcp-name` headers, as in the README's curl lines); returns the JSON-RPC
 /// `result` (a tool error is a result with `isError: true`, not an `Err`).
 pub async fn mcp_tool_call(addr: &str, name: &str, arguments: Value) -> Result<Value> {
-    let meta = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "toolyard-e2e", "version": "1"},
-    });
-    let body = json!({
-        "jsonrpc": "2.0", "id": 2, "method": "tools/call",
-        "params": {"name": name, "arguments": arguments, "_meta": meta},
-    });
-    let headers = [
-        ("accept", "application/json, text/event-stream"),
-        ("mcp-protocol-version", "2026-07-28"),
-        ("mcp-method", "tools/call"),
-        ("mcp-name", name),
-    ];
-    let (status, text) = http_post_json(addr, "/mcp", &headers, &body).await?;
-    let json_text = if text.trim_start().starts_with('{') {
-        text.clone()
-    } else {
-        text.lines()
-            .rev()
-            .find_map(|l| l.strip_prefix("data:"))
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    };
-    let value: Value =
-        serde_json::from_str(&json_text).with_context(|| format!("HTTP {status}: {text}"))?;
-    if let Some(err) = value.get("error") {
-        bail!("tools/call {name} failed (HTTP {status}): {err}");
-    }
-    Ok(value["result"].clone())
+    mcp_request(
+        addr,
+        "tools/call",
+        json!({"name": name, "arguments": arguments}),
+    )
+    .await
 }
 
 /// The text of every `text` content block of a `tools/call` result, joined by newlines.
