@@ -68,9 +68,8 @@ pub async fn call(
             );
         }
     };
-    let base = reqwest::Url::parse(base_url);
     let url = reqwest::Url::parse(&built.url);
-    let (Ok(base), Ok(mut url)) = (base, url) else {
+    let (Some(base), Ok(mut url)) = (runtime.base_url.as_ref(), url) else {
         return ToolOutcome::error_kind(
             ErrorKind::User,
             format!("Could not build a valid URL for {}.", tool.name),

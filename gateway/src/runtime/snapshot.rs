@@ -81,6 +81,9 @@ pub struct TargetRuntime {
     pub limiter: Option<Arc<RateLimiter>>,
     /// Call time limit.
     pub timeout: Duration,
+    /// The HTTP endpoint's base URL, parsed once per reload (None for other endpoints or an
+    /// unparsable URL, which fails the call with a clear error).
+    pub base_url: Option<reqwest::Url>,
 }
 
 /// A tool found by name, with everything a call needs.
@@ -286,12 +289,17 @@ fn target_runtime(
             r.burst.unwrap_or(r.requests_per_second),
         ))
     });
+    let base_url = match &target.endpoint {
+        toolyard_crds::config::Endpoint::Http { base_url } => reqwest::Url::parse(base_url).ok(),
+        _ => None,
+    };
     Ok(TargetRuntime {
         client,
         client_key,
         credentials,
         limiter,
         timeout,
+        base_url,
     })
 }
 
