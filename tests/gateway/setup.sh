@@ -4,6 +4,7 @@
 #   venv-mcp1/   Python venv: mcp 1.x (+ Strands, pytest, FastAPI, uvicorn) — runs the pytest suite
 #   venv-mcp2/   Python venv: the current mcp 2.x SDK
 #   npm/         Prism (validating OpenAPI mock), Node 22, the MCP conformance suite
+# Extra parts: tests/gateway/setup.d/*.sh (see the end of this file).
 # Needs only PyPI and the npm registry. Prints what is installed. Re-running is cheap: each part is
 # reinstalled only when its pinned versions changed (a stamp file records them).
 set -euo pipefail
@@ -100,3 +101,15 @@ export TOOLYARD_PRISM="$PRISM"
 export TOOLYARD_CONFORMANCE_JS="$CONFORMANCE_JS"
 EOF
 echo "  env: $CACHE/env.sh"
+
+# ---- extra real parts -----------------------------------------------------------------------
+# Each tests/gateway/setup.d/*.sh installs one group of real parts (its own venv or npm folder
+# under $CACHE, pinned and stamped like the ones above), prints one `  name: versions` line and
+# may append `export VAR=...` lines to $CACHE/env.sh. They run in name order with CACHE, PYTHON,
+# NODE22 and the helpers make_venv/log/pyver in scope.
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+for part in "$HERE"/setup.d/*.sh; do
+    [[ -e "$part" ]] || continue
+    # shellcheck source=/dev/null
+    source "$part"
+done
