@@ -42,6 +42,7 @@ use toolyard_crds::refs::conditions::READY;
 use toolyard_crds::{Gateway, GatewayTarget};
 use toolyard_gateway::compile::gateway::{CompileContext, compile};
 
+use crate::admin::Metrics;
 use crate::dereference::{self, gateway_references, target_references};
 use crate::render::{self, Children, DESIRED_HASH_ANNOTATION, Names, SERVED_REVISION_ANNOTATION};
 use crate::status::{self, GatewayOutcome};
@@ -115,6 +116,8 @@ pub struct Context {
     pub targets: Store<DeserializeGuard<GatewayTarget>>,
     /// Publishes Events.
     pub recorder: Recorder,
+    /// Reconcile and write counters.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Reconciles one Gateway.
@@ -231,7 +234,7 @@ pub async fn reconcile(
     };
 
     // 4. apply
-    let config_map = apply_children(&ctx.client, &namespace, &children).await?;
+    let config_map = apply_children(&ctx.client, &ctx.metrics, &namespace, &children).await?;
     let served = config_map
         .annotations()
         .get(SERVED_REVISION_ANNOTATION)
@@ -267,6 +270,18 @@ pub async fn reconcile(
         }
     }
     Ok(Action::requeue(RESYNC))
+}
+
+/// [`reconcile`], counted and timed in the operator's metrics.
+async fn timed_reconcile(
+    obj: Arc<DeserializeGuard<Gateway>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let start = std::time::Instant::now();
+    let result = reconcile(obj, ctx.clone()).await;
+    ctx.metrics
+        .reconciled(start.elapsed(), result.as_ref().err().map(Error::category));
+    result
 }
 
 /// Waits until a cache has its first full list; false if its writer is gone.
@@ -320,12 +335,15 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// Applies every child whose content changed; returns the config ConfigMap as stored.
 async fn apply_children(
     client: &Client,
+    metrics: &Metrics,
     namespace: &str,
     c: &Children,
 ) -> Result<ConfigMap, Error> {
-    let config_map = apply_if_changed(client, namespace, &c.config_map, |_, _| true).await?;
+    let config_map =
+        apply_if_changed(client, metrics, namespace, &c.config_map, |_, _| true).await?;
     apply_if_changed(
         client,
+        metrics,
         namespace,
         &c.secret,
         |stored: &Secret, desired: &Secret| {
@@ -333,14 +351,14 @@ async fn apply_children(
         },
     )
     .await?;
-    apply_if_changed(client, namespace, &c.service_account, |_, _| true).await?;
-    apply_if_changed(client, namespace, &c.role, |_, _| true).await?;
-    apply_if_changed(client, namespace, &c.role_binding, |_, _| true).await?;
-    apply_if_changed(client, namespace, &c.service, |_, _| true).await?;
-    apply_if_changed(client, namespace, &c.deployment, |_, _| true).await?;
+    apply_if_changed(client, metrics, namespace, &c.service_account, |_, _| true).await?;
+    apply_if_changed(client, metrics, namespace, &c.role, |_, _| true).await?;
+    apply_if_changed(client, metrics, namespace, &c.role_binding, |_, _| true).await?;
+    apply_if_changed(client, metrics, namespace, &c.service, |_, _| true).await?;
+    apply_if_changed(client, metrics, namespace, &c.deployment, |_, _| true).await?;
     match &c.pod_disruption_budget {
         Some(pdb) => {
-            apply_if_changed(client, namespace, pdb, |_, _| true).await?;
+            apply_if_changed(client, metrics, namespace, pdb, |_, _| true).await?;
         }
         None => {
             let name = c.deployment.name_any();
@@ -356,6 +374,7 @@ async fn apply_children(
                     == Some(render::MANAGED_BY)
             });
             if owned {
+                metrics.wrote();
                 api.delete(&name, &DeleteParams::default())
                     .await
                     .map_err(|source| kube_error("delete", "PodDisruptionBudget", &name, source))?;
@@ -378,6 +397,7 @@ fn kube_error(action: &'static str, kind: &'static str, name: &str, source: kube
 /// owner and `same(stored, desired)` holds. Returns the stored (or newly applied) object.
 async fn apply_if_changed<K>(
     client: &Client,
+    metrics: &Metrics,
     namespace: &str,
     desired: &K,
     same: impl Fn(&K, &K) -> bool,
@@ -414,6 +434,7 @@ where
     // Forced: these children are the operator's alone, and a conflicting manager (someone's
     // `kubectl edit`) must not keep the gateway from getting its config.
     tracing::debug!(%kind, %name, %namespace, "applying");
+    metrics.wrote();
     api.patch(
         &name,
         &PatchParams::apply(FIELD_MANAGER).force(),
@@ -459,6 +480,7 @@ async fn write_gateway_status(
     }
     let api: Api<Gateway> = Api::namespaced(ctx.client.clone(), &namespace);
     let patch = json!({"apiVersion": "toolyard.dev/v1alpha1", "kind": "Gateway", "status": new});
+    ctx.metrics.wrote();
     // Forced: the status of a Gateway is written by the operator only.
     api.patch_status(
         &name,
@@ -489,6 +511,7 @@ async fn write_target_status(
     let api: Api<GatewayTarget> = Api::namespaced(ctx.client.clone(), &namespace);
     let patch =
         json!({"apiVersion": "toolyard.dev/v1alpha1", "kind": "GatewayTarget", "status": new});
+    ctx.metrics.wrote();
     // Forced: the status of a GatewayTarget is written by the operator only.
     api.patch_status(
         &name,
@@ -601,6 +624,7 @@ pub async fn run(
     settings: render::Settings,
     scope: Scope,
     reporter: Reporter,
+    metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
     let gateways_api: Api<DeserializeGuard<Gateway>> = scope.api(&client);
@@ -648,6 +672,7 @@ pub async fn run(
         settings,
         targets: targets.clone(),
         recorder: Recorder::new(client.clone(), reporter),
+        metrics,
     });
 
     let (store_cm, store_secret) = (targets.clone(), targets.clone());
@@ -670,7 +695,7 @@ pub async fn run(
         .watches_stream(config_maps, move |cm: PartialObjectMeta<ConfigMap>| referrers(&cm, &store_cm, &gw_cm, |r, n| r.uses_config_map(n)))
         .watches_stream(secrets, move |s: PartialObjectMeta<Secret>| referrers(&s, &store_secret, &gw_secret, |r, n| r.uses_secret(n)))
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(timed_reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {
                 Ok((object, _)) => tracing::debug!(gateway = %object.name, "reconciled"),

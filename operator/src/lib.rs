@@ -4,6 +4,7 @@
 //! `dereference` and `controller` talk to the API; `render` and `status` are pure and unit-tested
 //! from YAML fixtures.
 
+pub mod admin;
 pub mod controller;
 pub mod dereference;
 pub mod leader;

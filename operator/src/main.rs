@@ -1,10 +1,12 @@
 //! `toolyard-operator`: flags, logging, leader election and the controller. Wiring only.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use kube::runtime::events::Reporter;
+use toolyard_operator::admin::{self, Metrics, Phase};
 use toolyard_operator::{controller, leader, render};
 
 /// Toolyard operator: reconciles Gateways and GatewayTargets into MCP gateway Deployments.
@@ -32,6 +34,9 @@ struct Args {
     /// This replica's identity in the Lease and in Events (the pod name).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// Address of the admin endpoints (`/healthz`, `/readyz`, `/metrics`).
+    #[arg(long, env = "TOOLYARD_ADMIN_ADDR", default_value = "0.0.0.0:8081")]
+    admin_addr: std::net::SocketAddr,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "TOOLYARD_LOG_JSON")]
     log_json: bool,
@@ -71,6 +76,23 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    // The admin endpoints come first, so probes answer while the operator connects and waits.
+    let metrics = Arc::new(Metrics::default());
+    let listener = tokio::net::TcpListener::bind(args.admin_addr)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {} for the admin endpoints: {e}",
+                args.admin_addr
+            )
+        })?;
+    tracing::info!(addr = %args.admin_addr, "admin endpoints listening");
+    let admin_router = admin::router(metrics.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, admin_router).await {
+            tracing::error!(error = %e, "admin server stopped");
+        }
+    });
     let client = kube::Client::try_default()
         .await
         .map_err(|e| anyhow::anyhow!("no Kubernetes client: {e}"))?;
@@ -99,13 +121,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         retry: Duration::from_secs(2),
     });
     if let Some(lease) = &lease {
+        metrics.set_phase(Phase::Standby);
         leader::acquire(&client, lease).await;
     }
+    metrics.set_phase(Phase::Leading);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         let _ = stop_rx.await;
     };
-    let controller = controller::run(client.clone(), settings, scope, reporter, shutdown);
+    let controller = controller::run(client.clone(), settings, scope, reporter, metrics, shutdown);
     tokio::pin!(controller);
     let held = async {
         match &lease {

@@ -22,10 +22,10 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 use toolyard_crds::{Gateway, GatewayTarget};
 use toolyard_e2e::{
-    LocalProcess, RecordingBackend, TestNamespace, WAIT, api_error, apply, client,
-    client_from_kubeconfig, free_port, install_crds, kubeconfig_for_token, kubectl, kubectl_ok,
-    mcp_tool_call, mcp_tool_names, parse_yaml_docs, percentile, repo_root, tool_result_text,
-    wait_for, workspace_binary,
+    LocalProcess, OperatorProcess, RecordingBackend, TestNamespace, WAIT, api_error, apply, client,
+    client_from_kubeconfig, free_port, http_get, install_crds, kubeconfig_for_token, kubectl,
+    kubectl_ok, mcp_tool_call, mcp_tool_names, parse_yaml_docs, percentile, repo_root,
+    tool_result_text, wait_for, workspace_binary,
 };
 
 /// The objects of the scenario: a Gateway without inbound auth, an OpenAPI target with an API key,
@@ -99,7 +99,7 @@ fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Conditi
     conditions.iter().find(|c| c.type_ == type_)
 }
 
-fn start_operator(ns: &str, identity: &str) -> Result<LocalProcess> {
+fn start_operator(ns: &str, identity: &str) -> Result<OperatorProcess> {
     toolyard_e2e::start_operator(ns, identity, "info,toolyard_operator=debug")
 }
 
@@ -563,6 +563,23 @@ async fn operator_reconciles_a_gateway_end_to_end() -> Result<()> {
         versions,
         "the restarted operator wrote something"
     );
+    // Its metrics say the same: reconciles done, nothing written, and it leads.
+    let reconciled = operator
+        .metric(r#"toolyard_operator_reconciles_total{result="ok"}"#)
+        .await?;
+    assert!(reconciled >= 1.0, "no reconcile counted: {reconciled}");
+    assert_eq!(
+        operator
+            .metric("toolyard_operator_object_writes_total")
+            .await?,
+        0.0
+    );
+    assert_eq!(operator.metric("toolyard_operator_leader").await?, 1.0);
+    assert_eq!(http_get(&operator.admin, "/healthz").await?.0, 200);
+    assert_eq!(
+        http_get(&operator.admin, "/readyz").await?,
+        (200, "leading".into())
+    );
 
     // A second replica waits for the lease and changes nothing.
     let follower = start_operator(&ns, "operator-c")?;
@@ -578,6 +595,12 @@ async fn operator_reconciles_a_gateway_end_to_end() -> Result<()> {
         "{}",
         follower.log_tail()
     );
+    // A standby is ready (it takes over when the leader goes) but does not lead.
+    assert_eq!(
+        http_get(&follower.admin, "/readyz").await?,
+        (200, "standby".into())
+    );
+    assert_eq!(follower.metric("toolyard_operator_leader").await?, 0.0);
 
     // Deleting the Gateway garbage-collects its children; its targets report GatewayNotFound.
     Api::<Gateway>::namespaced(client.clone(), &ns)

@@ -589,7 +589,6 @@ pub async fn http_post_json(
     headers: &[(&str, &str)],
     body: &Value,
 ) -> Result<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let body = body.to_string();
     let mut req = format!(
         "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
@@ -600,6 +599,21 @@ pub async fn http_post_json(
     }
     req.push_str("\r\n");
     req.push_str(&body);
+    http_exchange(addr, &req).await
+}
+
+/// `GET http://{addr}{path}` → (status, body).
+pub async fn http_get(addr: &str, path: &str) -> Result<(u16, String)> {
+    http_exchange(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"),
+    )
+    .await
+}
+
+/// Sends one raw HTTP/1.1 request and reads the response to the end.
+async fn http_exchange(addr: &str, req: &str) -> Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     stream.write_all(req.as_bytes()).await?;
     let mut raw = Vec::new();
@@ -824,9 +838,10 @@ impl Drop for RecordingBackend {
 
 /// Starts the workspace's `toolyard-operator` with the admin `KUBECONFIG`, watching only `ns`,
 /// with leader election on a Lease in `ns` under `identity`, logging at `rust_log`.
-pub fn start_operator(ns: &str, identity: &str, rust_log: &str) -> Result<LocalProcess> {
+pub fn start_operator(ns: &str, identity: &str, rust_log: &str) -> Result<OperatorProcess> {
     let kubeconfig = std::env::var("KUBECONFIG").context("KUBECONFIG is not set")?;
-    LocalProcess::start(
+    let admin = format!("127.0.0.1:{}", free_port()?);
+    let process = LocalProcess::start(
         identity,
         &workspace_binary("toolyard-operator")?,
         &[
@@ -839,9 +854,41 @@ pub fn start_operator(ns: &str, identity: &str, rust_log: &str) -> Result<LocalP
             identity,
             "--gateway-image",
             "toolyard-gateway:e2e",
+            "--admin-addr",
+            &admin,
         ],
         &[("KUBECONFIG", kubeconfig.as_str()), ("RUST_LOG", rust_log)],
-    )
+    )?;
+    Ok(OperatorProcess { process, admin })
+}
+
+/// An operator process and the address of its admin endpoints.
+pub struct OperatorProcess {
+    /// The process.
+    pub process: LocalProcess,
+    /// `host:port` of `/healthz`, `/readyz`, `/metrics`.
+    pub admin: String,
+}
+
+impl std::ops::Deref for OperatorProcess {
+    type Target = LocalProcess;
+    fn deref(&self) -> &LocalProcess {
+        &self.process
+    }
+}
+
+impl OperatorProcess {
+    /// The value of an unlabelled metric (or a labelled one, written with its labels, e.g.
+    /// `toolyard_operator_reconciles_total{result="ok"}`) from `/metrics`; 0 when absent.
+    pub async fn metric(&self, series: &str) -> Result<f64> {
+        let (status, text) = http_get(&self.admin, "/metrics").await?;
+        anyhow::ensure!(status == 200, "/metrics answered {status}: {text}");
+        Ok(text
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0))
+    }
 }
 
 impl LocalProcess {
