@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod generate;
 pub mod refs;
 mod schema;
+pub mod served;
 pub mod target;
 
 pub use config::{CONFIG_VERSION, GatewayConfig};

@@ -40,6 +40,11 @@ struct Args {
     #[cfg(feature = "kube")]
     #[arg(long, env = "TOOLYARD_NAMESPACE", requires = "kube_config_map")]
     namespace: Option<String>,
+    /// In-cluster mode: this replica's name, under which it reports the config revision it serves
+    /// (the pod name; default: the host name, which is the pod name in a pod).
+    #[cfg(feature = "kube")]
+    #[arg(long, env = "POD_NAME", requires = "kube_config_map")]
+    replica: Option<String>,
     /// Address of the MCP endpoint.
     #[arg(long, default_value = "127.0.0.1:8080", env = "TOOLYARD_LISTEN")]
     listen: SocketAddr,
@@ -182,11 +187,22 @@ async fn in_cluster(
         .namespace
         .clone()
         .unwrap_or_else(|| client.default_namespace().to_string());
-    tracing::info!(%namespace, %config_map, %secret, "watching the config through the API server");
+    let replica = args
+        .replica
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .unwrap_or_else(|| format!("gateway-{}", std::process::id()));
+    tracing::info!(%namespace, %config_map, %secret, %replica, "watching the config through the API server");
     let source = KubeSource {
         namespace,
         config_map,
         secret,
+        replica,
     };
     let mut changes = runtime.subscribe();
     let handle = tokio::spawn(kube_source::watch(

@@ -13,16 +13,16 @@
 //!   differs from the stored one; Events on `Ready` transitions.
 //!
 //! Triggers: the Gateway, its children (owner references), its GatewayTargets (by `gatewayRef`),
-//! and ConfigMaps/Secrets referenced by its targets or itself (metadata-only watches).
+//! ConfigMaps/Secrets referenced by its targets or itself, and its pods (metadata-only watches).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -39,12 +39,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use toolyard_crds::refs::conditions::READY;
+use toolyard_crds::served::{SERVED_ANNOTATION_PREFIX, replica_key};
 use toolyard_crds::{Gateway, GatewayTarget};
 use toolyard_gateway::compile::gateway::{CompileContext, compile};
 
 use crate::admin::Metrics;
 use crate::dereference::{self, gateway_references, target_references};
-use crate::render::{self, Children, DESIRED_HASH_ANNOTATION, Names, SERVED_REVISION_ANNOTATION};
+use crate::render::{self, Children, DESIRED_HASH_ANNOTATION, Names};
 use crate::status::{self, GatewayOutcome};
 
 /// The one field manager of every write the operator makes.
@@ -72,7 +73,7 @@ pub enum Error {
     /// An API call on a child or status failed.
     #[error("failed to {action} {kind} {name}")]
     Kube {
-        /// `apply`, `read`, `delete` or `write the status of`.
+        /// `apply`, `read`, `list`, `write`, `delete` or `write the status of`.
         action: &'static str,
         /// Kind of the object.
         kind: &'static str,
@@ -235,10 +236,7 @@ pub async fn reconcile(
 
     // 4. apply
     let config_map = apply_children(&ctx.client, &ctx.metrics, &namespace, &children).await?;
-    let served = config_map
-        .annotations()
-        .get(SERVED_REVISION_ANNOTATION)
-        .cloned();
+    let replicas = replica_reports(&ctx, &namespace, &name, &config_map).await?;
 
     // 5. status
     let failed_targets = compiled
@@ -249,10 +247,10 @@ pub async fn reconcile(
     let outcome = GatewayOutcome::Applied {
         config: &compiled.config,
         failed_targets,
-        served_revision: served.as_deref(),
+        replicas: &replicas,
     };
     write_gateway_status(&ctx, gateway, outcome, &now).await?;
-    let programmed = served.as_deref() == Some(compiled.config.revision.as_str());
+    let programmed = replicas.serving(&compiled.config.revision).programmed;
     for report in &compiled.targets {
         if let Some(t) = targets
             .iter()
@@ -270,6 +268,73 @@ pub async fn reconcile(
         }
     }
     Ok(Action::requeue(RESYNC))
+}
+
+/// What the gateway's replicas report serving: the `served.toolyard.dev/*` annotations of its
+/// config ConfigMap, and its running pods. Reports of pods that no longer exist are removed
+/// (only while some pod runs: gateways outside the Deployment have no pod to match).
+async fn replica_reports(
+    ctx: &Context,
+    namespace: &str,
+    gateway: &str,
+    config_map: &ConfigMap,
+) -> Result<status::Replicas, Error> {
+    let reports: BTreeMap<String, String> = config_map
+        .annotations()
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix(SERVED_ANNOTATION_PREFIX)
+                .map(|key| (key.to_string(), v.clone()))
+        })
+        .collect();
+    let selector = render::selector_labels(gateway)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+    let listed = pods
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|source| kube_error("list", "Pod", gateway, source))?;
+    let existing: BTreeSet<String> = listed
+        .items
+        .iter()
+        .map(|p| replica_key(&p.name_any()))
+        .collect();
+    let running: Vec<String> = listed
+        .items
+        .iter()
+        .filter(|p| {
+            p.metadata.deletion_timestamp.is_none()
+                && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+        })
+        .map(|p| replica_key(&p.name_any()))
+        .collect();
+    let stale: Vec<&String> = reports.keys().filter(|k| !existing.contains(*k)).collect();
+    if !running.is_empty() && !stale.is_empty() {
+        let removals: serde_json::Map<String, serde_json::Value> = stale
+            .iter()
+            .map(|k| {
+                (
+                    format!("{SERVED_ANNOTATION_PREFIX}{k}"),
+                    serde_json::Value::Null,
+                )
+            })
+            .collect();
+        let cm_name = config_map.name_any();
+        tracing::debug!(%gateway, stale = ?stale, "removing the served reports of gone pods");
+        ctx.metrics.wrote();
+        Api::<ConfigMap>::namespaced(ctx.client.clone(), namespace)
+            .patch(
+                &cm_name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations": removals}})),
+            )
+            .await
+            .map_err(|source| kube_error("write", "ConfigMap", &cm_name, source))?;
+    }
+    Ok(status::Replicas { reports, running })
 }
 
 /// [`reconcile`], counted and timed in the operator's metrics.
@@ -657,6 +722,14 @@ pub async fn run(
     )
     .default_backoff()
     .touched_objects();
+    // Gateway pods (metadata only): a pod that starts running, stops or goes away changes
+    // whether every replica serves the config (`Programmed`).
+    let pods = watcher(
+        scope.api::<PartialObjectMeta<Pod>>(&client),
+        watcher::Config::default().labels("app.kubernetes.io/name=toolyard-gateway"),
+    )
+    .default_backoff()
+    .touched_objects();
     let managed = watcher::Config::default().labels(&format!(
         "app.kubernetes.io/managed-by={}",
         render::MANAGED_BY
@@ -694,6 +767,12 @@ pub async fn run(
         // Gateway whose targets (or itself) reference the object.
         .watches_stream(config_maps, move |cm: PartialObjectMeta<ConfigMap>| referrers(&cm, &store_cm, &gw_cm, |r, n| r.uses_config_map(n)))
         .watches_stream(secrets, move |s: PartialObjectMeta<Secret>| referrers(&s, &store_secret, &gw_secret, |r, n| r.uses_secret(n)))
+        .watches_stream(pods, |p: PartialObjectMeta<Pod>| {
+            let gateway = p.labels().get("app.kubernetes.io/instance").cloned();
+            gateway
+                .zip(p.namespace())
+                .map(|(g, ns)| ObjectRef::new(&g).within(&ns))
+        })
         .graceful_shutdown_on(shutdown)
         .run(timed_reconcile, error_policy, ctx)
         .for_each(|result| async move {

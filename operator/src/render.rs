@@ -44,9 +44,6 @@ pub const MAX_CONFIG_BYTES: usize = 1000 * 1024;
 pub const DESIRED_HASH_ANNOTATION: &str = "toolyard.dev/desired-hash";
 /// Annotation on the config ConfigMap: the revision of the config it holds.
 pub const CONFIG_REVISION_ANNOTATION: &str = "toolyard.dev/config-revision";
-/// Annotation the gateway writes on its ConfigMap: the revision it serves. See
-/// `toolyard_gateway::source::kube` for the other side.
-pub const SERVED_REVISION_ANNOTATION: &str = "toolyard.dev/served-revision";
 /// The label every child carries, naming its Gateway.
 pub const GATEWAY_LABEL: &str = "toolyard.dev/gateway";
 /// `app.kubernetes.io/managed-by` value of every child.

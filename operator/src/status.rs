@@ -13,6 +13,7 @@
 //! `UrlNotFetched`), `Ready` (its tools are served).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use std::collections::BTreeMap;
 use toolyard_crds::GatewayConfig;
 use toolyard_crds::gateway::GatewayStatus;
 use toolyard_crds::refs::conditions::{ACCEPTED, PROGRAMMED, READY, RESOLVED_REFS};
@@ -90,6 +91,101 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}...", &s[..end])
 }
 
+/// What a gateway's replicas report serving (see [`toolyard_crds::served`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Replicas {
+    /// Revision served, by replica key (from the ConfigMap's `served.toolyard.dev/*` annotations).
+    pub reports: BTreeMap<String, String>,
+    /// Replica keys of the gateway's running pods. Empty when none runs (for example gateways
+    /// run outside the Deployment, as in the test cluster); then every report counts.
+    pub running: Vec<String>,
+}
+
+/// Whether the replicas serve a revision, and what to say about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Serving {
+    /// Every running replica (or, with none running, some reporting gateway) serves it.
+    pub programmed: bool,
+    /// The condition message.
+    pub message: String,
+    /// The revision for `status.servedConfigRevision`: the wanted one when programmed, else the
+    /// one most replicas report (none when nobody reported).
+    pub served_revision: Option<String>,
+}
+
+impl Replicas {
+    /// How `revision` is served.
+    pub fn serving(&self, revision: &str) -> Serving {
+        let counted: Vec<(&str, Option<&str>)> = if self.running.is_empty() {
+            self.reports
+                .iter()
+                .map(|(k, r)| (k.as_str(), Some(r.as_str())))
+                .collect()
+        } else {
+            self.running
+                .iter()
+                .map(|k| (k.as_str(), self.reports.get(k).map(String::as_str)))
+                .collect()
+        };
+        let serving = counted.iter().filter(|(_, r)| *r == Some(revision)).count();
+        let mut others: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, r) in &counted {
+            if let Some(r) = r.filter(|r| *r != revision) {
+                *others.entry(r).or_default() += 1;
+            }
+        }
+        let most_common_other = others
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(r, _)| r.to_string());
+        if self.running.is_empty() {
+            return if serving > 0 {
+                Serving {
+                    programmed: true,
+                    message: format!(
+                        "{serving} gateway(s) serve config revision {revision} (no running pod of the gateway's Deployment; every reporting gateway counts)"
+                    ),
+                    served_revision: Some(revision.to_string()),
+                }
+            } else {
+                let seen = most_common_other.as_ref().map_or_else(
+                    || "no gateway has reported a revision yet".to_string(),
+                    |r| format!("it serves {r}"),
+                );
+                Serving {
+                    programmed: false,
+                    message: format!(
+                        "waiting for the gateway to load config revision {revision} ({seen})"
+                    ),
+                    served_revision: most_common_other,
+                }
+            };
+        }
+        let total = counted.len();
+        if serving == total {
+            return Serving {
+                programmed: true,
+                message: format!("all {total} running replicas serve config revision {revision}"),
+                served_revision: Some(revision.to_string()),
+            };
+        }
+        let waiting: Vec<&str> = counted
+            .iter()
+            .filter(|(_, r)| *r != Some(revision))
+            .map(|(k, _)| *k)
+            .take(5)
+            .collect();
+        Serving {
+            programmed: false,
+            message: format!(
+                "{serving} of {total} running replicas serve config revision {revision}; waiting for {}",
+                waiting.join(", ")
+            ),
+            served_revision: most_common_other,
+        }
+    }
+}
+
 /// How reconciling a Gateway went, as far as its status is concerned.
 #[derive(Clone, Copy, Debug)]
 pub enum GatewayOutcome<'a> {
@@ -99,8 +195,8 @@ pub enum GatewayOutcome<'a> {
         config: &'a GatewayConfig,
         /// Targets left out of the config.
         failed_targets: usize,
-        /// The revision the data plane reports serving.
-        served_revision: Option<&'a str>,
+        /// What the gateway's replicas report serving.
+        replicas: &'a Replicas,
     },
     /// The Gateway cannot be served: reason and message (with the bad field's path).
     Failed {
@@ -126,32 +222,16 @@ pub fn gateway_status(
         GatewayOutcome::Applied {
             config,
             failed_targets,
-            served_revision,
+            replicas,
         } => {
             let tools = config.tool_count();
             let targets = config.targets.len();
-            let programmed = served_revision == Some(config.revision.as_str());
+            let serving = replicas.serving(&config.revision);
+            let programmed = serving.programmed;
             let programmed_condition = if programmed {
-                Desired::new(
-                    PROGRAMMED,
-                    true,
-                    "Programmed",
-                    format!("the gateway serves config revision {}", config.revision),
-                )
+                Desired::new(PROGRAMMED, true, "Programmed", serving.message)
             } else {
-                let serving = served_revision.map_or_else(
-                    || "no gateway has reported a revision yet".to_string(),
-                    |r| format!("it serves {r}"),
-                );
-                Desired::new(
-                    PROGRAMMED,
-                    false,
-                    "Pending",
-                    format!(
-                        "waiting for the gateway to load config revision {} ({serving})",
-                        config.revision
-                    ),
-                )
+                Desired::new(PROGRAMMED, false, "Pending", serving.message)
             };
             let left_out = if failed_targets > 0 {
                 format!("; {failed_targets} GatewayTarget(s) left out, see their status")
@@ -187,7 +267,7 @@ pub fn gateway_status(
                 targets: Some(targets as i32),
                 tools: Some(tools as i32),
                 config_revision: Some(config.revision.clone()),
-                served_config_revision: served_revision.map(String::from),
+                served_config_revision: serving.served_revision,
             }
         }
         GatewayOutcome::Failed { reason, message } => GatewayStatus {

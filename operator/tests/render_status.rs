@@ -14,7 +14,9 @@ use toolyard_gateway::compile::gateway::{
     CompileContext, Compiled, ResolvedRefs, TargetReport, compile,
 };
 use toolyard_operator::render::{self, DESIRED_HASH_ANNOTATION, Names, Settings};
-use toolyard_operator::status::{self, Desired, GatewayOutcome, condition, merge_conditions};
+use toolyard_operator::status::{
+    self, Desired, GatewayOutcome, Replicas, condition, merge_conditions,
+};
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(
@@ -453,6 +455,11 @@ fn an_invalid_spec_is_not_accepted() {
 fn gateway_status_is_programmed_only_when_the_gateway_serves_the_revision() {
     let gw = gateway("gateway-minimal.yaml");
     let c = compiled(&gw);
+    let nobody = Replicas::default();
+    let one = Replicas {
+        reports: [("local".to_string(), c.config.revision.clone())].into(),
+        running: vec![],
+    };
     let pending = status::gateway_status(
         None,
         "demo",
@@ -461,7 +468,7 @@ fn gateway_status_is_programmed_only_when_the_gateway_serves_the_revision() {
         GatewayOutcome::Applied {
             config: &c.config,
             failed_targets: 2,
-            served_revision: None,
+            replicas: &nobody,
         },
         &at(10),
     );
@@ -494,7 +501,7 @@ fn gateway_status_is_programmed_only_when_the_gateway_serves_the_revision() {
         GatewayOutcome::Applied {
             config: &c.config,
             failed_targets: 2,
-            served_revision: Some(&c.config.revision),
+            replicas: &one,
         },
         &at(20),
     );
@@ -516,7 +523,7 @@ fn gateway_status_is_programmed_only_when_the_gateway_serves_the_revision() {
         GatewayOutcome::Applied {
             config: &c.config,
             failed_targets: 2,
-            served_revision: Some(&c.config.revision),
+            replicas: &one,
         },
         &at(99),
     );
@@ -628,4 +635,72 @@ fn targets_of_a_missing_gateway_say_so() {
         &at(50),
     );
     assert_eq!(again, s);
+}
+
+#[test]
+fn programmed_counts_every_running_replica() {
+    let report = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let running = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+
+    // Two running pods, one serves the new revision: pending, naming the other.
+    let half = Replicas {
+        reports: report(&[("gw-a", "r2"), ("gw-b", "r1")]),
+        running: running(&["gw-a", "gw-b"]),
+    }
+    .serving("r2");
+    assert!(!half.programmed);
+    assert_eq!(
+        half.message,
+        "1 of 2 running replicas serve config revision r2; waiting for gw-b"
+    );
+    assert_eq!(half.served_revision.as_deref(), Some("r1"));
+
+    // Both serve it; the report of a pod that is not running does not count.
+    let all = Replicas {
+        reports: report(&[("gw-a", "r2"), ("gw-b", "r2"), ("gone", "r0")]),
+        running: running(&["gw-a", "gw-b"]),
+    }
+    .serving("r2");
+    assert!(all.programmed);
+    assert_eq!(
+        all.message,
+        "all 2 running replicas serve config revision r2"
+    );
+    assert_eq!(all.served_revision.as_deref(), Some("r2"));
+
+    // A running pod that has not reported yet keeps it pending.
+    let silent = Replicas {
+        reports: report(&[("gw-a", "r2")]),
+        running: running(&["gw-a", "gw-new"]),
+    }
+    .serving("r2");
+    assert!(!silent.programmed);
+    assert!(
+        silent.message.ends_with("waiting for gw-new"),
+        "{}",
+        silent.message
+    );
+
+    // No running pod (gateways outside the Deployment): any reporting gateway counts.
+    let outside = Replicas {
+        reports: report(&[("laptop", "r2")]),
+        running: vec![],
+    }
+    .serving("r2");
+    assert!(outside.programmed);
+    let old = Replicas {
+        reports: report(&[("laptop", "r1")]),
+        running: vec![],
+    }
+    .serving("r2");
+    assert!(!old.programmed);
+    assert_eq!(
+        old.message,
+        "waiting for the gateway to load config revision r2 (it serves r1)"
+    );
 }

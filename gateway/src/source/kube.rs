@@ -8,10 +8,11 @@
 //! good one keeps serving; so it does while the API server is unreachable (the watches retry
 //! with backoff).
 //!
-//! **Served revision.** After a successful swap, the gateway writes the revision it serves into
-//! the annotation `toolyard.dev/served-revision` of its ConfigMap (server-side apply, field
-//! manager `toolyard-gateway`, which owns nothing else). The operator watches that ConfigMap and
-//! sets the Gateway's `Programmed` condition when the annotation equals the revision it compiled.
+//! **Served revision.** After a successful swap, each replica writes the revision it serves into
+//! its own annotation `served.toolyard.dev/<pod name>` of the ConfigMap (server-side apply with a
+//! field manager of its own, which owns nothing else; see [`toolyard_crds::served`]). The
+//! operator watches that ConfigMap and sets the Gateway's `Programmed` condition when every
+//! running replica serves the revision it compiled.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -33,10 +34,6 @@ use crate::runtime::{ReloadError, Runtime};
 pub const CONFIG_KEY: &str = "config.json";
 /// Key of the gzipped JSON config in the ConfigMap's `binaryData`.
 pub const CONFIG_GZ_KEY: &str = "config.json.gz";
-/// Annotation the gateway sets on its ConfigMap to the revision it serves.
-pub const SERVED_REVISION_ANNOTATION: &str = "toolyard.dev/served-revision";
-/// Field manager of the served-revision annotation.
-pub const FIELD_MANAGER: &str = "toolyard-gateway";
 /// Largest decompressed config accepted (a gzip bomb must not exhaust memory).
 const MAX_CONFIG_BYTES: u64 = 64 << 20;
 
@@ -49,6 +46,8 @@ pub struct KubeSource {
     pub config_map: String,
     /// The credentials Secret.
     pub secret: String,
+    /// This replica's name (the pod name), under which it reports the revision it serves.
+    pub replica: String,
 }
 
 /// The last seen state of one watched object.
@@ -213,7 +212,7 @@ pub async fn watch(
         let key = (config.revision.clone(), digest(&values));
         if attempted.as_ref() == Some(&key) {
             // Nothing new (e.g. our own annotation, or a resync).
-            report_served(&config_maps, cm, served.as_deref()).await;
+            report_served(&config_maps, cm, &source.replica, served.as_deref()).await;
             continue;
         }
         attempted = Some(key);
@@ -239,19 +238,16 @@ pub async fn watch(
                 tracing::error!(error = %e, "config build panicked; the previous config keeps serving")
             }
         }
-        report_served(&config_maps, cm, served.as_deref()).await;
+        report_served(&config_maps, cm, &source.replica, served.as_deref()).await;
     }
     Ok(())
 }
 
-/// Writes the served revision onto the ConfigMap when it differs from what is there.
-async fn report_served(api: &Api<ConfigMap>, cm: &ConfigMap, served: Option<&str>) {
+/// Writes this replica's served revision onto the ConfigMap when it differs from what is there.
+async fn report_served(api: &Api<ConfigMap>, cm: &ConfigMap, replica: &str, served: Option<&str>) {
     let Some(served) = served else { return };
-    let current = cm
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(SERVED_REVISION_ANNOTATION));
+    let key = toolyard_crds::served::served_annotation_key(replica);
+    let current = cm.metadata.annotations.as_ref().and_then(|a| a.get(&key));
     if current.map(String::as_str) == Some(served) {
         return;
     }
@@ -259,13 +255,14 @@ async fn report_served(api: &Api<ConfigMap>, cm: &ConfigMap, served: Option<&str
     let patch = serde_json::json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": name, "annotations": {SERVED_REVISION_ANNOTATION: served}},
+        "metadata": {"name": name, "annotations": {key: served}},
     });
-    // Forced: every replica uses the same field manager and this annotation is theirs alone.
+    // Forced: this replica's field manager owns this one annotation and nothing else.
+    let manager = toolyard_crds::served::served_field_manager(replica);
     if let Err(e) = api
         .patch(
             &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
+            &PatchParams::apply(&manager).force(),
             &Patch::Apply(&patch),
         )
         .await
