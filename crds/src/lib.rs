@@ -10,6 +10,7 @@ pub mod generate;
 pub mod refs;
 mod schema;
 pub mod served;
+pub mod shards;
 pub mod target;
 
 pub use config::{CONFIG_VERSION, GatewayConfig};

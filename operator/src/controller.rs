@@ -404,8 +404,13 @@ async fn apply_children(
     namespace: &str,
     c: &Children,
 ) -> Result<ConfigMap, Error> {
+    // Parts first: a gateway that sees a new manifest must find its parts.
+    for part in &c.config_parts {
+        apply_if_changed(client, metrics, namespace, part, |_, _| true).await?;
+    }
     let config_map =
         apply_if_changed(client, metrics, namespace, &c.config_map, |_, _| true).await?;
+    delete_stale_parts(client, metrics, namespace, c).await?;
     apply_if_changed(
         client,
         metrics,
@@ -447,6 +452,40 @@ async fn apply_children(
         }
     }
     Ok(config_map)
+}
+
+/// Deletes config parts (see [`toolyard_crds::shards`]) the current config no longer has.
+async fn delete_stale_parts(
+    client: &Client,
+    metrics: &Metrics,
+    namespace: &str,
+    c: &Children,
+) -> Result<(), Error> {
+    let main = c.config_map.name_any();
+    let gateway = c.deployment.name_any();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let selector = format!(
+        "{}={gateway},app.kubernetes.io/managed-by={}",
+        render::GATEWAY_LABEL,
+        render::MANAGED_BY
+    );
+    let listed = api
+        .list_metadata(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|source| kube_error("list", "ConfigMap", &main, source))?;
+    let possible = Names::of(&gateway).config_parts();
+    for cm in listed.items {
+        let name = cm.name_any();
+        let is_part = possible.contains(&name);
+        let wanted = c.config_parts.iter().any(|p| p.name_any() == name);
+        if is_part && !wanted {
+            metrics.wrote();
+            api.delete(&name, &DeleteParams::default())
+                .await
+                .map_err(|source| kube_error("delete", "ConfigMap", &name, source))?;
+        }
+    }
+    Ok(())
 }
 
 fn kube_error(action: &'static str, kind: &'static str, name: &str, source: kube::Error) -> Error {

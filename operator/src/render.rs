@@ -4,7 +4,9 @@
 //! Children of Gateway `<gw>` (all in its namespace, all with a controller owner reference and the
 //! recommended labels):
 //! - ConfigMap `<gw>-toolyard-config`: the compiled config, JSON under `config.json`, or gzip under
-//!   `binaryData.config.json.gz` when the JSON would not fit a ConfigMap comfortably;
+//!   `binaryData.config.json.gz` when the JSON would not fit a ConfigMap comfortably, or — when
+//!   even the gzip does not fit — a manifest of parts in ConfigMaps `<gw>-toolyard-config-<n>`
+//!   (see [`toolyard_crds::shards`]);
 //! - Secret `<gw>-toolyard-credentials`: only the credential values the config references, under
 //!   `<secret>.<key>`;
 //! - ServiceAccount + Role + RoleBinding `<gw>-toolyard`: the gateway may read its own ConfigMap
@@ -38,7 +40,7 @@ pub const CONFIG_KEY: &str = "config.json";
 pub const CONFIG_GZ_KEY: &str = "config.json.gz";
 /// Above this size the config JSON is gzipped (a ConfigMap holds at most 1 MiB in total).
 pub const COMPRESS_ABOVE_BYTES: usize = 900 * 1024;
-/// The largest (compressed) config the ConfigMap may hold.
+/// The largest (compressed) config one ConfigMap holds; larger ones are split into parts.
 pub const MAX_CONFIG_BYTES: usize = 1000 * 1024;
 /// Annotation on every child: hash of its rendered content, for change detection.
 pub const DESIRED_HASH_ANNOTATION: &str = "toolyard.dev/desired-hash";
@@ -59,9 +61,11 @@ pub enum Error {
     /// The Gateway has no name or namespace (it always has, once stored).
     #[error("Gateway object has no {0}")]
     MissingMetadata(&'static str),
-    /// The config does not fit a ConfigMap even compressed.
+    /// The config does not fit even in the most parts.
     #[error(
-        "the compiled config is {bytes} bytes gzipped, more than the {MAX_CONFIG_BYTES} a ConfigMap can hold; split the targets over several Gateways"
+        "the compiled config is {bytes} bytes gzipped, more than the {} parts of {} bytes a Gateway's config may span; split the targets over several Gateways",
+        toolyard_crds::shards::MAX_PARTS,
+        toolyard_crds::shards::PART_BYTES
     )]
     ConfigTooLarge {
         /// Compressed size.
@@ -110,6 +114,13 @@ pub struct Names {
 }
 
 impl Names {
+    /// Every possible config part name (see [`toolyard_crds::shards`]).
+    pub fn config_parts(&self) -> Vec<String> {
+        (1..=toolyard_crds::shards::MAX_PARTS)
+            .map(|i| toolyard_crds::shards::part_name(&self.config_map, i))
+            .collect()
+    }
+
     /// Children names of Gateway `gateway`.
     pub fn of(gateway: &str) -> Self {
         Self {
@@ -139,8 +150,11 @@ pub fn service_hosts(name: &str, namespace: &str) -> Vec<String> {
 /// Everything one Gateway runs on.
 #[derive(Clone, Debug)]
 pub struct Children {
-    /// The compiled config.
+    /// The compiled config (or the manifest of its parts).
     pub config_map: ConfigMap,
+    /// The parts of a config too large for one ConfigMap, in order (usually none). Applied before
+    /// `config_map`.
+    pub config_parts: Vec<ConfigMap>,
     /// The referenced credential values.
     pub secret: Secret,
     /// The gateway's identity.
@@ -215,7 +229,7 @@ pub fn render(
         owner: owner.clone(),
     };
 
-    let config_map = config_map(meta(&names.config_map), config)?;
+    let (config_map, config_parts) = config_maps(&names.config_map, meta, config)?;
     let secret = secret(meta(&names.secret), credentials)?;
     let service_account: ServiceAccount = build(
         meta(&names.service_account),
@@ -233,6 +247,9 @@ pub fn render(
                 // list/watch with resourceNames are allowed for requests with a metadata.name field
                 // selector, which is how the gateway watches. `patch` reports the served revision.
                 {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [names.config_map], "verbs": ["get", "list", "watch", "patch"]},
+                // The parts of a config too large for one ConfigMap, read by name when the
+                // manifest changes. Every possible name, so the Role never changes with the size.
+                {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": names.config_parts(), "verbs": ["get"]},
                 {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [names.secret], "verbs": ["get", "list", "watch"]},
             ],
         }),
@@ -264,6 +281,7 @@ pub fn render(
     };
     Ok(Children {
         config_map,
+        config_parts,
         secret,
         service_account,
         role,
@@ -325,27 +343,84 @@ fn encode(what: &'static str, e: impl std::error::Error + Send + Sync + 'static)
     }
 }
 
-fn config_map(meta: Meta, config: &GatewayConfig) -> Result<ConfigMap, Error> {
+/// The config ConfigMap, and its parts when the config needs them.
+fn config_maps(
+    name: &str,
+    meta: impl Fn(&str) -> Meta,
+    config: &GatewayConfig,
+) -> Result<(ConfigMap, Vec<ConfigMap>), Error> {
     let text = serde_json::to_string(config).map_err(|e| encode("config", e))?;
-    let mut cm: ConfigMap = build(meta, json!({"apiVersion": "v1", "kind": "ConfigMap"}))?;
-    if text.len() > COMPRESS_ABOVE_BYTES {
-        let gz = gzip(text.as_bytes())?;
-        if gz.len() > MAX_CONFIG_BYTES {
-            return Err(Error::ConfigTooLarge { bytes: gz.len() });
-        }
-        cm.binary_data = Some(BTreeMap::from([(
-            CONFIG_GZ_KEY.to_string(),
-            ByteString(gz),
-        )]));
-    } else {
+    let mut cm: ConfigMap = build(meta(name), json!({"apiVersion": "v1", "kind": "ConfigMap"}))?;
+    let mut parts = Vec::new();
+    if text.len() <= COMPRESS_ABOVE_BYTES {
         cm.data = Some(BTreeMap::from([(CONFIG_KEY.to_string(), text)]));
+    } else {
+        let gz = gzip(text.as_bytes())?;
+        if gz.len() <= MAX_CONFIG_BYTES {
+            cm.binary_data = Some(BTreeMap::from([(
+                CONFIG_GZ_KEY.to_string(),
+                ByteString(gz),
+            )]));
+        } else {
+            let (manifest, chunks) = split(name, &config.revision, &gz)?;
+            for (part, chunk) in manifest.parts.iter().zip(chunks) {
+                let mut p: ConfigMap = build(
+                    meta(&part.name),
+                    json!({"apiVersion": "v1", "kind": "ConfigMap"}),
+                )?;
+                p.binary_data = Some(BTreeMap::from([(
+                    toolyard_crds::shards::PART_KEY.to_string(),
+                    ByteString(chunk.to_vec()),
+                )]));
+                p.metadata
+                    .annotations
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(CONFIG_REVISION_ANNOTATION.into(), config.revision.clone());
+                stamp(&mut p, None)?;
+                parts.push(p);
+            }
+            let manifest = serde_json::to_string(&manifest).map_err(|e| encode("config", e))?;
+            cm.data = Some(BTreeMap::from([(
+                toolyard_crds::shards::MANIFEST_KEY.to_string(),
+                manifest,
+            )]));
+        }
     }
     cm.metadata
         .annotations
         .get_or_insert_with(BTreeMap::new)
         .insert(CONFIG_REVISION_ANNOTATION.into(), config.revision.clone());
     stamp(&mut cm, None)?;
-    Ok(cm)
+    Ok((cm, parts))
+}
+
+/// Splits gzipped config bytes into parts of ConfigMap `name`: the manifest and the chunks.
+pub fn split<'a>(
+    name: &str,
+    revision: &str,
+    gz: &'a [u8],
+) -> Result<(toolyard_crds::shards::ShardManifest, Vec<&'a [u8]>), Error> {
+    use toolyard_crds::shards::{MAX_PARTS, PART_BYTES, ShardManifest, ShardPart, part_name};
+    let chunks: Vec<&[u8]> = gz.chunks(PART_BYTES).collect();
+    if chunks.len() > MAX_PARTS {
+        return Err(Error::ConfigTooLarge { bytes: gz.len() });
+    }
+    let parts = chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| ShardPart {
+            name: part_name(name, i + 1),
+            sha256: hex::encode(Sha256::digest(chunk)),
+            bytes: chunk.len(),
+        })
+        .collect();
+    Ok((
+        ShardManifest {
+            revision: revision.to_string(),
+            parts,
+        },
+        chunks,
+    ))
 }
 
 fn gzip(bytes: &[u8]) -> Result<Vec<u8>, Error> {
@@ -511,13 +586,32 @@ fn service(mut meta: Meta, gateway: &Gateway) -> Result<Service, Error> {
     Ok(service)
 }
 
-/// Decodes the config a ConfigMap rendered by [`render`] holds (JSON, or gzip in `binaryData`).
-pub fn decode_config_text(cm: &ConfigMap) -> Option<String> {
+/// Decodes the config a ConfigMap rendered by [`render`] holds (JSON, gzip in `binaryData`, or
+/// a manifest of `parts`).
+pub fn decode_config_text(cm: &ConfigMap, parts: &[ConfigMap]) -> Option<String> {
     if let Some(text) = cm.data.as_ref().and_then(|d| d.get(CONFIG_KEY)) {
         return Some(text.clone());
     }
-    let gz = cm.binary_data.as_ref().and_then(|d| d.get(CONFIG_GZ_KEY))?;
+    let gz = match cm.binary_data.as_ref().and_then(|d| d.get(CONFIG_GZ_KEY)) {
+        Some(gz) => gz.0.clone(),
+        None => {
+            let manifest = cm.data.as_ref()?.get(toolyard_crds::shards::MANIFEST_KEY)?;
+            let manifest: toolyard_crds::shards::ShardManifest =
+                serde_json::from_str(manifest).ok()?;
+            toolyard_crds::shards::assemble(&manifest, |name| {
+                let part = parts
+                    .iter()
+                    .find(|p| p.metadata.name.as_deref() == Some(name))?;
+                let bytes = part
+                    .binary_data
+                    .as_ref()?
+                    .get(toolyard_crds::shards::PART_KEY)?;
+                Some(&bytes.0[..])
+            })
+            .ok()?
+        }
+    };
     let mut out = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz.0[..]), &mut out).ok()?;
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut out).ok()?;
     Some(out)
 }

@@ -113,7 +113,7 @@ fn minimal_gateway_renders_every_child_with_owner_and_labels() {
     let back: GatewayConfig = serde_json::from_str(&text).unwrap();
     assert_eq!(back, c.config);
     assert_eq!(
-        render::decode_config_text(&children.config_map).unwrap(),
+        render::decode_config_text(&children.config_map, &children.config_parts).unwrap(),
         text
     );
     assert_eq!(
@@ -125,11 +125,16 @@ fn minimal_gateway_renders_every_child_with_owner_and_labels() {
     assert_eq!(data.len(), 1);
     assert_eq!(data["users-key.token"].0, b"s3cret");
 
-    // The Role: its own ConfigMap and Secret only, by name.
+    // The Role: its own ConfigMap, the names its parts may have (get only) and Secret, by name.
     let rules = children.role.rules.as_ref().unwrap();
-    assert_eq!(rules.len(), 2);
+    assert_eq!(rules.len(), 3);
     for rule in rules {
         let names = rule.resource_names.as_ref().unwrap();
+        if names.len() == 16 {
+            assert_eq!(rule.verbs, ["get"]);
+            assert!(names.iter().all(|n| n.starts_with("demo-toolyard-config-")));
+            continue;
+        }
         assert_eq!(names.len(), 1);
         assert!(names[0] == "demo-toolyard-config" || names[0] == "demo-toolyard-credentials");
         assert!(
@@ -324,7 +329,7 @@ fn noise(bytes: usize) -> String {
 }
 
 #[test]
-fn large_configs_are_gzipped_and_too_large_ones_refused() {
+fn large_configs_are_gzipped_then_split_into_parts_and_too_large_ones_refused() {
     let gw = gateway("gateway-minimal.yaml");
     let mut config = compiled(&gw).config;
     config.gateway.description = Some("a".repeat(2 << 20));
@@ -332,15 +337,51 @@ fn large_configs_are_gzipped_and_too_large_ones_refused() {
     assert!(children.config_map.data.is_none());
     let gz = &children.config_map.binary_data.as_ref().unwrap()[render::CONFIG_GZ_KEY];
     assert!(gz.0.len() < 100 << 10);
-    let text = render::decode_config_text(&children.config_map).unwrap();
+    let text = render::decode_config_text(&children.config_map, &children.config_parts).unwrap();
     assert_eq!(
         serde_json::from_str::<GatewayConfig>(&text).unwrap(),
         config
     );
 
+    assert!(children.config_parts.is_empty());
+
+    // 4 MiB of hex noise gzips to about 2.2 MB: three parts and a manifest.
     config.gateway.description = Some(noise(4 << 20));
-    let err = render::render(&gw, &config, &BTreeMap::new(), &Settings::default()).unwrap_err();
+    let children = render::render(&gw, &config, &BTreeMap::new(), &Settings::default()).unwrap();
+    assert_eq!(children.config_parts.len(), 3);
+    let manifest = &children.config_map.data.as_ref().unwrap()[toolyard_crds::shards::MANIFEST_KEY];
+    let manifest: toolyard_crds::shards::ShardManifest = serde_json::from_str(manifest).unwrap();
+    assert_eq!(manifest.revision, config.revision);
+    for (i, part) in children.config_parts.iter().enumerate() {
+        assert_eq!(
+            part.metadata.name.as_deref(),
+            Some(format!("demo-toolyard-config-{}", i + 1).as_str())
+        );
+        assert_eq!(
+            part.metadata.owner_references.as_ref().map(Vec::len),
+            Some(1)
+        );
+        let bytes = &part.binary_data.as_ref().unwrap()[toolyard_crds::shards::PART_KEY];
+        assert!(bytes.0.len() <= toolyard_crds::shards::PART_BYTES);
+    }
+    let text = render::decode_config_text(&children.config_map, &children.config_parts).unwrap();
+    assert_eq!(
+        serde_json::from_str::<GatewayConfig>(&text).unwrap(),
+        config
+    );
+    // The gateway may read exactly the possible part names.
+    let rules = children.role.rules.as_ref().unwrap();
+    assert!(rules.iter().any(|r| {
+        r.resource_names
+            .as_ref()
+            .is_some_and(|n| n.len() == 16 && n[15] == "demo-toolyard-config-16")
+    }));
+
+    // More than 16 parts is refused, saying what to do.
+    let too_much = vec![0u8; 17 * toolyard_crds::shards::PART_BYTES];
+    let err = render::split("demo-toolyard-config", "r", &too_much).unwrap_err();
     assert!(matches!(err, render::Error::ConfigTooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("split the targets"), "{err}");
 }
 
 #[test]

@@ -34,8 +34,9 @@ use crate::runtime::{ReloadError, Runtime};
 pub const CONFIG_KEY: &str = "config.json";
 /// Key of the gzipped JSON config in the ConfigMap's `binaryData`.
 pub const CONFIG_GZ_KEY: &str = "config.json.gz";
-/// Largest decompressed config accepted (a gzip bomb must not exhaust memory).
-const MAX_CONFIG_BYTES: u64 = 64 << 20;
+/// Largest decompressed config accepted (a gzip bomb must not exhaust memory): well above the
+/// most the operator writes (16 parts of 900 KiB gzip, about 100 MiB of JSON).
+const MAX_CONFIG_BYTES: u64 = 256 << 20;
 
 /// Which objects to watch.
 #[derive(Clone, Debug)]
@@ -91,28 +92,66 @@ enum Input {
     Secret(Result<watcher::Event<Secret>, watcher::Error>),
 }
 
-/// Decodes the config a ConfigMap holds.
-pub fn decode_config(cm: &ConfigMap) -> Result<GatewayConfig, ReloadError> {
+/// Loads the config a ConfigMap holds, reading its parts first when it holds a manifest of parts
+/// (see [`toolyard_crds::shards`]). A part that is missing or does not match is read again a few
+/// times: the operator may still be writing a newer config.
+async fn load_config(api: &Api<ConfigMap>, cm: &ConfigMap) -> Result<GatewayConfig, ReloadError> {
+    use toolyard_crds::shards::{MANIFEST_KEY, PART_KEY, ShardManifest, assemble};
     let name = cm.metadata.name.as_deref().unwrap_or_default();
-    let (key, text) = if let Some(text) = cm.data.as_ref().and_then(|d| d.get(CONFIG_KEY)) {
-        (CONFIG_KEY, text.clone())
-    } else if let Some(gz) = cm.binary_data.as_ref().and_then(|d| d.get(CONFIG_GZ_KEY)) {
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(&gz.0[..])
-            .take(MAX_CONFIG_BYTES)
-            .read_to_string(&mut text)
-            .map_err(|e| {
-                ReloadError::Source(format!(
-                    "ConfigMap {name}: binaryData.{CONFIG_GZ_KEY} is not gzipped UTF-8: {e}"
-                ))
-            })?;
-        (CONFIG_GZ_KEY, text)
-    } else {
-        return Err(ReloadError::Source(format!(
-            "ConfigMap {name}: no {CONFIG_KEY} in data nor {CONFIG_GZ_KEY} in binaryData"
-        )));
+    let Some(manifest) = cm.data.as_ref().and_then(|d| d.get(MANIFEST_KEY)) else {
+        return decode_config(cm);
     };
-    let mut de = serde_json::Deserializer::from_str(&text);
+    let manifest: ShardManifest = serde_json::from_str(manifest).map_err(|e| {
+        ReloadError::Source(format!(
+            "ConfigMap {name}: {MANIFEST_KEY} is not a manifest: {e}"
+        ))
+    })?;
+    let mut last_error = String::new();
+    for attempt in 0..5 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+        }
+        let mut parts: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for p in &manifest.parts {
+            match api.get_opt(&p.name).await {
+                Ok(Some(part)) => {
+                    if let Some(bytes) = part.binary_data.and_then(|mut d| d.remove(PART_KEY)) {
+                        parts.insert(p.name.clone(), bytes.0);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(ReloadError::Source(format!(
+                        "ConfigMap {name}: reading config part {}: {e}",
+                        p.name
+                    )));
+                }
+            }
+        }
+        match assemble(&manifest, |n| parts.get(n).map(Vec::as_slice)) {
+            Ok(gz) => return decode_gzip_config(name, &gz, "the assembled parts"),
+            Err(e) => last_error = e.to_string(),
+        }
+    }
+    Err(ReloadError::Source(format!(
+        "ConfigMap {name}: {last_error} (revision {}); keeping the current config",
+        manifest.revision
+    )))
+}
+
+fn decode_gzip_config(name: &str, gz: &[u8], what: &str) -> Result<GatewayConfig, ReloadError> {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gz)
+        .take(MAX_CONFIG_BYTES)
+        .read_to_string(&mut text)
+        .map_err(|e| {
+            ReloadError::Source(format!("ConfigMap {name}: {what}: not gzipped UTF-8: {e}"))
+        })?;
+    parse_config(name, what, &text)
+}
+
+fn parse_config(name: &str, key: &str, text: &str) -> Result<GatewayConfig, ReloadError> {
+    let mut de = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         ReloadError::Source(format!(
             "ConfigMap {name}: {key}: {}: {}",
@@ -120,6 +159,20 @@ pub fn decode_config(cm: &ConfigMap) -> Result<GatewayConfig, ReloadError> {
             e.inner()
         ))
     })
+}
+
+/// Decodes the config a ConfigMap holds (JSON, or gzipped JSON in `binaryData`).
+pub fn decode_config(cm: &ConfigMap) -> Result<GatewayConfig, ReloadError> {
+    let name = cm.metadata.name.as_deref().unwrap_or_default();
+    if let Some(text) = cm.data.as_ref().and_then(|d| d.get(CONFIG_KEY)) {
+        parse_config(name, CONFIG_KEY, text)
+    } else if let Some(gz) = cm.binary_data.as_ref().and_then(|d| d.get(CONFIG_GZ_KEY)) {
+        decode_gzip_config(name, &gz.0, &format!("binaryData.{CONFIG_GZ_KEY}"))
+    } else {
+        Err(ReloadError::Source(format!(
+            "ConfigMap {name}: no {CONFIG_KEY} in data nor {CONFIG_GZ_KEY} in binaryData"
+        )))
+    }
 }
 
 /// The values of a Secret, keyed as the config refers to them: `(secret name, key)`.
@@ -200,7 +253,7 @@ pub async fn watch(
             continue;
         };
         let values = secret_values(secret.current.as_ref());
-        let config = match decode_config(cm) {
+        let config = match load_config(&config_maps, cm).await {
             Ok(c) => c,
             Err(e) => {
                 runtime.record_failure(&e);
