@@ -1,4 +1,5 @@
-//! The generated artifacts: CRD YAML for the Helm chart and the JSON Schema of the gateway config.
+//! The generated artifacts: CRD YAML for the Helm chart, the JSON Schema of the gateway config and
+//! the CRD reference page.
 //! `cargo run -p toolyard-crds --bin crdgen` writes them; a test fails when the committed files
 //! differ from what this module produces.
 
@@ -23,6 +24,7 @@ pub fn artifacts() -> Result<Vec<Artifact>, serde_yaml::Error> {
     let target = serde_yaml::to_string(&GatewayTarget::crd())?;
     let schema = schemars::schema_for!(GatewayConfig);
     let schema = serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
+    let reference = crate::reference::render(&[Gateway::crd(), GatewayTarget::crd()]);
     Ok(vec![
         Artifact {
             path: "charts/toolyard/crds/gateways.toolyard.dev.yaml",
@@ -35,6 +37,10 @@ pub fn artifacts() -> Result<Vec<Artifact>, serde_yaml::Error> {
         Artifact {
             path: "crds/schema/gateway-config.v1alpha1.schema.json",
             contents: schema,
+        },
+        Artifact {
+            path: "docs/crd-reference.md",
+            contents: reference,
         },
     ])
 }

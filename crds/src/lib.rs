@@ -7,6 +7,7 @@
 pub mod config;
 pub mod gateway;
 pub mod generate;
+pub mod reference;
 pub mod refs;
 mod schema;
 pub mod served;
