@@ -87,7 +87,8 @@ pub fn success(
         return CallToolResult::success(vec![ContentBlock::audio(b64(), mime)]);
     }
     match std::str::from_utf8(body) {
-        Ok(text) if is_textual(&mime) => {
+        // JSON that does not parse is still text a model can read (and a clue to the problem).
+        Ok(text) if is_json || is_textual(&mime) => {
             CallToolResult::success(vec![ContentBlock::text(text.to_string())])
         }
         _ => CallToolResult::success(vec![ContentBlock::resource(
