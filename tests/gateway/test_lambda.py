@@ -239,7 +239,7 @@ def test_replayed_signature_with_a_tampered_body_is_rejected(gw, lam):
 
 
 def test_gateway_iam_role_signs_http_targets(gw, lam):
-    result, _ = call_tool(gw.url, "signed___putItem", {"itemId": "a b/c", "note": "x&y=z", "body": {"name": "widget"}})
+    result, _ = call_tool(gw.url, "signed___putItem", {"itemId": "a b/c", "note": "x&y=z", "name": "widget"})
     assert_ok(result)
     echoed = json.loads(text_of(result))
     assert echoed["verified"] is True

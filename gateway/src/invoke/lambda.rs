@@ -30,6 +30,13 @@ const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
 /// Longest value kept in the client context (caller-chosen ids could otherwise fill the header).
 const MAX_CONTEXT_VALUE: usize = 256;
 
+/// Bytes kept as they are in a path segment (RFC 3986 unreserved).
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// The Invoke API URL of a function: `{endpoint}/2015-03-31/functions/{function}/invocations`,
 /// with the ARN's version or alias as `?Qualifier=`. The function is named by its unqualified ARN
 /// (which also selects the account), percent-encoded as one path segment.
@@ -48,10 +55,13 @@ pub fn invoke_url(endpoint: &str, function_arn: &str) -> Result<reqwest::Url, St
             "the Lambda endpoint {endpoint:?} must be an http(s) URL with a host"
         ));
     }
-    url.path_segments_mut()
-        .map_err(|()| format!("the Lambda endpoint {endpoint:?} cannot have a path"))?
-        .pop_if_empty()
-        .extend(["2015-03-31", "functions", &unqualified, "invocations"]);
+    // Encoded like the AWS SDKs do (`:` as `%3A`): every byte but RFC 3986's unreserved ones.
+    let function = percent_encoding::utf8_percent_encode(&unqualified, UNRESERVED);
+    let path = format!(
+        "{}/2015-03-31/functions/{function}/invocations",
+        url.path().trim_end_matches('/')
+    );
+    url.set_path(&path);
     url.set_query(None);
     if let Some(qualifier) = parts.get(7) {
         url.query_pairs_mut().append_pair("Qualifier", qualifier);
@@ -378,7 +388,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             url.as_str(),
-            "https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:orders/invocations"
+            "https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Aorders/invocations"
         );
         let url = invoke_url(
             "http://127.0.0.1:9001/",
