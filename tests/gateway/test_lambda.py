@@ -51,9 +51,10 @@ class LambdaServer:
 
 
 @contextmanager
-def aws_identity(secret: str):
+def aws_identity(secret: str | None):
     """The gateway process's AWS identity, as the default chain finds it in a pod with static or
-    injected credentials; nothing else (no profile files, no instance metadata)."""
+    injected credentials; nothing else (no profile files, no instance metadata). `None`: no
+    identity at all."""
     env = {
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": secret,
@@ -64,8 +65,14 @@ def aws_identity(secret: str):
         "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/toolyard-aws-credentials",
         "RUST_LOG": "debug",
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    unset = ["AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_PROFILE"]
+    if secret is None:
+        unset += ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
+    saved = {k: os.environ.get(k) for k in list(env) + unset}
+    os.environ.update({k: v for k, v in env.items() if k not in unset})
+    for k in unset:
+        os.environ.pop(k, None)
     try:
         yield
     finally:
@@ -106,6 +113,12 @@ def gw(procs, lam):
 @pytest.fixture(scope="module")
 def gw_wrong(procs, lam):
     with aws_identity(WRONG_SECRET):
+        return procs.gateway(["lambda"], {"LAMBDA_PORT": lam.port})
+
+
+@pytest.fixture(scope="module")
+def gw_anonymous(procs, lam):
+    with aws_identity(None):
         return procs.gateway(["lambda"], {"LAMBDA_PORT": lam.port})
 
 
@@ -221,6 +234,17 @@ def test_wrong_secret_is_rejected_by_the_signature_check(gw_wrong, lam):
     new = lam.requests()[before:]
     assert len(new) == 1 and new[0]["rejected"] == "signature mismatch"
     assert "function" not in new[0], "a rejected request must not reach the function"
+
+
+def test_no_aws_identity_is_a_clear_tool_error(gw_anonymous, lam):
+    before = len(lam.requests())
+    result, _ = call_tool(gw_anonymous.url, "LambdaUsingSDK___get_order_tool", {"orderId": "123"})
+    assert result.isError
+    text = text_of(result)
+    assert text.startswith("Could not sign the Lambda request: no AWS credentials for the gateway:"), text
+    assert "IRSA" in text and "AWS_ACCESS_KEY_ID" in text
+    assert "did not answer" not in text, text
+    assert len(lam.requests()) == before, "nothing unsigned is sent"
 
 
 def test_replayed_signature_with_a_tampered_body_is_rejected(gw, lam):

@@ -13,6 +13,9 @@ use super::Error;
 /// credentials that expire while it is in flight (the SDKs use the same kind of margin).
 const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
+/// Longest wait for the chain (instance metadata retries can otherwise hold a call for long).
+const CHAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// The chain plus the last credentials it gave.
 struct Provider {
     chain: OnceCell<SharedCredentialsProvider>,
@@ -64,9 +67,14 @@ pub async fn credentials() -> Result<Credentials, Error> {
                 .unwrap_or_else(|| SharedCredentialsProvider::new(NoChain))
         })
         .await;
-    let creds = chain
-        .provide_credentials()
+    let creds = tokio::time::timeout(CHAIN_TIMEOUT, chain.provide_credentials())
         .await
+        .map_err(|_| {
+            Error::Credentials(format!(
+                "the default credential chain did not answer within {} s",
+                CHAIN_TIMEOUT.as_secs()
+            ))
+        })?
         // The SDK's credential errors describe which provider failed and why; they do not
         // contain secret values.
         .map_err(|e| Error::Credentials(error_chain(&e)))?;

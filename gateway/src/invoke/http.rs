@@ -172,7 +172,15 @@ pub async fn call(
                     );
                 }
             };
-            if let Err(e) = signer.sign(&mut built).await {
+            let signed = tokio::time::timeout(runtime.timeout, signer.sign(&mut built))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(crate::aws::Error::Credentials(format!(
+                        "not available within the target's timeout of {} ms",
+                        runtime.timeout.as_millis()
+                    )))
+                });
+            if let Err(e) = signed {
                 tracing::warn!(target = %target.name, error = %e, "SigV4 signing failed");
                 return ToolOutcome::error_kind(
                     ErrorKind::Backend,

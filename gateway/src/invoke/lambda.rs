@@ -192,12 +192,24 @@ pub async fn call(
             );
         }
     };
-    if let Err(e) = signer.sign(&mut request).await {
-        tracing::warn!(target = %target.name, error = %e, "SigV4 signing failed");
-        return ToolOutcome::error_kind(
-            ErrorKind::Backend,
-            format!("Could not sign the Lambda request: {e}."),
-        );
+    match tokio::time::timeout(runtime.timeout, signer.sign(&mut request)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(target = %target.name, error = %e, "SigV4 signing failed");
+            return ToolOutcome::error_kind(
+                ErrorKind::Backend,
+                format!("Could not sign the Lambda request: {e}."),
+            );
+        }
+        Err(_) => {
+            return ToolOutcome::error_kind(
+                ErrorKind::Backend,
+                format!(
+                    "The gateway's AWS credentials were not available within {} ms (the target's timeout).",
+                    runtime.timeout.as_millis()
+                ),
+            );
+        }
     }
     let response = match runtime.client.execute(request).await {
         Ok(r) => r,
