@@ -409,7 +409,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             url.path(),
-            "/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:orders/invocations"
+            "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-west-1%3A123456789012%3Afunction%3Aorders/invocations"
         );
         assert_eq!(url.query(), Some("Qualifier=live"));
         let url = invoke_url(
