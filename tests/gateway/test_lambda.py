@@ -63,7 +63,9 @@ def aws_identity(secret: str | None):
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_CONFIG_FILE": "/nonexistent/toolyard-aws-config",
         "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/toolyard-aws-credentials",
-        "RUST_LOG": "debug",
+        # aws-sigv4 traces canonical requests (session token included) at trace level: asked
+        # for explicitly here, the gateway must still keep them out.
+        "RUST_LOG": "debug,aws_sigv4=trace,aws_config=trace,aws_credential_types=trace",
     }
     unset = ["AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
              "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_PROFILE"]

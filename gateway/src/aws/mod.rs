@@ -23,6 +23,10 @@ pub use aws_credential_types::Credentials;
 pub use credentials::credentials;
 pub use signer::Signer;
 
+/// A `tracing` filter directive the binary adds to its log filter: aws-sigv4's trace events print
+/// canonical requests, which contain the session token, so they are never enabled.
+pub const LOG_FILTER: &str = "aws_sigv4=off";
+
 /// Why an AWS request could not be signed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
