@@ -29,6 +29,8 @@ ACCESS_KEY = "AKIDTOOLYARDE2E"
 SECRET_KEY = "toolyard/e2e+" + secrets.token_hex(12)
 SESSION_TOKEN = "toolyard-session-" + secrets.token_hex(16)
 WRONG_SECRET = "wrong/" + secrets.token_hex(12)
+WEB_IDENTITY_TOKEN = "eyJhbGciOiJSUzI1NiJ9." + secrets.token_hex(24) + ".sig"
+ROLE_ARN = "arn:aws:iam::123456789012:role/toolyard-gateway"
 FUNCTIONS = {
     "orders": "seed_orders.lambda_handler",
     "failing": "extra_handlers.fail",
@@ -92,6 +94,7 @@ def lam(procs):
     port = free_port()
     argv = [AWS_PY, LAMBDA_DIR / "lambda_server.py", "--port", port, "--access-key", ACCESS_KEY,
             "--secret-key", SECRET_KEY, "--session-token", SESSION_TOKEN, "--function-timeout", "10",
+            "--web-identity-token", WEB_IDENTITY_TOKEN,
             "--runtime-python", AWS_PY, "--handler-dir", LAMBDA_DIR]
     for name, handler in FUNCTIONS.items():
         argv += ["--function", f"{name}={handler}"]
@@ -122,6 +125,22 @@ def gw_wrong(procs, lam):
 def gw_anonymous(procs, lam):
     with aws_identity(None):
         return procs.gateway(["lambda"], {"LAMBDA_PORT": lam.port})
+
+
+@pytest.fixture(scope="module")
+def gw_irsa(procs, lam, tmp_path_factory):
+    """A gateway with only what IRSA injects into a pod: a projected token file, the role ARN and
+    the region (plus AWS_ENDPOINT_URL_STS, pointing the SDK's STS client at the local server)."""
+    token_file = tmp_path_factory.mktemp("irsa") / "token"
+    token_file.write_text(WEB_IDENTITY_TOKEN)
+    with aws_identity(None):
+        os.environ.update({"AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file), "AWS_ROLE_ARN": ROLE_ARN,
+                           "AWS_ENDPOINT_URL_STS": lam.url})
+        try:
+            return procs.gateway(["lambda"], {"LAMBDA_PORT": lam.port})
+        finally:
+            for k in ("AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ENDPOINT_URL_STS"):
+                os.environ.pop(k, None)
 
 
 @asynccontextmanager
@@ -249,6 +268,20 @@ def test_no_aws_identity_is_a_clear_tool_error(gw_anonymous, lam):
     assert len(lam.requests()) == before, "nothing unsigned is sent"
 
 
+def test_irsa_web_identity_credentials_sign_calls(gw_irsa, lam):
+    before = len(lam.requests())
+    for _ in range(2):
+        result, _ = call_tool(gw_irsa.url, "LambdaUsingSDK___get_order_tool", {"orderId": "123"})
+        assert_ok(result)
+        assert json.loads(text_of(result))["body"] == "Order Id 123 is in shipped status"
+    new = lam.requests()[before:]
+    sts = [r for r in new if "sts" in r]
+    assert len(sts) == 1, "one AssumeRoleWithWebIdentity, then the cached credentials"
+    assert sts[0]["sts"]["RoleArn"] == ROLE_ARN and sts[0]["sts"]["tokenOk"] is True
+    invokes = [r for r in new if r.get("function") == "orders"]
+    assert len(invokes) == 2 and all(r["sigv4"]["accessKeyId"] == ACCESS_KEY for r in invokes)
+
+
 def test_replayed_signature_with_a_tampered_body_is_rejected(gw, lam):
     """The checker is not a rubber stamp: the gateway's exact signed headers replayed with the
     same body pass, with another body they fail."""
@@ -278,12 +311,13 @@ def test_gateway_iam_role_signs_http_targets(gw, lam):
     assert json.loads(text_of(get))["path"] == "/signed/items/42"
 
 
-def test_secrets_never_reach_logs_or_results(gw, gw_wrong, lam):
+def test_secrets_never_reach_logs_or_results(gw, gw_wrong, gw_irsa, lam):
     # Runs last in this module: every call above has been logged at debug level by now.
-    for g in (gw, gw_wrong):
+    for g in (gw, gw_wrong, gw_irsa):
         log = g.proc.log.read_text(errors="replace")
         assert "DEBUG" in log, "the gateways run with RUST_LOG=debug"
         assert SECRET_KEY not in log and WRONG_SECRET not in log and SESSION_TOKEN not in log
+        assert WEB_IDENTITY_TOKEN not in log
     result, _ = call_tool(gw_wrong.url, "signed___getItem", {"itemId": "1"})
     assert result.isError
     text = text_of(result)

@@ -61,7 +61,16 @@ pub async fn credentials() -> Result<Credentials, Error> {
     let chain = p
         .chain
         .get_or_init(|| async {
-            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            // The region here only matters to providers that call AWS (web identity → STS); it
+            // is the pod's (AWS_REGION, injected by IRSA / Pod Identity), else us-east-1, whose
+            // STS endpoint serves every commercial-partition account. Signing regions are per
+            // target.
+            let region = aws_config::meta::region::RegionProviderChain::default_provider()
+                .or_else("us-east-1");
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(region)
+                .load()
+                .await;
             config
                 .credentials_provider()
                 .unwrap_or_else(|| SharedCredentialsProvider::new(NoChain))

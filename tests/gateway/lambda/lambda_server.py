@@ -15,6 +15,9 @@ It serves two APIs on loopback:
 Besides Lambda it has `/signed/...`: any method, SigV4-checked for `--http-service` (the
 `gatewayIamRole` test of an HTTP target), echoing what it received.
 
+It also answers STS `AssumeRoleWithWebIdentity` on `POST /` (IRSA: the gateway's default chain
+trades the projected ServiceAccount token for the test's credentials).
+
 Test hooks: `GET /_test/state` (runtimes polling, every request with its verdict).
 
     lambda_server.py --port P --access-key AK --secret-key SK [--session-token T]
@@ -200,6 +203,8 @@ class InvokeHandler(Handler):
         # Secrets are never recorded in clear: the test asserts on presence only.
         if "x-amz-security-token" in record["headers"]:
             record["headers"]["x-amz-security-token"] = "<present>"
+        if self.command == "POST" and url.path == "/" and b"Action=AssumeRoleWithWebIdentity" in body:
+            return self.assume_role_with_web_identity(body, record)
         parts = url.path.split("/")
         is_invoke = len(parts) == 5 and parts[1:3] == ["2015-03-31", "functions"] and parts[4] == "invocations"
         service = "lambda" if is_invoke else ARGS.http_service
@@ -222,6 +227,41 @@ class InvokeHandler(Handler):
         if not is_invoke or self.command != "POST":
             return self.reply(404, {"message": f"no route {self.command} {url.path}"}, {"x-amzn-ErrorType": "ResourceNotFoundException"})
         self.invoke(unquote(parts[3]), parse_qs(url.query).get("Qualifier", [None])[0], body, record)
+
+    def assume_role_with_web_identity(self, body: bytes, record: dict):
+        """STS for IRSA: trades the projected token file's contents for the test's credentials
+        (AWS_ENDPOINT_URL_STS points the SDK's web identity provider here)."""
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        record["sts"] = {k: form.get(k) for k in ("Action", "RoleArn", "RoleSessionName")}
+        record["sts"]["tokenOk"] = form.get("WebIdentityToken") == ARGS.web_identity_token
+        with LOCK:
+            LOG.append(record)
+        if not ARGS.web_identity_token or form.get("WebIdentityToken") != ARGS.web_identity_token:
+            err = b'<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>bad token</Message></Error></ErrorResponse>'
+            return self.reply(400, err, {"Content-Type": "text/xml"})
+        expiration = datetime.fromtimestamp(time.time() + 3600, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        xml = f"""<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult>
+    <Credentials>
+      <AccessKeyId>{ARGS.access_key}</AccessKeyId>
+      <SecretAccessKey>{ARGS.secret_key}</SecretAccessKey>
+      <SessionToken>{ARGS.session_token}</SessionToken>
+      <Expiration>{expiration}</Expiration>
+    </Credentials>
+    <AssumedRoleUser>
+      <Arn>arn:aws:sts::{ARGS.account}:assumed-role/toolyard-gateway/{form.get("RoleSessionName", "s")}</Arn>
+      <AssumedRoleId>AROATOOLYARDTEST:{form.get("RoleSessionName", "s")}</AssumedRoleId>
+    </AssumedRoleUser>
+    <SubjectFromWebIdentityToken>system:serviceaccount:agents:toolyard-gateway</SubjectFromWebIdentityToken>
+  </AssumeRoleWithWebIdentityResult>
+  <ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>""".encode()
+        data = xml
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def invoke(self, name: str, qualifier: str | None, body: bytes, record: dict):
         # The function is named by name, or by ARN (which must be this account and region).
@@ -320,6 +360,7 @@ def main():
     p.add_argument("--region", default="us-east-1")
     p.add_argument("--account", default="123456789012")
     p.add_argument("--http-service", default="execute-api")
+    p.add_argument("--web-identity-token", default="", help="token accepted by the STS route (IRSA)")
     p.add_argument("--function-timeout", type=float, default=10.0)
     p.add_argument("--runtime-python", default=sys.executable)
     p.add_argument("--handler-dir", required=True)
