@@ -143,6 +143,23 @@ def gw_irsa(procs, lam, tmp_path_factory):
                 os.environ.pop(k, None)
 
 
+@pytest.fixture(scope="module")
+def gw_pod_identity(procs, lam, tmp_path_factory):
+    """A gateway with only what EKS Pod Identity injects: the agent's credentials URI and the
+    projected token file it must present."""
+    token_file = tmp_path_factory.mktemp("pod-identity") / "token"
+    token_file.write_text(WEB_IDENTITY_TOKEN)
+    keys = {"AWS_CONTAINER_CREDENTIALS_FULL_URI": f"{lam.url}/pod-identity/credentials",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(token_file)}
+    with aws_identity(None):
+        os.environ.update(keys)
+        try:
+            return procs.gateway(["lambda"], {"LAMBDA_PORT": lam.port})
+        finally:
+            for k in keys:
+                os.environ.pop(k, None)
+
+
 @asynccontextmanager
 async def session_with_id(url: str):
     from mcp import ClientSession
@@ -282,6 +299,15 @@ def test_irsa_web_identity_credentials_sign_calls(gw_irsa, lam):
     assert len(invokes) == 2 and all(r["sigv4"]["accessKeyId"] == ACCESS_KEY for r in invokes)
 
 
+def test_eks_pod_identity_credentials_sign_calls(gw_pod_identity, lam):
+    before = len(lam.requests())
+    result, _ = call_tool(gw_pod_identity.url, "LambdaUsingSDK___get_order_tool", {"orderId": "123"})
+    assert_ok(result)
+    new = lam.requests()[before:]
+    assert [r["podIdentity"] for r in new if "podIdentity" in r] == [{"tokenOk": True}]
+    assert [r["sigv4"]["accessKeyId"] for r in new if r.get("function") == "orders"] == [ACCESS_KEY]
+
+
 def test_replayed_signature_with_a_tampered_body_is_rejected(gw, lam):
     """The checker is not a rubber stamp: the gateway's exact signed headers replayed with the
     same body pass, with another body they fail."""
@@ -311,9 +337,9 @@ def test_gateway_iam_role_signs_http_targets(gw, lam):
     assert json.loads(text_of(get))["path"] == "/signed/items/42"
 
 
-def test_secrets_never_reach_logs_or_results(gw, gw_wrong, gw_irsa, lam):
+def test_secrets_never_reach_logs_or_results(gw, gw_wrong, gw_irsa, gw_pod_identity, lam):
     # Runs last in this module: every call above has been logged at debug level by now.
-    for g in (gw, gw_wrong, gw_irsa):
+    for g in (gw, gw_wrong, gw_irsa, gw_pod_identity):
         log = g.proc.log.read_text(errors="replace")
         assert "DEBUG" in log, "the gateways run with RUST_LOG=debug"
         assert SECRET_KEY not in log and WRONG_SECRET not in log and SESSION_TOKEN not in log

@@ -16,7 +16,8 @@ Besides Lambda it has `/signed/...`: any method, SigV4-checked for `--http-servi
 `gatewayIamRole` test of an HTTP target), echoing what it received.
 
 It also answers STS `AssumeRoleWithWebIdentity` on `POST /` (IRSA: the gateway's default chain
-trades the projected ServiceAccount token for the test's credentials).
+trades the projected ServiceAccount token for the test's credentials) and serves
+`GET /pod-identity/credentials` like the EKS Pod Identity agent.
 
 Test hooks: `GET /_test/state` (runtimes polling, every request with its verdict).
 
@@ -180,10 +181,25 @@ class InvokeHandler(Handler):
                     "requests": list(LOG),
                 }
             return self.reply(200, state)
+        if self.path == "/pod-identity/credentials":
+            return self.pod_identity()
         self.route(b"")
 
     def do_POST(self):
         self.route(self.body())
+
+    def pod_identity(self):
+        """The EKS Pod Identity agent's credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI):
+        the SDK sends the projected token file's contents as Authorization."""
+        ok = bool(ARGS.web_identity_token) and self.headers.get("Authorization") == ARGS.web_identity_token
+        with LOCK:
+            LOG.append({"method": "GET", "path": self.path, "podIdentity": {"tokenOk": ok}})
+        if not ok:
+            return self.reply(403, {"message": "bad pod identity token"})
+        expiration = datetime.fromtimestamp(time.time() + 3600, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.reply(200, {"AccessKeyId": ARGS.access_key, "SecretAccessKey": ARGS.secret_key,
+                         "Token": ARGS.session_token, "Expiration": expiration,
+                         "AccountId": ARGS.account})
 
     def do_PUT(self):
         self.route(self.body())
