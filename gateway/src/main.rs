@@ -66,6 +66,11 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // aws-sigv4 traces canonical requests, which hold the session token: never at any level.
+    let filter = match toolyard_gateway::aws::LOG_FILTER.parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     if args.log_json {
         tracing_subscriber::fmt()
             .json()

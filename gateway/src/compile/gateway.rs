@@ -428,6 +428,17 @@ fn compile_target(
                     "expected arn:aws:lambda:<region>:<account>:function:<name>[:qualifier]",
                 )
             })?;
+            if spec
+                .credentials
+                .as_ref()
+                .is_some_and(|c| c.api_key.is_some() || c.oauth2.is_some())
+            {
+                return Err(TargetError::new(
+                    "InvalidSpec",
+                    "spec.credentials",
+                    "Lambda targets are invoked with the gateway's AWS identity: use gatewayIamRole or no credentials (which means gatewayIamRole)",
+                ));
+            }
             let defs = tool_definitions(&l.tool_schema, "spec.lambda.toolSchema", refs)?;
             let url = l
                 .endpoint
@@ -886,6 +897,55 @@ mod tests {
         let err = compiled.targets[1].outcome.as_ref().unwrap_err();
         assert_eq!(err.reason, "NameConflict");
         assert!(err.message.contains("same___t"), "{}", err.message);
+    }
+
+    #[test]
+    fn lambda_targets_take_region_endpoint_and_only_iam_credentials() {
+        let lambda = "  lambda:\n    functionArn: arn:aws:lambda:eu-west-1:123456789012:function:f:live\n    endpoint: http://127.0.0.1:9001\n    toolSchema: {inline: [{name: t, inputSchema: {type: object}}]}\n";
+        let text = format!(
+            "{GATEWAY}{}{}{}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData: {{k: v}}\n",
+            target("plain", lambda),
+            target(
+                "iam",
+                &format!("{lambda}  credentials: {{gatewayIamRole: {{}}}}\n")
+            ),
+            target(
+                "keyed",
+                &format!("{lambda}  credentials: {{apiKey: {{secretRef: {{name: s, key: k}}}}}}\n")
+            ),
+        );
+        let compiled = compile_text(&text);
+        let keyed = compiled.targets.iter().find(|t| t.name == "keyed").unwrap();
+        let err = keyed.outcome.as_ref().unwrap_err();
+        assert_eq!(
+            (err.reason, err.field.as_str()),
+            ("InvalidSpec", "spec.credentials")
+        );
+        let by_name = |n: &str| {
+            compiled
+                .config
+                .targets
+                .iter()
+                .find(|t| t.name == n)
+                .unwrap()
+        };
+        let plain = by_name("plain");
+        assert_eq!(
+            plain.endpoint,
+            Endpoint::Lambda {
+                function_arn: "arn:aws:lambda:eu-west-1:123456789012:function:f:live".into(),
+                region: "eu-west-1".into(),
+                url: "http://127.0.0.1:9001".into(),
+            }
+        );
+        assert_eq!(plain.credentials, None);
+        assert_eq!(
+            by_name("iam").credentials,
+            Some(OutboundCredentials::AwsSigV4 {
+                service: "lambda".into(),
+                region: "eu-west-1".into(),
+            })
+        );
     }
 
     #[test]
