@@ -8,8 +8,12 @@ pub mod source;
 #[cfg(feature = "server")]
 pub mod admin;
 #[cfg(feature = "server")]
+pub mod auth;
+#[cfg(feature = "server")]
 pub mod invoke;
 #[cfg(feature = "server")]
 pub mod mcp;
+#[cfg(feature = "server")]
+pub mod outbound;
 #[cfg(feature = "server")]
 pub mod runtime;

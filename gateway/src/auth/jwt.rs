@@ -1,0 +1,122 @@
+//! The JWT authorizer (AgentCore's custom JWT authorizer): the signature with a key of the
+//! provider's JWKS (algorithm taken from the key, not the token), `iss` equal to the discovered
+//! issuer, `exp`/`nbf` with [`LEEWAY_SECS`], `aud` when audiences are configured, then the claim
+//! checks of [`super::claims`].
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Validation, decode, decode_header};
+use serde_json::{Map, Value};
+use toolyard_crds::gateway::JwtAuthorizer;
+
+use super::claims::{self, ClaimError};
+use super::jwks::{KeySet, Keys};
+use super::{AuthError, Principal, PrincipalKind};
+
+/// Clock skew tolerated on `exp` and `nbf`, seconds.
+pub const LEEWAY_SECS: u64 = 30;
+/// Largest token accepted (bytes). Real access tokens are 1-4 KiB.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// A JWT authorizer: its settings and the provider's key cache.
+pub struct JwtVerifier {
+    config: JwtAuthorizer,
+    keys: Arc<KeySet>,
+}
+
+impl JwtVerifier {
+    /// An authorizer over a key cache.
+    pub fn new(config: JwtAuthorizer, keys: Arc<KeySet>) -> Self {
+        super::crypto::install();
+        Self { config, keys }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &JwtAuthorizer {
+        &self.config
+    }
+
+    /// The key cache (shared with the next snapshot when the discovery URL is unchanged).
+    pub fn key_set(&self) -> &Arc<KeySet> {
+        &self.keys
+    }
+
+    /// Verifies a bearer token, fetching keys only when none are cached yet or the token names
+    /// an unknown `kid` (rate-limited in [`KeySet`]).
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::invalid("the token is too large"));
+        }
+        let header = decode_header(token).map_err(|_| AuthError::invalid("the token is not a well-formed JWT"))?;
+        let Some(keys) = self.keys.ensure().await else {
+            return Err(AuthError::Unavailable(
+                "the identity provider's signing keys could not be fetched yet".into(),
+            ));
+        };
+        let kid = header.kid.as_deref();
+        let keys = if keys.find(kid).is_some() {
+            keys
+        } else {
+            match self.keys.refresh_for_unknown_kid(kid).await {
+                Some(k) => k,
+                None => keys,
+            }
+        };
+        self.verify_with(&keys, token)
+    }
+
+    /// Verification against a given key set, without any fetch (the benchmark's path).
+    pub fn verify_with(&self, keys: &Keys, token: &str) -> Result<Principal, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::invalid("the token is too large"));
+        }
+        let header = decode_header(token).map_err(|_| AuthError::invalid("the token is not a well-formed JWT"))?;
+        let key = keys
+            .find(header.kid.as_deref())
+            .ok_or_else(|| AuthError::invalid("the token is signed with an unknown key"))?;
+        if !key.algorithms.contains(&header.alg) {
+            return Err(AuthError::invalid("the token's algorithm does not match its key"));
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.algorithms = key.algorithms.clone();
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.required_spec_claims = HashSet::from(["exp".to_string(), "iss".to_string()]);
+        validation.set_issuer(&[keys.issuer.as_str()]);
+        if self.config.allowed_audiences.is_empty() {
+            validation.validate_aud = false;
+        } else {
+            validation.set_audience(&self.config.allowed_audiences);
+        }
+        let data = decode::<Map<String, Value>>(token, &key.key, &validation).map_err(|e| {
+            AuthError::invalid(match e.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired",
+                ErrorKind::ImmatureSignature => "the token is not valid yet",
+                ErrorKind::InvalidIssuer => "the token's issuer is not the configured provider",
+                ErrorKind::InvalidAudience => "the token's audience is not allowed",
+                ErrorKind::InvalidSignature => "the token's signature is invalid",
+                ErrorKind::InvalidAlgorithm => "the token's algorithm does not match its key",
+                ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, iss)",
+                _ => "the token is not a valid JWT",
+            })
+        })?;
+        let claims = data.claims;
+        claims::check(&self.config, &claims).map_err(|e| match e {
+            ClaimError::Scope => AuthError::InsufficientScope,
+            other => AuthError::invalid(match other {
+                ClaimError::Client => "the token's client is not allowed",
+                _ => "the token's claims do not match the gateway's rules",
+            }),
+        })?;
+        Ok(Principal {
+            kind: PrincipalKind::Jwt,
+            subject: claims.get("sub").and_then(Value::as_str).map(str::to_string),
+            client: claims::client(&claims).map(str::to_string),
+            scopes: claims::scopes(&claims),
+            claims,
+        })
+    }
+}
