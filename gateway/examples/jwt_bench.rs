@@ -20,7 +20,10 @@ const JWKS: &str = include_str!("testdata/jwt_bench_jwks.json");
 const ISSUER: &str = "https://idp.example.com";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let der: String = KEY_PEM.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der: String = KEY_PEM
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
     let pair = RsaKeyPair::from_pkcs8(&STANDARD.decode(der)?).map_err(|e| e.to_string())?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let header = serde_json::json!({"alg": "RS256", "typ": "at+jwt", "kid": "bench-1"});
@@ -62,7 +65,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let verifier = JwtVerifier::new(config, set.clone());
     let keys = set.current().ok_or("no keys")?;
 
-    let principal = verifier.verify_with(&keys, &token).map_err(|e| e.to_string())?;
+    let principal = verifier
+        .verify_with(&keys, &token)
+        .map_err(|e| e.to_string())?;
     assert_eq!(principal.client.as_deref(), Some("agent"));
     for _ in 0..2_000 {
         let _ = verifier.verify_with(&keys, &token);
@@ -79,9 +84,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let total = all.elapsed();
     samples.sort();
     let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
-    println!("JWT validation, warm JWKS cache, RS256 2048-bit, {} bytes token, {n} runs:", token.len());
-    println!("  p50 {:.1} µs   p90 {:.1} µs   p99 {:.1} µs   {:.0} validations/s on one core",
-        pct(0.5).as_secs_f64() * 1e6, pct(0.9).as_secs_f64() * 1e6, pct(0.99).as_secs_f64() * 1e6,
-        n as f64 / total.as_secs_f64());
+    println!(
+        "JWT validation, warm JWKS cache, RS256 2048-bit, {} bytes token, {n} runs:",
+        token.len()
+    );
+    println!(
+        "  p50 {:.1} µs   p90 {:.1} µs   p99 {:.1} µs   {:.0} validations/s on one core",
+        pct(0.5).as_secs_f64() * 1e6,
+        pct(0.9).as_secs_f64() * 1e6,
+        pct(0.99).as_secs_f64() * 1e6,
+        n as f64 / total.as_secs_f64()
+    );
     Ok(())
 }

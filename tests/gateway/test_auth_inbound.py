@@ -210,7 +210,7 @@ def cases(env):
          401, INVALID, "the token is signed with an unknown key"),
         ("another provider's key claiming our issuer and kid", f"Bearer {other.sign(good, kid=kid)}", 401, INVALID,
          "the token's signature is invalid"),
-        ("truncated (no signature part)", f"Bearer {head}.{body}", 401, INVALID, "the token is not a valid JWT"),
+        ("truncated (no signature part)", f"Bearer {head}.{body}", 401, INVALID, "the token is not a well-formed JWT"),
         ("truncated signature", f"Bearer {head}.{body}.{sig[:40]}", 401, INVALID, "the token's signature is invalid"),
         ("oversized", f"Bearer {idp.sign(idp.claims(aud, padding='x' * 20000))}", 401, INVALID, "the token is too large"),
         ("garbage base64", "Bearer !!!.@@@.###", 401, INVALID, "the token is not a well-formed JWT"),
@@ -265,7 +265,7 @@ def test_accepted_variants(env, variant):
     scheme = "bearer" if variant == "lower-case scheme" else "Bearer"
     r = post_mcp(env, f"{scheme} {token}")
     assert r.status_code == 200, f"{r.status_code} {r.headers.get('www-authenticate')} {r.text[:300]}"
-    assert r.json()["result"]["serverInfo"]["name"] == "toolyard-gateway"
+    assert '"serverInfo":{"name":"toolyard-gateway"' in r.text
 
 
 def test_tool_calls_need_the_token_too(env):

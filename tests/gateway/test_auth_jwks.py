@@ -78,10 +78,13 @@ def test_rotation_to_a_new_kid_is_picked_up(env):
 def test_unknown_kids_do_not_cause_a_fetch_per_request(env):
     before = jwks_fetches(env)
     idp = env["idp"]
+    started = time.monotonic()
     for i in range(30):
         forged = idp.sign(idp.claims(env["resource"]), kid=f"random-{i}")
         assert status(env, forged) == 401
-    assert jwks_fetches(env) - before <= 1
+    # At most one fetch per 5 s interval (MIN_REFRESH_INTERVAL), however many requests.
+    allowed = 1 + int((time.monotonic() - started) // 5)
+    assert jwks_fetches(env) - before <= allowed < 30
 
 
 def test_provider_down_keeps_the_cached_keys_across_a_reload(env):

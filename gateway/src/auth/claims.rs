@@ -26,12 +26,9 @@ pub fn scopes(claims: &Map<String, Value>) -> Vec<String> {
     for name in ["scope", "scp"] {
         match claims.get(name) {
             Some(Value::String(s)) => out.extend(s.split_whitespace().map(str::to_string)),
-            Some(Value::Array(items)) => out.extend(
-                items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string),
-            ),
+            Some(Value::Array(items)) => {
+                out.extend(items.iter().filter_map(Value::as_str).map(str::to_string))
+            }
             _ => {}
         }
     }
@@ -113,7 +110,13 @@ mod tests {
         }
     }
 
-    fn rule(name: &str, t: ClaimValueType, op: ClaimOperator, value: Option<&str>, values: &[&str]) -> CustomClaim {
+    fn rule(
+        name: &str,
+        t: ClaimValueType,
+        op: ClaimOperator,
+        value: Option<&str>,
+        values: &[&str],
+    ) -> CustomClaim {
         CustomClaim {
             name: name.into(),
             value_type: t,
@@ -137,9 +140,18 @@ mod tests {
         a.allowed_clients = vec!["agent".into()];
         assert_eq!(check(&a, &claims(json!({"client_id": "agent"}))), Ok(()));
         assert_eq!(check(&a, &claims(json!({"azp": "agent"}))), Ok(()));
-        assert_eq!(check(&a, &claims(json!({"client_id": "other", "azp": "agent"}))), Ok(()));
-        assert_eq!(check(&a, &claims(json!({"client_id": "other"}))), Err(ClaimError::Client));
-        assert_eq!(check(&a, &claims(json!({"client_id": ["agent"]}))), Err(ClaimError::Client));
+        assert_eq!(
+            check(&a, &claims(json!({"client_id": "other", "azp": "agent"}))),
+            Ok(())
+        );
+        assert_eq!(
+            check(&a, &claims(json!({"client_id": "other"}))),
+            Err(ClaimError::Client)
+        );
+        assert_eq!(
+            check(&a, &claims(json!({"client_id": ["agent"]}))),
+            Err(ClaimError::Client)
+        );
         assert_eq!(check(&a, &claims(json!({}))), Err(ClaimError::Client));
     }
 
@@ -148,7 +160,10 @@ mod tests {
         let mut a = authorizer();
         a.allowed_scopes = vec!["tools:call".into(), "admin".into()];
         assert_eq!(check(&a, &claims(json!({"scope": "read admin"}))), Ok(()));
-        assert_eq!(check(&a, &claims(json!({"scope": "read tools:callx"}))), Err(ClaimError::Scope));
+        assert_eq!(
+            check(&a, &claims(json!({"scope": "read tools:callx"}))),
+            Err(ClaimError::Scope)
+        );
         assert_eq!(check(&a, &claims(json!({}))), Err(ClaimError::Scope));
     }
 
@@ -157,13 +172,25 @@ mod tests {
         let mut a = authorizer();
         a.allowed_clients = vec!["agent".into()];
         a.allowed_scopes = vec!["s".into()];
-        assert_eq!(check(&a, &claims(json!({"client_id": "x"}))), Err(ClaimError::Client));
-        assert_eq!(check(&a, &claims(json!({"client_id": "agent"}))), Err(ClaimError::Scope));
+        assert_eq!(
+            check(&a, &claims(json!({"client_id": "x"}))),
+            Err(ClaimError::Client)
+        );
+        assert_eq!(
+            check(&a, &claims(json!({"client_id": "agent"}))),
+            Err(ClaimError::Scope)
+        );
     }
 
     #[test]
     fn custom_string_equals() {
-        let r = rule("department", ClaimValueType::String, ClaimOperator::Equals, Some("sales"), &[]);
+        let r = rule(
+            "department",
+            ClaimValueType::String,
+            ClaimOperator::Equals,
+            Some("sales"),
+            &[],
+        );
         assert!(custom_claim_matches(&r, Some(&json!("sales"))));
         assert!(!custom_claim_matches(&r, Some(&json!("Sales"))));
         assert!(!custom_claim_matches(&r, Some(&json!(["sales"]))));
@@ -172,7 +199,13 @@ mod tests {
 
     #[test]
     fn custom_array_contains() {
-        let r = rule("groups", ClaimValueType::StringArray, ClaimOperator::Contains, Some("ops"), &[]);
+        let r = rule(
+            "groups",
+            ClaimValueType::StringArray,
+            ClaimOperator::Contains,
+            Some("ops"),
+            &[],
+        );
         assert!(custom_claim_matches(&r, Some(&json!(["dev", "ops"]))));
         assert!(!custom_claim_matches(&r, Some(&json!(["dev"]))));
         assert!(!custom_claim_matches(&r, Some(&json!("ops"))));
@@ -181,7 +214,13 @@ mod tests {
 
     #[test]
     fn custom_array_contains_any() {
-        let r = rule("groups", ClaimValueType::StringArray, ClaimOperator::ContainsAny, None, &["a", "b"]);
+        let r = rule(
+            "groups",
+            ClaimValueType::StringArray,
+            ClaimOperator::ContainsAny,
+            None,
+            &["a", "b"],
+        );
         assert!(custom_claim_matches(&r, Some(&json!(["x", "b"]))));
         assert!(!custom_claim_matches(&r, Some(&json!(["x", "y"]))));
         assert!(!custom_claim_matches(&r, Some(&json!("a"))));
@@ -189,7 +228,13 @@ mod tests {
 
     #[test]
     fn mismatched_rule_shapes_never_match() {
-        let r = rule("d", ClaimValueType::String, ClaimOperator::Contains, Some("a"), &[]);
+        let r = rule(
+            "d",
+            ClaimValueType::String,
+            ClaimOperator::Contains,
+            Some("a"),
+            &[],
+        );
         assert!(!custom_claim_matches(&r, Some(&json!("a"))));
         assert!(!custom_claim_matches(&r, Some(&json!(["a"]))));
     }
@@ -198,12 +243,33 @@ mod tests {
     fn every_custom_rule_must_pass() {
         let mut a = authorizer();
         a.custom_claims = vec![
-            rule("department", ClaimValueType::String, ClaimOperator::Equals, Some("sales"), &[]),
-            rule("groups", ClaimValueType::StringArray, ClaimOperator::Contains, Some("ops"), &[]),
+            rule(
+                "department",
+                ClaimValueType::String,
+                ClaimOperator::Equals,
+                Some("sales"),
+                &[],
+            ),
+            rule(
+                "groups",
+                ClaimValueType::StringArray,
+                ClaimOperator::Contains,
+                Some("ops"),
+                &[],
+            ),
         ];
-        assert_eq!(check(&a, &claims(json!({"department": "sales", "groups": ["ops"]}))), Ok(()));
         assert_eq!(
-            check(&a, &claims(json!({"department": "sales", "groups": ["dev"]}))),
+            check(
+                &a,
+                &claims(json!({"department": "sales", "groups": ["ops"]}))
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                &a,
+                &claims(json!({"department": "sales", "groups": ["dev"]}))
+            ),
             Err(ClaimError::Custom("groups".into()))
         );
     }

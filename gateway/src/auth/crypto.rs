@@ -79,14 +79,21 @@ pub fn rsa_der(n: &[u8], e: &[u8]) -> Vec<u8> {
         if n < 0x80 {
             out.push(n as u8);
         } else {
-            let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+            let bytes: Vec<u8> = n
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|b| *b == 0)
+                .collect();
             out.push(0x80 | bytes.len() as u8);
             out.extend(bytes);
         }
     }
     fn integer(out: &mut Vec<u8>, v: &[u8]) {
         let v: &[u8] = {
-            let start = v.iter().position(|b| *b != 0).unwrap_or(v.len().saturating_sub(1));
+            let start = v
+                .iter()
+                .position(|b| *b != 0)
+                .unwrap_or(v.len().saturating_sub(1));
             &v[start.min(v.len())..]
         };
         let pad = v.first().is_none_or(|b| b & 0x80 != 0);
@@ -122,12 +129,14 @@ mod tests {
         // n with the high bit set gets a 0 pad; e = 65537.
         assert_eq!(
             rsa_der(&[0x80, 0x01], &[0x01, 0x00, 0x01]),
-            vec![0x30, 0x0a, 0x02, 0x03, 0x00, 0x80, 0x01, 0x02, 0x03, 0x01, 0x00, 0x01]
+            vec![
+                0x30, 0x0a, 0x02, 0x03, 0x00, 0x80, 0x01, 0x02, 0x03, 0x01, 0x00, 0x01
+            ]
         );
         // Leading zeros are stripped; long lengths use the long form.
         let n = vec![0x7f; 256];
         let der = rsa_der(&[&[0u8, 0][..], &n].concat(), &[3]);
-        assert_eq!(&der[..4], &[0x30, 0x82, 0x01, 0x05]);
+        assert_eq!(&der[..4], &[0x30, 0x82, 0x01, 0x07]);
         assert_eq!(&der[4..8], &[0x02, 0x82, 0x01, 0x00]);
     }
 }

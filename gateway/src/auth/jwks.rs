@@ -105,9 +105,10 @@ impl Keys {
     pub fn find(&self, kid: Option<&str>) -> Option<&Arc<VerifyKey>> {
         match kid {
             Some(kid) => self.by_kid.get(kid),
-            None if self.by_kid.len() + self.anonymous.len() == 1 => {
-                self.anonymous.first().or_else(|| self.by_kid.values().next())
-            }
+            None if self.by_kid.len() + self.anonymous.len() == 1 => self
+                .anonymous
+                .first()
+                .or_else(|| self.by_kid.values().next()),
             None => None,
         }
     }
@@ -328,22 +329,27 @@ impl KeySet {
     }
 
     async fn fetch_keys(&self) -> Result<Keys, JwksError> {
-        let discovery: Discovery = serde_json::from_slice(
-            &get(&self.http, &self.discovery_url).await?,
-        )
-        .map_err(|e| JwksError::Document {
-            url: self.discovery_url.clone(),
-            message: format!("not an OIDC discovery document with issuer and jwks_uri: {e}"),
-        })?;
-        let jwks: serde_json::Value = serde_json::from_slice(&get(&self.http, &discovery.jwks_uri).await?)
-            .map_err(|e| JwksError::Document {
-                url: discovery.jwks_uri.clone(),
-                message: format!("not JSON: {e}"),
+        let discovery: Discovery =
+            serde_json::from_slice(&get(&self.http, &self.discovery_url).await?).map_err(|e| {
+                JwksError::Document {
+                    url: self.discovery_url.clone(),
+                    message: format!(
+                        "not an OIDC discovery document with issuer and jwks_uri: {e}"
+                    ),
+                }
             })?;
-        let keys = Keys::from_jwks(discovery.issuer, &jwks).map_err(|message| JwksError::Document {
-            url: discovery.jwks_uri.clone(),
-            message,
-        })?;
+        let jwks: serde_json::Value =
+            serde_json::from_slice(&get(&self.http, &discovery.jwks_uri).await?).map_err(|e| {
+                JwksError::Document {
+                    url: discovery.jwks_uri.clone(),
+                    message: format!("not JSON: {e}"),
+                }
+            })?;
+        let keys =
+            Keys::from_jwks(discovery.issuer, &jwks).map_err(|message| JwksError::Document {
+                url: discovery.jwks_uri.clone(),
+                message,
+            })?;
         if keys.is_empty() {
             return Err(JwksError::Document {
                 url: discovery.jwks_uri,

@@ -49,7 +49,8 @@ impl JwtVerifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::invalid("the token is too large"));
         }
-        let header = decode_header(token).map_err(|_| AuthError::invalid("the token is not a well-formed JWT"))?;
+        let header = decode_header(token)
+            .map_err(|_| AuthError::invalid("the token is not a well-formed JWT"))?;
         let Some(keys) = self.keys.ensure().await else {
             return Err(AuthError::Unavailable(
                 "the identity provider's signing keys could not be fetched yet".into(),
@@ -72,12 +73,15 @@ impl JwtVerifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::invalid("the token is too large"));
         }
-        let header = decode_header(token).map_err(|_| AuthError::invalid("the token is not a well-formed JWT"))?;
+        let header = decode_header(token)
+            .map_err(|_| AuthError::invalid("the token is not a well-formed JWT"))?;
         let key = keys
             .find(header.kid.as_deref())
             .ok_or_else(|| AuthError::invalid("the token is signed with an unknown key"))?;
         if !key.algorithms.contains(&header.alg) {
-            return Err(AuthError::invalid("the token's algorithm does not match its key"));
+            return Err(AuthError::invalid(
+                "the token's algorithm does not match its key",
+            ));
         }
         let mut validation = Validation::new(header.alg);
         validation.algorithms = key.algorithms.clone();
@@ -89,7 +93,9 @@ impl JwtVerifier {
         if self.config.allowed_audiences.is_empty() {
             validation.validate_aud = false;
         } else {
+            // Without `aud` in the required claims, a token with no `aud` at all would pass.
             validation.set_audience(&self.config.allowed_audiences);
+            validation.required_spec_claims.insert("aud".to_string());
         }
         let data = decode::<Map<String, Value>>(token, &key.key, &validation).map_err(|e| {
             AuthError::invalid(match e.kind() {
@@ -99,6 +105,9 @@ impl JwtVerifier {
                 ErrorKind::InvalidAudience => "the token's audience is not allowed",
                 ErrorKind::InvalidSignature => "the token's signature is invalid",
                 ErrorKind::InvalidAlgorithm => "the token's algorithm does not match its key",
+                ErrorKind::MissingRequiredClaim(c) if c == "aud" => {
+                    "the token's audience is not allowed"
+                }
                 ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, iss)",
                 _ => "the token is not a valid JWT",
             })
@@ -113,7 +122,10 @@ impl JwtVerifier {
         })?;
         Ok(Principal {
             kind: PrincipalKind::Jwt,
-            subject: claims.get("sub").and_then(Value::as_str).map(str::to_string),
+            subject: claims
+                .get("sub")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             client: claims::client(&claims).map(str::to_string),
             scopes: claims::scopes(&claims),
             claims,

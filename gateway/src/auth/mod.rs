@@ -120,7 +120,9 @@ impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Authenticator::None => f.write_str("Authenticator::None"),
-            Authenticator::Jwt(v) => write!(f, "Authenticator::Jwt({})", v.key_set().discovery_url()),
+            Authenticator::Jwt(v) => {
+                write!(f, "Authenticator::Jwt({})", v.key_set().discovery_url())
+            }
             Authenticator::ServiceAccount(_) => f.write_str("Authenticator::ServiceAccount"),
         }
     }
@@ -134,7 +136,9 @@ impl Authenticator {
             InboundAuthConfig::None => Authenticator::None,
             InboundAuthConfig::Jwt(jwt) => {
                 let reused = match previous {
-                    Some(Authenticator::Jwt(v)) if v.key_set().discovery_url() == jwt.discovery_url => {
+                    Some(Authenticator::Jwt(v))
+                        if v.key_set().discovery_url() == jwt.discovery_url =>
+                    {
                         Some(v.key_set().clone())
                     }
                     _ => None,
@@ -151,7 +155,10 @@ impl Authenticator {
                     Some(Authenticator::ServiceAccount(v)) => Some(v.as_ref()),
                     _ => None,
                 };
-                Authenticator::ServiceAccount(Arc::new(ServiceAccountVerifier::new(sa.clone(), previous)))
+                Authenticator::ServiceAccount(Arc::new(ServiceAccountVerifier::new(
+                    sa.clone(),
+                    previous,
+                )))
             }
         }
     }
@@ -213,7 +220,13 @@ mod tests {
         assert_eq!(bearer(Some("Bearer")), Err(AuthError::Missing));
         assert_eq!(bearer(Some("bearer abc")), Ok("abc"));
         assert_eq!(bearer(Some("Bearer  abc ")), Ok("abc"));
-        assert!(matches!(bearer(Some("Bearer a b")), Err(AuthError::InvalidToken(_))));
-        assert!(matches!(bearer(Some("Bearer  ")), Err(AuthError::InvalidToken(_))));
+        assert!(matches!(
+            bearer(Some("Bearer a b")),
+            Err(AuthError::InvalidToken(_))
+        ));
+        assert!(matches!(
+            bearer(Some("Bearer  ")),
+            Err(AuthError::InvalidToken(_))
+        ));
     }
 }

@@ -37,7 +37,10 @@ pub struct ServiceAccountVerifier {
 impl ServiceAccountVerifier {
     /// A verifier for `config`. The review cache is not carried over (the allow-list may have
     /// changed); the API client is created on first use.
-    pub fn new(config: ServiceAccountAuthorizer, _previous: Option<&ServiceAccountVerifier>) -> Self {
+    pub fn new(
+        config: ServiceAccountAuthorizer,
+        _previous: Option<&ServiceAccountVerifier>,
+    ) -> Self {
         Self {
             config,
             cache: Mutex::new(HashMap::new()),
@@ -49,9 +52,9 @@ impl ServiceAccountVerifier {
     /// Whether `namespace/name` is on the allow-list (`namespace/*` allows a whole namespace).
     pub fn allowed(&self, namespace: &str, name: &str) -> bool {
         self.config.allowed.iter().any(|entry| {
-            entry.split_once('/').is_some_and(|(ns, sa)| {
-                ns == namespace && (sa == "*" || sa == name)
-            })
+            entry
+                .split_once('/')
+                .is_some_and(|(ns, sa)| ns == namespace && (sa == "*" || sa == name))
         })
     }
 
@@ -123,7 +126,9 @@ impl ServiceAccountVerifier {
             .as_ref()
             .map_err(|e| {
                 tracing::warn!(error = %e, "no Kubernetes API client for TokenReview");
-                AuthError::Unavailable("the Kubernetes API is not reachable to review the token".into())
+                AuthError::Unavailable(
+                    "the Kubernetes API is not reachable to review the token".into(),
+                )
             })?
             .clone();
         let review = TokenReview {
@@ -139,7 +144,9 @@ impl ServiceAccountVerifier {
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "TokenReview failed");
-                AuthError::Unavailable("the token could not be reviewed by the Kubernetes API".into())
+                AuthError::Unavailable(
+                    "the token could not be reviewed by the Kubernetes API".into(),
+                )
             })?;
         let status = done.status.unwrap_or_default();
         if status.authenticated != Some(true) {
@@ -150,7 +157,9 @@ impl ServiceAccountVerifier {
         if let Some(audiences) = &status.audiences
             && !audiences.iter().any(|a| self.config.audiences.contains(a))
         {
-            return Err(AuthError::invalid("the token is not bound to this gateway's audience"));
+            return Err(AuthError::invalid(
+                "the token is not bound to this gateway's audience",
+            ));
         }
         let username = status.user.and_then(|u| u.username).unwrap_or_default();
         parse_username(&username)
@@ -170,7 +179,8 @@ impl ServiceAccountVerifier {
 pub fn parse_username(username: &str) -> Option<(String, String)> {
     let rest = username.strip_prefix("system:serviceaccount:")?;
     let (ns, name) = rest.split_once(':')?;
-    (!ns.is_empty() && !name.is_empty() && !name.contains(':')).then(|| (ns.to_string(), name.to_string()))
+    (!ns.is_empty() && !name.is_empty() && !name.contains(':'))
+        .then(|| (ns.to_string(), name.to_string()))
 }
 
 #[cfg(test)]

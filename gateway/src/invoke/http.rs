@@ -165,7 +165,15 @@ pub async fn call(
                 Ok(t) => t,
                 Err(e) => return oauth_failure(&target.name, &e),
             };
-            let response = match send(req.bearer_auth(&token.0), runtime, &target.name, &tool.name, debug).await {
+            let response = match send(
+                req.bearer_auth(&token.0),
+                runtime,
+                &target.name,
+                &tool.name,
+                debug,
+            )
+            .await
+            {
                 Ok(r) => r,
                 Err(outcome) => return outcome,
             };
@@ -177,7 +185,15 @@ pub async fn call(
                         Ok(t) => t,
                         Err(e) => return oauth_failure(&target.name, &e),
                     };
-                    match send(retry.bearer_auth(&token.0), runtime, &target.name, &tool.name, debug).await {
+                    match send(
+                        retry.bearer_auth(&token.0),
+                        runtime,
+                        &target.name,
+                        &tool.name,
+                        debug,
+                    )
+                    .await
+                    {
                         Ok(r) => r,
                         Err(outcome) => return outcome,
                     }

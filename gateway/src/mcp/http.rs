@@ -7,6 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::server::GatewayHandler;
+use crate::admin::Metrics;
+use crate::auth::metadata::{self, Origin};
+use crate::auth::{AuthError, Authenticator};
+use crate::runtime::{Runtime, Snapshot};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -15,11 +20,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use super::server::GatewayHandler;
-use crate::admin::Metrics;
-use crate::auth::metadata::{self, Origin};
-use crate::auth::{AuthError, Authenticator};
-use crate::runtime::{Runtime, Snapshot};
 
 /// Shared state of the middleware.
 #[derive(Clone)]
@@ -143,10 +143,9 @@ fn auth_failure(error: &AuthError, snapshot: &Snapshot, origin: &Origin) -> Resp
             StatusCode::UNAUTHORIZED,
             "Unauthorized: send an access token as Authorization: Bearer <token>".to_string(),
         ),
-        AuthError::InvalidToken(reason) => (
-            StatusCode::UNAUTHORIZED,
-            format!("Unauthorized: {reason}"),
-        ),
+        AuthError::InvalidToken(reason) => {
+            (StatusCode::UNAUTHORIZED, format!("Unauthorized: {reason}"))
+        }
         AuthError::InsufficientScope => (
             StatusCode::FORBIDDEN,
             format!(
@@ -161,8 +160,12 @@ fn auth_failure(error: &AuthError, snapshot: &Snapshot, origin: &Origin) -> Resp
     };
     tracing::debug!(status = status.as_u16(), reason = %error, "rejected an unauthenticated request");
     let mut response = json_error(status, &message);
-    if let Ok(value) = header::HeaderValue::from_str(&metadata::challenge(error, &snapshot.auth, origin)) {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    if let Ok(value) =
+        header::HeaderValue::from_str(&metadata::challenge(error, &snapshot.auth, origin))
+    {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
     }
     if status == StatusCode::SERVICE_UNAVAILABLE {
         response

@@ -97,7 +97,9 @@ pub enum OAuthError {
         message: String,
     },
     /// The token endpoint refused.
-    #[error("{url} answered HTTP {status}{detail}; check the client id, secret, scopes and audience of the target's oauth2 credentials")]
+    #[error(
+        "{url} answered HTTP {status}{detail}; check the client id, secret, scopes and audience of the target's oauth2 credentials"
+    )]
     Refused {
         /// The endpoint.
         url: String,
@@ -243,7 +245,8 @@ impl TokenSource {
                 // RFC 6749 §2.3.1: both parts form-urlencoded before Basic encoding.
                 let user = url_form(&s.client_id.0);
                 let pass = url_form(&s.client_secret.0);
-                let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+                let basic =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
                 request = request.header(reqwest::header::AUTHORIZATION, format!("Basic {basic}"));
             }
             ClientAuthMethod::ClientSecretPost => {
@@ -269,10 +272,11 @@ impl TokenSource {
                 detail: provider_error(&body),
             });
         }
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|_| OAuthError::Invalid {
-            url: url.clone(),
-            message: "the token response is not JSON with an access_token".into(),
-        })?;
+        let parsed: TokenResponse =
+            serde_json::from_slice(&body).map_err(|_| OAuthError::Invalid {
+                url: url.clone(),
+                message: "the token response is not JSON with an access_token".into(),
+            })?;
         if let Some(t) = &parsed.token_type
             && !t.eq_ignore_ascii_case("bearer")
         {
@@ -290,7 +294,10 @@ impl TokenSource {
         let lifetime = parsed
             .expires_in
             .as_ref()
-            .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
             .map_or(DEFAULT_LIFETIME, Duration::from_secs);
         let early = lifetime
             .mul_f64(EARLY_REFRESH_FRACTION)
@@ -337,10 +344,11 @@ impl TokenSource {
                 detail: String::new(),
             });
         }
-        let meta: EndpointMetadata = serde_json::from_slice(&body).map_err(|_| OAuthError::Invalid {
-            url: discovery.clone(),
-            message: "not a discovery document with a token_endpoint".into(),
-        })?;
+        let meta: EndpointMetadata =
+            serde_json::from_slice(&body).map_err(|_| OAuthError::Invalid {
+                url: discovery.clone(),
+                message: "not a discovery document with a token_endpoint".into(),
+            })?;
         if let Ok(mut e) = self.endpoint.lock() {
             *e = Some(meta.token_endpoint.clone());
         }
@@ -376,7 +384,9 @@ fn url_form(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -462,27 +472,44 @@ mod tests {
         use toolyard_crds::config::{OutboundCredentials, SecretValueRef};
         let text = "apiVersion: toolyard.dev/v1alpha1\nkind: Gateway\nmetadata: {name: g}\nspec:\n  inboundAuth: {none: {}}\n---\napiVersion: toolyard.dev/v1alpha1\nkind: GatewayTarget\nmetadata: {name: t}\nspec:\n  gatewayRef: {name: g}\n  lambda:\n    functionArn: arn:aws:lambda:us-east-1:123456789012:function:f\n    toolSchema: {inline: [{name: x, inputSchema: {type: object}}]}\n  credentials:\n    oauth2:\n      tokenUrl: https://idp.example.com/token\n      clientIdRef: {name: idp, key: id}\n      clientSecretRef: {name: idp, key: secret}\n      scopes: [a]\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: idp}\nstringData: {id: the-client, secret: s3cr3t-value}\n";
         let mut m = Manifests::default();
-        m.add_text(std::path::Path::new("t.yaml"), text).expect("parses");
+        m.add_text(std::path::Path::new("t.yaml"), text)
+            .expect("parses");
         let ctx = CompileContext {
             credentials_secret: Some("g-toolyard-credentials".into()),
             ..Default::default()
         };
-        let compiled = compile(&m.gateways[0], &m.targets, &m.resolved_refs(), &ctx).expect("compiles");
-        let Some(OutboundCredentials::OAuth2 { client_secret, client_id_ref, .. }) =
-            &compiled.config.targets[0].credentials
+        let compiled =
+            compile(&m.gateways[0], &m.targets, &m.resolved_refs(), &ctx).expect("compiles");
+        let Some(OutboundCredentials::OAuth2 {
+            client_secret,
+            client_id_ref,
+            ..
+        }) = &compiled.config.targets[0].credentials
         else {
-            panic!("no oauth2 credentials: {:?}", compiled.config.targets[0].credentials);
+            panic!(
+                "no oauth2 credentials: {:?}",
+                compiled.config.targets[0].credentials
+            );
         };
-        let own = |key: &str| SecretValueRef { secret: "g-toolyard-credentials".into(), key: key.into() };
+        let own = |key: &str| SecretValueRef {
+            secret: "g-toolyard-credentials".into(),
+            key: key.into(),
+        };
         assert_eq!(client_secret, &own("idp.secret"));
         assert_eq!(client_id_ref.as_ref(), Some(&own("idp.id")));
         let json = serde_json::to_string(&compiled.config).expect("serializes");
         assert!(!json.contains("s3cr3t-value") && !json.contains("the-client"));
 
         // Standalone: the users' own Secret, resolved into a token source.
-        let compiled = compile(&m.gateways[0], &m.targets, &m.resolved_refs(), &CompileContext::default())
-            .expect("compiles");
-        let snapshot = crate::runtime::Snapshot::build(compiled.config, &m.secrets, 1, None).expect("builds");
+        let compiled = compile(
+            &m.gateways[0],
+            &m.targets,
+            &m.resolved_refs(),
+            &CompileContext::default(),
+        )
+        .expect("compiles");
+        let snapshot =
+            crate::runtime::Snapshot::build(compiled.config, &m.secrets, 1, None).expect("builds");
         assert!(matches!(
             snapshot.targets[0].credentials,
             Some(crate::runtime::snapshot::ResolvedCredentials::OAuth2(_))

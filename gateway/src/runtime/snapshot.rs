@@ -285,7 +285,9 @@ fn target_runtime(
                 )),
             })
         }
-        Some(OutboundCredentials::OAuth2 { .. }) => Some(oauth2_credentials(target, secrets, previous)?),
+        Some(OutboundCredentials::OAuth2 { .. }) => {
+            Some(oauth2_credentials(target, secrets, previous)?)
+        }
         Some(OutboundCredentials::AwsSigV4 { .. }) => Some(ResolvedCredentials::Unsupported(
             "AWS SigV4 outbound auth is not supported by this gateway version yet".into(),
         )),
@@ -369,7 +371,9 @@ fn oauth2_credentials(
             .position(|t| t.name == target.name)
             .and_then(|i| p.targets.get(i))
             .and_then(|rt| match &rt.credentials {
-                Some(ResolvedCredentials::OAuth2(source)) if source.fingerprint() == fingerprint => {
+                Some(ResolvedCredentials::OAuth2(source))
+                    if source.fingerprint() == fingerprint =>
+                {
                     Some(source.clone())
                 }
                 _ => None,
