@@ -132,3 +132,134 @@ impl JwtVerifier {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+    use serde_json::json;
+
+    use super::*;
+
+    const KEY_PEM: &str = include_str!("../../examples/testdata/jwt_bench_key.pem");
+    const JWKS: &str = include_str!("../../examples/testdata/jwt_bench_jwks.json");
+    const ISSUER: &str = "https://idp.example.com";
+
+    fn sign(header: &Value, claims: &Value) -> String {
+        let der: String = KEY_PEM
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let pair = RsaKeyPair::from_pkcs8(&STANDARD.decode(der).expect("pem")).expect("key");
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut sig = vec![0; pair.public().modulus_len()];
+        pair.sign(
+            &RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            input.as_bytes(),
+            &mut sig,
+        )
+        .expect("signs");
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    }
+
+    fn verifier() -> (JwtVerifier, Arc<Keys>) {
+        let config = JwtAuthorizer {
+            discovery_url: format!("{ISSUER}/.well-known/openid-configuration"),
+            allowed_audiences: vec!["gw".into()],
+            allowed_clients: vec![],
+            allowed_scopes: vec!["call".into()],
+            custom_claims: vec![],
+        };
+        let keys = Keys::from_jwks(ISSUER.into(), &serde_json::from_str(JWKS).expect("jwks"))
+            .expect("keys");
+        let set = KeySet::with_keys(config.discovery_url.clone(), reqwest::Client::new(), keys);
+        let keys = set.current().expect("keys");
+        (JwtVerifier::new(config, set), keys)
+    }
+
+    fn claims(extra: Value) -> Value {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let mut c = json!({"iss": ISSUER, "sub": "s", "aud": "gw", "client_id": "c", "scope": "call", "exp": now + 60});
+        if let (Some(c), Some(extra)) = (c.as_object_mut(), extra.as_object()) {
+            for (k, v) in extra {
+                if v.is_null() {
+                    c.remove(k);
+                } else {
+                    c.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        c
+    }
+
+    const HEADER: fn() -> Value = || json!({"alg": "RS256", "kid": "bench-1"});
+
+    #[test]
+    fn a_good_token_gives_the_principal() {
+        let (v, keys) = verifier();
+        let p = v
+            .verify_with(&keys, &sign(&HEADER(), &claims(json!({}))))
+            .expect("valid");
+        assert_eq!(p.kind, PrincipalKind::Jwt);
+        assert_eq!(p.subject.as_deref(), Some("s"));
+        assert_eq!(p.client.as_deref(), Some("c"));
+        assert_eq!(p.scopes, ["call"]);
+    }
+
+    #[test]
+    fn a_token_without_aud_is_refused_when_audiences_are_configured() {
+        let (v, keys) = verifier();
+        let token = sign(&HEADER(), &claims(json!({"aud": null})));
+        assert_eq!(
+            v.verify_with(&keys, &token).err(),
+            Some(AuthError::invalid("the token's audience is not allowed"))
+        );
+    }
+
+    #[test]
+    fn the_algorithm_comes_from_the_key() {
+        let (v, keys) = verifier();
+        // Signed correctly with RS256 but labelled RS384 (the key's JWK says RS256).
+        let token = sign(
+            &json!({"alg": "RS384", "kid": "bench-1"}),
+            &claims(json!({})),
+        );
+        assert_eq!(
+            v.verify_with(&keys, &token).err(),
+            Some(AuthError::invalid(
+                "the token's algorithm does not match its key"
+            ))
+        );
+    }
+
+    #[test]
+    fn scope_failures_are_403_and_the_rest_401() {
+        let (v, keys) = verifier();
+        let no_scope = sign(&HEADER(), &claims(json!({"scope": "other"})));
+        assert_eq!(
+            v.verify_with(&keys, &no_scope).err(),
+            Some(AuthError::InsufficientScope)
+        );
+        let expired = sign(&HEADER(), &claims(json!({"exp": 1})));
+        assert_eq!(
+            v.verify_with(&keys, &expired).err(),
+            Some(AuthError::invalid("the token has expired"))
+        );
+        let wrong_iss = sign(&HEADER(), &claims(json!({"iss": "https://evil"})));
+        assert_eq!(
+            v.verify_with(&keys, &wrong_iss).err(),
+            Some(AuthError::invalid(
+                "the token's issuer is not the configured provider"
+            ))
+        );
+    }
+}
