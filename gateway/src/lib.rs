@@ -9,9 +9,12 @@ pub mod source;
 pub mod admin;
 #[cfg(feature = "server")]
 pub mod aws;
+pub mod auth;
 #[cfg(feature = "server")]
 pub mod invoke;
 #[cfg(feature = "server")]
 pub mod mcp;
+#[cfg(feature = "server")]
+pub mod outbound;
 #[cfg(feature = "server")]
 pub mod runtime;

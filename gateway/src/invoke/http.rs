@@ -109,6 +109,8 @@ pub async fn call(
         }
         // Signed last, below, once the request is complete.
         Some(ResolvedCredentials::AwsSigV4(_)) => {}
+        // Added after the request is built (below), so it can be re-sent with a new token.
+        Some(ResolvedCredentials::OAuth2(_)) => {}
         Some(ResolvedCredentials::Unsupported(message)) => {
             return ToolOutcome::error_kind(ErrorKind::Backend, format!("{message}."));
         }
@@ -157,7 +159,7 @@ pub async fn call(
         }
     }
 
-    let req = match &runtime.credentials {
+    let response = match &runtime.credentials {
         Some(ResolvedCredentials::AwsSigV4(signer)) => {
             let mut built = match req.build() {
                 Ok(r) => r,
@@ -187,25 +189,59 @@ pub async fn call(
                     format!("Could not sign the request for {}: {e}.", tool.name),
                 );
             }
-            reqwest::RequestBuilder::from_parts(runtime.client.clone(), built)
+            let req = reqwest::RequestBuilder::from_parts(runtime.client.clone(), built);
+            match send(req, runtime, &target.name, &tool.name, debug).await {
+                Ok(r) => r,
+                Err(outcome) => return outcome,
+            }
         }
-        _ => req,
-    };
-    let response = match req.send().await {
-        Ok(r) => r,
-        Err(e) if e.is_timeout() => {
-            return ToolOutcome::error_kind(
-                ErrorKind::Backend,
-                format!(
-                    "The backend did not answer within {} ms.",
-                    runtime.timeout.as_millis()
-                ),
-            );
+        Some(ResolvedCredentials::OAuth2(source)) => {
+            // Multipart bodies cannot be cloned; those calls get no retry.
+            let retry = req.try_clone();
+            let token = match source.token().await {
+                Ok(t) => t,
+                Err(e) => return oauth_failure(&target.name, &e),
+            };
+            let response = match send(
+                req.bearer_auth(&token.0),
+                runtime,
+                &target.name,
+                &tool.name,
+                debug,
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(outcome) => return outcome,
+            };
+            match retry {
+                // One refresh and one retry when the backend rejects the token.
+                Some(retry) if response.status() == reqwest::StatusCode::UNAUTHORIZED => {
+                    tracing::info!(target = %target.name, tool = %tool.name, "backend answered 401; refreshing the OAuth2 token and retrying once");
+                    let token = match source.refresh_after_rejection(&token.0).await {
+                        Ok(t) => t,
+                        Err(e) => return oauth_failure(&target.name, &e),
+                    };
+                    match send(
+                        retry.bearer_auth(&token.0),
+                        runtime,
+                        &target.name,
+                        &tool.name,
+                        debug,
+                    )
+                    .await
+                    {
+                        Ok(r) => r,
+                        Err(outcome) => return outcome,
+                    }
+                }
+                _ => response,
+            }
         }
-        Err(e) => {
-            tracing::warn!(target = %target.name, tool = %tool.name, error = %e, "backend request failed");
-            return result::backend_error(debug, None, &without_url(&e));
-        }
+        _ => match send(req, runtime, &target.name, &tool.name, debug).await {
+            Ok(r) => r,
+            Err(outcome) => return outcome,
+        },
     };
     let status = response.status();
     let content_type = response
@@ -251,6 +287,41 @@ pub async fn call(
         has_output_schema,
         url.as_str(),
     ))
+}
+
+/// Sends one request; a transport failure becomes the tool error.
+async fn send(
+    req: reqwest::RequestBuilder,
+    runtime: &crate::runtime::TargetRuntime,
+    target: &str,
+    tool: &str,
+    debug: bool,
+) -> Result<reqwest::Response, ToolOutcome> {
+    match req.send().await {
+        Ok(r) => Ok(r),
+        Err(e) if e.is_timeout() => Err(ToolOutcome::error_kind(
+            ErrorKind::Backend,
+            format!(
+                "The backend did not answer within {} ms.",
+                runtime.timeout.as_millis()
+            ),
+        )),
+        Err(e) => {
+            // Without the URL: it may carry an API key in the query.
+            let text = without_url(&e);
+            tracing::warn!(target = %target, tool = %tool, error = %text, "backend request failed");
+            Err(result::backend_error(debug, None, &text))
+        }
+    }
+}
+
+/// The tool error when no OAuth2 token could be obtained.
+fn oauth_failure(target: &str, error: &crate::outbound::oauth2::OAuthError) -> ToolOutcome {
+    tracing::warn!(target = %target, error = %error, "could not obtain an OAuth2 access token");
+    ToolOutcome::error_kind(
+        ErrorKind::Backend,
+        format!("Could not obtain an OAuth2 access token for target {target}: {error}."),
+    )
 }
 
 /// A reqwest error's text without its URL (which may carry an API key in the query).

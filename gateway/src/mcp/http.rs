@@ -1,22 +1,25 @@
-//! The HTTP layer in front of rmcp: DNS-rebinding protection (Host and Origin) and inbound
-//! authentication, both read from the current snapshot so they hot-reload with the config.
+//! The HTTP layer in front of rmcp: DNS-rebinding protection (Host and Origin), inbound
+//! authentication (the principal is attached to the request's extensions, where rmcp hands it on
+//! to tool handlers) and the RFC 9728 metadata, all read from the current snapshot so they
+//! hot-reload with the config.
 //! rmcp's own fixed Host allow-list is turned off because it cannot change at runtime.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::server::GatewayHandler;
+use crate::admin::Metrics;
+use crate::auth::metadata::{self, Origin};
+use crate::auth::{AuthError, Authenticator};
+use crate::runtime::{Runtime, Snapshot};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use toolyard_crds::config::InboundAuthConfig;
-
-use super::server::GatewayHandler;
-use crate::admin::Metrics;
-use crate::runtime::Runtime;
 
 /// Shared state of the middleware.
 #[derive(Clone)]
@@ -43,8 +46,12 @@ pub fn router(runtime: Arc<Runtime>, metrics: Arc<Metrics>, max_request_bytes: u
         Arc::new(LocalSessionManager::default()),
         config,
     );
+    let metadata = || async { StatusCode::NOT_FOUND };
     Router::new()
         .nest_service("/mcp", service)
+        // Answered by the guard (it has the snapshot); the routes only make the paths exist.
+        .route("/.well-known/oauth-protected-resource", get(metadata))
+        .route("/.well-known/oauth-protected-resource/mcp", get(metadata))
         .layer(middleware::from_fn_with_state(Guard { runtime }, guard))
 }
 
@@ -109,6 +116,65 @@ fn json_error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
+/// The RFC 9728 document (404 when the gateway does not authenticate callers).
+fn protected_resource_metadata(snapshot: &Snapshot, origin: &Origin) -> Response {
+    if matches!(snapshot.auth, Authenticator::None) {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "this gateway does not require authorization (inboundAuth: none)",
+        );
+    }
+    let doc = metadata::document(&snapshot.auth, origin, &snapshot.config.gateway.name);
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        doc.to_string(),
+    )
+        .into_response()
+}
+
+/// 401 / 403 / 503 with the RFC 6750 challenge pointing to the RFC 9728 document.
+fn auth_failure(error: &AuthError, snapshot: &Snapshot, origin: &Origin) -> Response {
+    let (status, message) = match error {
+        AuthError::Missing => (
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized: send an access token as Authorization: Bearer <token>".to_string(),
+        ),
+        AuthError::InvalidToken(reason) => {
+            (StatusCode::UNAUTHORIZED, format!("Unauthorized: {reason}"))
+        }
+        AuthError::InsufficientScope => (
+            StatusCode::FORBIDDEN,
+            format!(
+                "Forbidden: the token has none of the scopes this gateway requires ({})",
+                snapshot.auth.scopes().join(" ")
+            ),
+        ),
+        AuthError::Unavailable(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("Service unavailable: {reason}; retry shortly"),
+        ),
+    };
+    tracing::debug!(status = status.as_u16(), reason = %error, "rejected an unauthenticated request");
+    let mut response = json_error(status, &message);
+    if let Ok(value) =
+        header::HeaderValue::from_str(&metadata::challenge(error, &snapshot.auth, origin))
+    {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+    }
+    response
+}
+
 async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
     let Some(snapshot) = guard.runtime.snapshot() else {
         return json_error(
@@ -143,22 +209,40 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
             );
         }
     }
-    match &settings.inbound_auth {
-        InboundAuthConfig::None => {}
-        // Fail closed: until the authorizers are implemented, a gateway configured for them
-        // serves nobody rather than everybody.
-        InboundAuthConfig::Jwt(_) | InboundAuthConfig::ServiceAccount(_) => {
-            let mut response = json_error(
-                StatusCode::UNAUTHORIZED,
-                "this gateway version cannot verify JWT or ServiceAccount tokens yet; use inboundAuth.none for local testing",
-            );
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-            return response;
-        }
+    let origin = Origin::new(
+        headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok()),
+        headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(&host),
+    );
+    if request
+        .uri()
+        .path()
+        .starts_with("/.well-known/oauth-protected-resource")
+    {
+        return protected_resource_metadata(&snapshot, &origin);
     }
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let authorization = match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(v), None) => v.to_str().map(Some).map_err(|_| ()),
+        (Some(_), Some(_)) => Err(()),
+    };
+    let outcome = match authorization {
+        Ok(value) => snapshot.auth.authenticate(value).await,
+        Err(()) => Err(AuthError::invalid(
+            "send exactly one Authorization header with a bearer token",
+        )),
+    };
+    let principal = match outcome {
+        Ok(p) => p,
+        Err(e) => return auth_failure(&e, &snapshot, &origin),
+    };
+    let mut request = request;
+    request.extensions_mut().insert(principal);
     drop(snapshot);
     next.run(request).await
 }

@@ -179,6 +179,11 @@ impl ServerHandler for GatewayHandler {
         // One snapshot for the whole call: a reload in the middle does not affect it.
         let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
         let name = request.name.as_ref();
+        // The caller authenticated by the HTTP layer (for logs now; authorization and the
+        // Lambda client context later).
+        if let Some(caller) = crate::auth::principal_of(&context.extensions) {
+            tracing::debug!(tool = %name, subject = ?caller.subject, client = ?caller.client, "tool call");
+        }
         let args = request.arguments.clone().unwrap_or_default();
         if snapshot.config.gateway.search.enabled
             && name == snapshot.config.gateway.search.tool_name

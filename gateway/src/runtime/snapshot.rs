@@ -28,6 +28,9 @@ pub enum ResolvedCredentials {
     /// AWS SigV4 with the gateway's AWS identity (`gatewayIamRole`; Lambda targets default to
     /// it with service `lambda` and the function's region).
     AwsSigV4(crate::aws::Signer),
+    /// OAuth 2.0 client credentials: a cached, refreshed token source (kept across reloads
+    /// while its settings are unchanged).
+    OAuth2(Arc<crate::outbound::oauth2::TokenSource>),
     /// Not yet supported by this data plane: calls fail with this message.
     Unsupported(String),
 }
@@ -119,6 +122,8 @@ pub struct Snapshot {
     /// The search index over `tools` (positions; the search tool itself is not indexed), when
     /// search is enabled.
     pub search: Option<SearchIndex>,
+    /// Inbound authentication (its key cache carried over from `previous` when unchanged).
+    pub auth: crate::auth::Authenticator,
 }
 
 /// Why a snapshot could not be built.
@@ -190,6 +195,10 @@ impl Snapshot {
                 )
             }))
         });
+        let auth = crate::auth::Authenticator::build(
+            &config.gateway.inbound_auth,
+            previous.map(|p| &p.auth),
+        );
         Ok(Snapshot {
             config,
             generation,
@@ -197,6 +206,7 @@ impl Snapshot {
             index,
             targets,
             search,
+            auth,
         })
     }
 
@@ -278,10 +288,9 @@ fn target_runtime(
                 )),
             })
         }
-        Some(OutboundCredentials::OAuth2 { .. }) => Some(ResolvedCredentials::Unsupported(
-            "OAuth2 client-credentials outbound auth is not supported by this gateway version yet"
-                .into(),
-        )),
+        Some(OutboundCredentials::OAuth2 { .. }) => {
+            Some(oauth2_credentials(target, secrets, previous)?)
+        }
         Some(OutboundCredentials::AwsSigV4 { service, region }) => Some(
             ResolvedCredentials::AwsSigV4(crate::aws::Signer::new(service, region)),
         ),
@@ -315,6 +324,78 @@ fn target_runtime(
         timeout,
         base_url,
     })
+}
+
+/// The OAuth2 token source of a target, reusing the previous snapshot's (and so its cached
+/// token) when every setting, secrets included, is unchanged.
+fn oauth2_credentials(
+    target: &TargetConfig,
+    secrets: &SecretValues,
+    previous: Option<&Snapshot>,
+) -> Result<ResolvedCredentials, SnapshotError> {
+    use crate::outbound::oauth2::{OAuth2Settings, TokenSource};
+    let Some(OutboundCredentials::OAuth2 {
+        token_url,
+        discovery_url,
+        client_id,
+        client_id_ref,
+        client_secret,
+        auth_method,
+        scopes,
+        audience,
+        resource,
+        custom_parameters,
+    }) = &target.credentials
+    else {
+        return Ok(ResolvedCredentials::Unsupported(
+            "the target has no OAuth2 credentials".into(),
+        ));
+    };
+    let lookup = |r: &toolyard_crds::config::SecretValueRef| {
+        secrets
+            .get(&(r.secret.clone(), r.key.clone()))
+            .map(|v| SecretValue(v.0.trim_end_matches(['\n', '\r']).to_string()))
+            .ok_or_else(|| SnapshotError::MissingSecret {
+                target: target.name.clone(),
+                secret: r.secret.clone(),
+                key: r.key.clone(),
+            })
+    };
+    let client_id = match (client_id, client_id_ref) {
+        (Some(id), _) => SecretValue(id.clone()),
+        (None, Some(r)) => lookup(r)?,
+        (None, None) => SecretValue(String::new()),
+    };
+    let settings = OAuth2Settings {
+        token_url: token_url.clone(),
+        discovery_url: discovery_url.clone(),
+        client_id,
+        client_secret: lookup(client_secret)?,
+        auth_method: *auth_method,
+        scopes: scopes.clone(),
+        audience: audience.clone(),
+        resource: resource.clone(),
+        custom_parameters: custom_parameters.clone(),
+    };
+    let fingerprint = settings.fingerprint();
+    let reused = previous.and_then(|p| {
+        p.config
+            .targets
+            .iter()
+            .position(|t| t.name == target.name)
+            .and_then(|i| p.targets.get(i))
+            .and_then(|rt| match &rt.credentials {
+                Some(ResolvedCredentials::OAuth2(source))
+                    if source.fingerprint() == fingerprint =>
+                {
+                    Some(source.clone())
+                }
+                _ => None,
+            })
+    });
+    Ok(ResolvedCredentials::OAuth2(
+        reused.unwrap_or_else(|| Arc::new(TokenSource::new(settings))),
+    ))
 }
 
 fn as_object(value: &Value) -> Arc<serde_json::Map<String, Value>> {

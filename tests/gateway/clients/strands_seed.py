@@ -5,7 +5,9 @@ Verbatim from the seed (AgentCore Gateway + Strands, /work/shared/seed), except:
 - the tool is the users API's `getUser` instead of the Lambda's `get_order_tool`;
 - the Bedrock model and the Agent are left out: they need AWS. Where the seed printed
   `agent.tool_names`, the tool names from `list_tools_sync()` are printed.
-`token` is any string: the test gateway's inboundAuth is `none`, so the header is ignored.
+- `token` is the access token in GATEWAY_TOKEN (the auth tests get one from their OpenID provider, as
+  the seed gets one from Cognito); without it, any string (a gateway with inboundAuth `none`
+  ignores the header).
 """
 
 import os
@@ -15,7 +17,7 @@ from strands.tools.mcp.mcp_client import MCPClient
 
 gatewayURL = os.environ["GATEWAY_URL"]
 targetname = os.environ.get("TARGET_NAME", "users")
-token = "not-a-real-token"
+token = os.environ.get("GATEWAY_TOKEN", "not-a-real-token")
 
 
 def create_streamable_http_transport():

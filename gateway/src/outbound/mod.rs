@@ -1,0 +1,5 @@
+//! How the gateway authenticates to backends beyond static keys: OAuth 2.0 client credentials
+//! ([`oauth2`]). Credentials that need state (cached tokens) live here, owned by the snapshot's
+//! target runtime and carried over across reloads while their settings are unchanged.
+
+pub mod oauth2;
