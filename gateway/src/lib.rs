@@ -13,3 +13,5 @@ pub mod invoke;
 pub mod mcp;
 #[cfg(feature = "server")]
 pub mod runtime;
+#[cfg(feature = "server")]
+pub mod upstream;

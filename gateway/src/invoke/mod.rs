@@ -3,6 +3,7 @@
 //! `isError: true` (the MCP rule), never a protocol error, a panic or a hang.
 
 pub mod http;
+pub mod mcp;
 pub mod request;
 pub mod result;
 
@@ -13,8 +14,28 @@ use toolyard_crds::gateway::ExceptionLevel;
 use crate::runtime::{Found, Snapshot};
 use result::ToolOutcome;
 
+/// What a call knows about its caller beyond the arguments.
+#[derive(Clone, Default)]
+pub struct CallContext {
+    /// The caller's session and `_meta.progressToken`, when it asked for progress.
+    pub progress: Option<(
+        rmcp::service::Peer<rmcp::RoleServer>,
+        rmcp::model::ProgressToken,
+    )>,
+}
+
 /// Calls one tool of a snapshot.
 pub async fn call(snapshot: &Snapshot, found: Found<'_>, args: Map<String, Value>) -> ToolOutcome {
+    call_with(snapshot, found, args, &CallContext::default()).await
+}
+
+/// [`call`] with the caller's context (progress forwarding for upstream MCP tools).
+pub async fn call_with(
+    snapshot: &Snapshot,
+    found: Found<'_>,
+    args: Map<String, Value>,
+    context: &CallContext,
+) -> ToolOutcome {
     let Found {
         target,
         runtime,
@@ -54,10 +75,7 @@ pub async fn call(snapshot: &Snapshot, found: Found<'_>, args: Map<String, Value
             result::ErrorKind::Backend,
             "AWS JSON-protocol targets are not invocable by this gateway version yet.".into(),
         ),
-        CallPlan::Mcp { .. } => ToolOutcome::error_kind(
-            result::ErrorKind::Backend,
-            "MCP server targets are not invocable by this gateway version yet.".into(),
-        ),
+        CallPlan::Mcp { upstream_name } => mcp::call(found, upstream_name, args, context).await,
     }
 }
 

@@ -8,15 +8,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
-    Implementation, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
-    ServerConfig, SubscriptionFilter, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
+    CompleteResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+    Reference, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::admin::Metrics;
 use crate::invoke;
+use crate::mcp::upstream;
 use crate::runtime::Runtime;
 use crate::runtime::snapshot::Snapshot;
 
@@ -65,12 +68,15 @@ fn parse_cursor(cursor: Option<&str>) -> Result<usize, ErrorData> {
 impl ServerHandler for GatewayHandler {
     fn get_info(&self) -> ServerConfig {
         let snapshot = self.runtime.snapshot();
-        let mut info = ServerConfig::new(
+        let capabilities = if snapshot.as_ref().is_some_and(|s| s.has_upstreams()) {
+            upstream_capabilities()
+        } else {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_tool_list_changed()
-                .build(),
-        );
+                .build()
+        };
+        let mut info = ServerConfig::new(capabilities);
         info.server_info = Implementation::new("toolyard-gateway", env!("CARGO_PKG_VERSION"));
         info.instructions = snapshot.and_then(|s| s.config.gateway.instructions.clone());
         info
@@ -127,17 +133,22 @@ impl ServerHandler for GatewayHandler {
         &self,
         requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        // Tools are the only list that changes (on reload); rmcp intersects this with the request.
+        // Tools change on reload and upstream syncs; prompts and resources only exist (and change)
+        // with upstream MCP targets. rmcp intersects this with the request.
         let mut accepted = SubscriptionFilter::new();
         accepted.tools_list_changed = requested.tools_list_changed;
+        if self.runtime.snapshot().is_some_and(|s| s.has_upstreams()) {
+            accepted.prompts_list_changed = requested.prompts_list_changed;
+            accepted.resources_list_changed = requested.resources_list_changed;
+        }
         Some(accepted)
     }
 
-    /// A 2026-07-28 `subscriptions/listen` stream: one `tools/list_changed` per new config revision
-    /// until the client goes away.
+    /// A 2026-07-28 `subscriptions/listen` stream: the accepted `*/list_changed` notifications
+    /// for each new config revision or upstream catalog change, until the client goes away.
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let mut changes = self.runtime.subscribe();
-        let mut last_revision = self.runtime.snapshot().map(|s| s.config.revision.clone());
+        let mut last = lists_version(&self.runtime);
         loop {
             tokio::select! {
                 _ = context.cancelled() => return Ok(()),
@@ -145,11 +156,23 @@ impl ServerHandler for GatewayHandler {
                     if changed.is_err() {
                         return Ok(());
                     }
-                    let revision = self.runtime.snapshot().map(|s| s.config.revision.clone());
-                    if revision != last_revision {
-                        last_revision = revision;
-                        if context.accepted().tools_list_changed == Some(true)
-                            && context.sink().notify_tool_list_changed().await.is_err()
+                    let now = lists_version(&self.runtime);
+                    if now != last {
+                        last = now;
+                        let accepted = context.accepted();
+                        let sink = context.sink();
+                        if accepted.tools_list_changed == Some(true)
+                            && sink.notify_tool_list_changed().await.is_err()
+                        {
+                            return Ok(());
+                        }
+                        if accepted.prompts_list_changed == Some(true)
+                            && sink.notify_prompt_list_changed().await.is_err()
+                        {
+                            return Ok(());
+                        }
+                        if accepted.resources_list_changed == Some(true)
+                            && sink.notify_resource_list_changed().await.is_err()
                         {
                             return Ok(());
                         }
@@ -174,7 +197,7 @@ impl ServerHandler for GatewayHandler {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         // One snapshot for the whole call: a reload in the middle does not affect it.
         let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
@@ -192,7 +215,13 @@ impl ServerHandler for GatewayHandler {
             ));
         };
         let started = Instant::now();
-        let outcome = invoke::call(&snapshot, found, args).await;
+        let call_context = invoke::CallContext {
+            progress: context
+                .meta
+                .get_progress_token()
+                .map(|token| (context.peer.clone(), token)),
+        };
+        let outcome = invoke::call_with(&snapshot, found, args, &call_context).await;
         self.metrics.record_call(
             &found.target.name,
             &found.tool.name,
@@ -201,6 +230,140 @@ impl ServerHandler for GatewayHandler {
         );
         Ok(outcome.result.into())
     }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let (items, next) = page(&snapshot, &snapshot.prompts, request.as_ref())?;
+        let mut result = ListPromptsResult::with_all_items(items);
+        result.next_cursor = next;
+        result.ttl_ms = Some(LIST_TTL_MS);
+        result.cache_scope = Some(CacheScope::Private);
+        Ok(result)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let Some((target, runtime, upstream_name)) = snapshot.find_prompt(&request.name) else {
+            return Err(ErrorData::invalid_params(
+                format!("Unknown prompt: {}", request.name),
+                None,
+            ));
+        };
+        let mut params = request.clone();
+        params.name = upstream_name.to_string();
+        params.meta = None;
+        upstream::get_prompt(target, runtime, params).await
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let (items, next) = page(&snapshot, &snapshot.resources, request.as_ref())?;
+        let mut result = ListResourcesResult::with_all_items(items);
+        result.next_cursor = next;
+        result.ttl_ms = Some(LIST_TTL_MS);
+        result.cache_scope = Some(CacheScope::Private);
+        Ok(result)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let (items, next) = page(&snapshot, &snapshot.resource_templates, request.as_ref())?;
+        let mut result = ListResourceTemplatesResult::with_all_items(items);
+        result.next_cursor = next;
+        result.ttl_ms = Some(LIST_TTL_MS);
+        result.cache_scope = Some(CacheScope::Private);
+        Ok(result)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let Some((target, runtime)) = snapshot.find_resource(&request.uri) else {
+            return Err(upstream::resource_not_found(&request.uri));
+        };
+        let mut params = request.clone();
+        params.meta = None;
+        upstream::read_resource(target, runtime, params).await
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let mut params = request.clone();
+        params.meta = None;
+        let found = match &mut params.r#ref {
+            Reference::Prompt(p) => snapshot.find_prompt(&p.name).map(|(t, r, upstream_name)| {
+                p.name = upstream_name.to_string();
+                (t, r)
+            }),
+            Reference::Resource(r) => snapshot.find_resource(&r.uri),
+            _ => None,
+        };
+        match found {
+            Some((target, runtime)) => upstream::complete(target, runtime, params).await,
+            // Nothing to complete from: no suggestions (completion is best effort).
+            None => Ok(CompleteResult::default()),
+        }
+    }
+}
+
+/// Capabilities of a gateway that fronts upstream MCP servers: tools plus the prompts,
+/// resources and completions it relays.
+fn upstream_capabilities() -> ServerCapabilities {
+    let caps = serde_json::json!({
+        "tools": {"listChanged": true},
+        "prompts": {"listChanged": true},
+        "resources": {"listChanged": true},
+        "completions": {}
+    });
+    serde_json::from_value(caps).unwrap_or_else(|_| {
+        ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .build()
+    })
+}
+
+/// One page of a served list (cursor = decimal offset, page size of the gateway).
+fn page<T: Clone>(
+    snapshot: &Snapshot,
+    all: &[T],
+    request: Option<&PaginatedRequestParams>,
+) -> Result<(Vec<T>, Option<String>), ErrorData> {
+    let start = parse_cursor(request.and_then(|r| r.cursor.as_deref()))?;
+    let size = snapshot.config.gateway.page_size as usize;
+    let items: Vec<T> = all.iter().skip(start).take(size).cloned().collect();
+    let next = start + items.len();
+    Ok((items, (next < all.len()).then(|| next.to_string())))
+}
+
+/// What list-changed notifications compare: the config revision and the upstream catalog epoch.
+fn lists_version(runtime: &Runtime) -> Option<(String, u64)> {
+    runtime
+        .snapshot()
+        .map(|s| (s.config.revision.clone(), s.upstream_epoch))
 }
 
 /// The built-in search tool: `{"query": "..."}` → one text block holding
@@ -251,13 +414,15 @@ fn search(
 /// served config (a new revision). Stateless 2026-07-28 clients rely on `ttlMs` instead.
 pub async fn notify_tool_list_changes(runtime: Arc<Runtime>, peers: SessionPeers) {
     let mut changes = runtime.subscribe();
-    let mut last_revision = runtime.snapshot().map(|s| s.config.revision.clone());
+    let mut last = lists_version(&runtime);
     while changes.changed().await.is_ok() {
-        let revision = runtime.snapshot().map(|s| s.config.revision.clone());
-        if revision == last_revision {
+        let now = lists_version(&runtime);
+        if now == last {
             continue;
         }
-        last_revision = revision;
+        let upstream_change = now.as_ref().map(|n| &n.0) == last.as_ref().map(|l| &l.0);
+        last = now;
+        let with_upstreams = runtime.snapshot().is_some_and(|s| s.has_upstreams());
         let live: Vec<Peer<RoleServer>> = match peers.lock() {
             Ok(mut p) => {
                 p.retain(|peer| !peer.is_transport_closed());
@@ -267,6 +432,10 @@ pub async fn notify_tool_list_changes(runtime: Arc<Runtime>, peers: SessionPeers
         };
         for peer in live {
             let _ = peer.notify_tool_list_changed().await;
+            if with_upstreams || upstream_change {
+                let _ = peer.notify_prompt_list_changed().await;
+                let _ = peer.notify_resource_list_changed().await;
+            }
         }
     }
 }

@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rmcp::model::{Tool, ToolAnnotations};
+use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool, ToolAnnotations};
 use serde_json::Value;
-use toolyard_crds::config::{GatewayConfig, OutboundCredentials, TargetConfig, ToolConfig};
+use toolyard_crds::config::{Endpoint, GatewayConfig, OutboundCredentials, TargetConfig, ToolConfig};
 
 use crate::search::{SearchIndex, ToolText};
 use crate::source::manifests::{SecretValue, SecretValues};
+use crate::upstream::{Handles, UpstreamHandle, catalog as upstream_catalog};
 
 /// Credentials with secret values resolved.
 #[derive(Clone, Debug)]
@@ -84,6 +85,8 @@ pub struct TargetRuntime {
     /// The HTTP endpoint's base URL, parsed once per reload (None for other endpoints or an
     /// unparsable URL, which fails the call with a clear error).
     pub base_url: Option<reqwest::Url>,
+    /// The upstream session manager of an `mcpServer` target.
+    pub upstream: Option<Arc<UpstreamHandle>>,
 }
 
 /// A tool found by name, with everything a call needs.
@@ -116,6 +119,23 @@ pub struct Snapshot {
     /// The search index over `tools` (positions; the search tool itself is not indexed), when
     /// search is enabled.
     pub search: Option<SearchIndex>,
+    /// Prompts of upstream MCP servers, by served name.
+    pub prompts: Vec<Prompt>,
+    /// Served prompt name → (target index, the upstream's prompt name).
+    prompt_index: HashMap<String, (usize, String)>,
+    /// Resources of upstream MCP servers (URIs as the upstreams list them).
+    pub resources: Vec<Resource>,
+    /// Resource URI → target index.
+    resource_index: HashMap<String, usize>,
+    /// Resource templates of upstream MCP servers.
+    pub resource_templates: Vec<ResourceTemplate>,
+    /// (literal head of a template, target index), longest head first.
+    template_routes: Vec<(String, usize)>,
+    /// Upstream items left out of this snapshot (name collisions), each with its reason.
+    pub upstream_skipped: Vec<String>,
+    /// Bumped by the runtime each time upstream catalogs change the served lists (list-changed
+    /// notifications compare it together with the config revision).
+    pub upstream_epoch: u64,
 }
 
 /// Why a snapshot could not be built.
@@ -146,10 +166,23 @@ pub enum SnapshotError {
 impl Snapshot {
     /// Builds a snapshot, reusing clients of `previous` where the transport settings match.
     pub fn build(
+        config: GatewayConfig,
+        secrets: &SecretValues,
+        generation: u64,
+        previous: Option<&Snapshot>,
+    ) -> Result<Snapshot, SnapshotError> {
+        Self::build_with(config, secrets, generation, previous, &Handles::new())
+    }
+
+    /// [`Snapshot::build`] plus the current catalogs of upstream MCP servers: their tools join
+    /// the served list (a name another target already serves is left out and reported in
+    /// `upstream_skipped`), their prompts, resources and templates are served as well.
+    pub fn build_with(
         mut config: GatewayConfig,
         secrets: &SecretValues,
         generation: u64,
         previous: Option<&Snapshot>,
+        upstreams: &Handles,
     ) -> Result<Snapshot, SnapshotError> {
         let mut tools = Vec::with_capacity(config.tool_count() + 1);
         let mut index = HashMap::with_capacity(config.tool_count());
@@ -160,17 +193,31 @@ impl Snapshot {
         let mut targets = Vec::with_capacity(config.targets.len());
         let mut all: Vec<(String, usize, usize)> = Vec::with_capacity(config.tool_count());
         for (ti, target) in config.targets.iter().enumerate() {
-            targets.push(target_runtime(target, secrets, previous)?);
+            let mut rt = target_runtime(target, secrets, previous)?;
+            rt.upstream = upstreams.get(&target.name).cloned();
+            targets.push(rt);
             for (ki, tool) in target.tools.iter().enumerate() {
                 all.push((tool.name.clone(), ti, ki));
             }
         }
+        let upstream = UpstreamParts::collect(&mut config, &targets, &index, &all);
+        for (ti, ki, _) in &upstream.tools {
+            all.push((config.targets[*ti].tools[*ki].name.clone(), *ti, *ki));
+        }
+        let mut listed: HashMap<(usize, usize), Tool> = upstream
+            .tools
+            .into_iter()
+            .map(|(ti, ki, tool)| ((ti, ki), tool))
+            .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         let mut owners = Vec::with_capacity(all.len());
         for (name, ti, ki) in all {
             index.insert(name, (tools.len(), Some((ti, ki))));
             owners.push((tools.len(), ti));
-            tools.push(mcp_tool(&mut config.targets[ti].tools[ki]));
+            match listed.remove(&(ti, ki)) {
+                Some(tool) => tools.push(tool),
+                None => tools.push(mcp_tool(&mut config.targets[ti].tools[ki])),
+            }
         }
         let search = config.gateway.search.enabled.then(|| {
             SearchIndex::build(owners.iter().map(|&(pos, ti)| {
@@ -194,7 +241,57 @@ impl Snapshot {
             index,
             targets,
             search,
+            prompts: upstream.prompts,
+            prompt_index: upstream.prompt_index,
+            resources: upstream.resources,
+            resource_index: upstream.resource_index,
+            resource_templates: upstream.templates,
+            template_routes: upstream.template_routes,
+            upstream_skipped: upstream.skipped,
+            upstream_epoch: 0,
         })
+    }
+
+    /// The target serving a prompt, and the upstream's name for it.
+    pub fn find_prompt(&self, name: &str) -> Option<(&TargetConfig, &TargetRuntime, &str)> {
+        let (ti, upstream_name) = self.prompt_index.get(name)?;
+        Some((
+            self.config.targets.get(*ti)?,
+            self.targets.get(*ti)?,
+            upstream_name.as_str(),
+        ))
+    }
+
+    /// The target serving a resource URI: a listed resource, else the upstream whose template's
+    /// literal head is the longest prefix of the URI, else the only upstream offering resources.
+    pub fn find_resource(&self, uri: &str) -> Option<(&TargetConfig, &TargetRuntime)> {
+        let ti = self
+            .resource_index
+            .get(uri)
+            .copied()
+            .or_else(|| {
+                self.template_routes
+                    .iter()
+                    .find(|(head, _)| !head.is_empty() && uri.starts_with(head.as_str()))
+                    .map(|&(_, ti)| ti)
+            })
+            .or_else(|| {
+                let mut owners = self
+                    .resource_index
+                    .values()
+                    .chain(self.template_routes.iter().map(|(_, ti)| ti))
+                    .copied()
+                    .collect::<Vec<_>>();
+                owners.sort_unstable();
+                owners.dedup();
+                (owners.len() == 1).then(|| owners[0])
+            })?;
+        Some((self.config.targets.get(ti)?, self.targets.get(ti)?))
+    }
+
+    /// Any upstream offers prompts / resources (capabilities to advertise).
+    pub fn has_upstreams(&self) -> bool {
+        self.targets.iter().any(|t| t.upstream.is_some())
     }
 
     /// The target and tool serving `name`.
@@ -251,7 +348,34 @@ fn target_runtime(
                 message: e.to_string(),
             })?,
     };
-    let credentials = match &target.credentials {
+    let credentials = resolve_credentials(target, secrets)?;
+    let limiter = target.rate_limit.as_ref().map(|r| {
+        Arc::new(RateLimiter::new(
+            r.requests_per_second,
+            r.burst.unwrap_or(r.requests_per_second),
+        ))
+    });
+    let base_url = match &target.endpoint {
+        Endpoint::Http { base_url } => reqwest::Url::parse(base_url).ok(),
+        _ => None,
+    };
+    Ok(TargetRuntime {
+        client,
+        client_key,
+        credentials,
+        limiter,
+        timeout,
+        base_url,
+        upstream: None,
+    })
+}
+
+/// The target's outbound credentials with secret values filled in.
+pub fn resolve_credentials(
+    target: &TargetConfig,
+    secrets: &SecretValues,
+) -> Result<Option<ResolvedCredentials>, SnapshotError> {
+    Ok(match &target.credentials {
         None => None,
         Some(OutboundCredentials::ApiKey {
             value,
@@ -282,24 +406,6 @@ fn target_runtime(
         Some(OutboundCredentials::AwsSigV4 { .. }) => Some(ResolvedCredentials::Unsupported(
             "AWS SigV4 outbound auth is not supported by this gateway version yet".into(),
         )),
-    };
-    let limiter = target.rate_limit.as_ref().map(|r| {
-        Arc::new(RateLimiter::new(
-            r.requests_per_second,
-            r.burst.unwrap_or(r.requests_per_second),
-        ))
-    });
-    let base_url = match &target.endpoint {
-        toolyard_crds::config::Endpoint::Http { base_url } => reqwest::Url::parse(base_url).ok(),
-        _ => None,
-    };
-    Ok(TargetRuntime {
-        client,
-        client_key,
-        credentials,
-        limiter,
-        timeout,
-        base_url,
     })
 }
 
@@ -349,4 +455,100 @@ fn search_tool(name: &str) -> Tool {
         "A special tool that returns a trimmed down list of tools given a context. Use this tool only when there are many tools available and you want to get a subset that matches the provided context.",
         as_object(&schema),
     )
+}
+
+/// The served parts of upstream catalogs, collected once per snapshot build.
+#[derive(Default)]
+struct UpstreamParts {
+    /// (target index, index in its `tools`, listed definition) of every synced tool.
+    tools: Vec<(usize, usize, Tool)>,
+    prompts: Vec<Prompt>,
+    prompt_index: HashMap<String, (usize, String)>,
+    resources: Vec<Resource>,
+    resource_index: HashMap<String, usize>,
+    templates: Vec<ResourceTemplate>,
+    template_routes: Vec<(String, usize)>,
+    skipped: Vec<String>,
+}
+
+impl UpstreamParts {
+    /// Adds the synced tools of unpinned upstream targets to `config` (after the compiled ones,
+    /// which win a name collision) and gathers prompts and resources.
+    fn collect(
+        config: &mut GatewayConfig,
+        targets: &[TargetRuntime],
+        index: &HashMap<String, (usize, Option<(usize, usize)>)>,
+        compiled: &[(String, usize, usize)],
+    ) -> UpstreamParts {
+        let mut parts = UpstreamParts::default();
+        let mut taken: HashMap<String, String> = compiled
+            .iter()
+            .map(|(name, ti, _)| (name.clone(), config.targets[*ti].name.clone()))
+            .collect();
+        for name in index.keys() {
+            taken
+                .entry(name.clone())
+                .or_insert_with(|| "the gateway (built-in search tool)".into());
+        }
+        for (ti, rt) in targets.iter().enumerate() {
+            let Some(handle) = &rt.upstream else { continue };
+            let catalog = handle.catalog();
+            let target = &mut config.targets[ti];
+            if !matches!(target.endpoint, Endpoint::Mcp { pinned: false, .. }) {
+                // Pinned: the compiled tools are served; prompts and resources still come from
+                // the upstream.
+            } else {
+                let (served, skipped) = upstream_catalog::served_tools(target, &catalog.tools);
+                parts.skipped.extend(skipped);
+                for (config_tool, listed) in served {
+                    if let Some(owner) = taken.get(&config_tool.name) {
+                        parts.skipped.push(format!(
+                            "{}: upstream tool {:?} is not served: the name {} is already used by {owner}",
+                            target.name, config_tool.original_name, config_tool.name
+                        ));
+                        continue;
+                    }
+                    taken.insert(config_tool.name.clone(), target.name.clone());
+                    parts.tools.push((ti, target.tools.len(), listed));
+                    target.tools.push(config_tool);
+                }
+            }
+            for prompt in &catalog.prompts {
+                let served = upstream_catalog::served_prompt(target, prompt);
+                if parts.prompt_index.contains_key(&served.name) {
+                    parts.skipped.push(format!(
+                        "{}: upstream prompt {:?} is not served: another upstream serves a prompt named {}",
+                        target.name, prompt.name, served.name
+                    ));
+                    continue;
+                }
+                parts
+                    .prompt_index
+                    .insert(served.name.clone(), (ti, prompt.name.clone()));
+                parts.prompts.push(served);
+            }
+            for resource in &catalog.resources {
+                if parts.resource_index.contains_key(&resource.uri) {
+                    parts.skipped.push(format!(
+                        "{}: upstream resource {} is not served: another upstream lists the same URI",
+                        target.name, resource.uri
+                    ));
+                    continue;
+                }
+                parts.resource_index.insert(resource.uri.clone(), ti);
+                parts.resources.push(resource.clone());
+            }
+            for template in &catalog.templates {
+                parts.template_routes.push((
+                    upstream_catalog::template_head(&template.uri_template).to_string(),
+                    ti,
+                ));
+                parts.templates.push(template.clone());
+            }
+        }
+        parts
+            .template_routes
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
+        parts
+    }
 }

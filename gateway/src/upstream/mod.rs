@@ -1,0 +1,394 @@
+//! Upstream MCP servers (`mcpServer` targets): one manager task per target keeps a connection
+//! (rmcp's streamable-HTTP client), lists the upstream's tools, prompts, resources and resource
+//! templates, and re-lists them on `notifications/*/list_changed`, every `syncInterval` and after
+//! a reconnect. The last good catalog stays served while the upstream is unreachable; calls then
+//! fail fast with a tool error instead of waiting.
+//!
+//! The served [`Snapshot`](crate::runtime::Snapshot) is immutable, so a catalog change does not
+//! edit it: the manager records the new catalog here and wakes the runtime's refresher, which
+//! rebuilds the snapshot from the last applied config plus the current catalogs and bumps the
+//! generation (so `list_changed` reaches clients). Bursts of changes coalesce into one rebuild.
+
+pub mod catalog;
+pub mod client;
+pub mod manager;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use rmcp::RoleClient;
+use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
+use rmcp::service::Peer;
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+use toolyard_crds::config::{Endpoint, GatewayConfig, TargetConfig};
+use toolyard_crds::target::McpTransport;
+
+use crate::runtime::snapshot::{ResolvedCredentials, SnapshotError, resolve_credentials};
+use crate::source::manifests::SecretValues;
+
+pub use client::ProgressRoutes;
+
+/// Why talking to an upstream failed. Messages name the target and say what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// The HTTP client could not be built (bad credential header value).
+    #[error("upstream {target}: cannot build the HTTP client: {message}")]
+    Client {
+        /// Target name.
+        target: String,
+        /// Reason.
+        message: String,
+    },
+    /// Connecting or the handshake failed.
+    #[error("upstream {target} ({url}) is unreachable: {message}")]
+    Connect {
+        /// Target name.
+        target: String,
+        /// Upstream URL.
+        url: String,
+        /// Reason.
+        message: String,
+    },
+    /// A request took longer than the target's timeout.
+    #[error("upstream {target}: {what} did not answer within {timeout_ms} ms")]
+    Timeout {
+        /// Target name.
+        target: String,
+        /// Which request.
+        what: String,
+        /// The limit.
+        timeout_ms: u64,
+    },
+    /// A request failed.
+    #[error("upstream {target}: {what} failed: {message}")]
+    Request {
+        /// Target name.
+        target: String,
+        /// Which request.
+        what: String,
+        /// Reason.
+        message: String,
+    },
+    /// The transport (only streamable HTTP today).
+    #[error(
+        "upstream {target}: the {transport:?} transport is not supported by this gateway version; use StreamableHttp"
+    )]
+    Transport {
+        /// Target name.
+        target: String,
+        /// The configured transport.
+        transport: McpTransport,
+    },
+}
+
+/// What an upstream offers, as last listed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Catalog {
+    /// Tools (empty for a pinned tool schema: those come from the config).
+    pub tools: Vec<Tool>,
+    /// Prompts.
+    pub prompts: Vec<Prompt>,
+    /// Resources.
+    pub resources: Vec<Resource>,
+    /// Resource templates.
+    pub templates: Vec<ResourceTemplate>,
+}
+
+/// An upstream's health, for `/readyz`, metrics and (later) the target's status.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpstreamStatus {
+    /// GatewayTarget name.
+    pub target: String,
+    /// Upstream URL (credentials are never part of it: query keys are added per request).
+    pub url: String,
+    /// Whether a session with the upstream is open.
+    pub connected: bool,
+    /// The MCP revision negotiated with the upstream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<String>,
+    /// When the last successful sync finished (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_synchronized: Option<String>,
+    /// The last sync or connection error; cleared by a successful sync.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sync_error: Option<String>,
+    /// Successful syncs.
+    pub syncs: u64,
+    /// Failed syncs and connection attempts.
+    pub failures: u64,
+    /// Listed items of the last good catalog.
+    pub tools: usize,
+    /// Prompts listed.
+    pub prompts: usize,
+    /// Resources listed.
+    pub resources: usize,
+    /// Resource templates listed.
+    pub resource_templates: usize,
+}
+
+/// One upstream target's shared state: its settings, the manager's catalog and status, and the
+/// open session calls use.
+pub struct UpstreamHandle {
+    /// GatewayTarget name.
+    pub target: String,
+    /// Connection settings (URL, transport, timeout, credential hash): a change means a new
+    /// handle and a new session.
+    pub key: String,
+    url: String,
+    transport: McpTransport,
+    /// Whether the tool list is pinned (only prompts/resources are listed then).
+    pub pinned: bool,
+    sync_interval: Duration,
+    /// Per-request time limit.
+    pub timeout: Duration,
+    credentials: Option<ResolvedCredentials>,
+    catalog: ArcSwap<Catalog>,
+    status: Mutex<UpstreamStatus>,
+    /// The open session's peer; `None` while disconnected (calls fail fast then).
+    peer: ArcSwapOption<Peer<RoleClient>>,
+    /// Wakes the manager: sync now (list_changed, a failed call, a config change).
+    wake: Notify,
+    /// Tells the manager to stop.
+    stop: tokio::sync::watch::Sender<bool>,
+    /// Wakes the runtime's refresher when the catalog changed.
+    changed: Arc<Notify>,
+    /// Upstream progress token → the downstream request to forward progress to.
+    pub progress: ProgressRoutes,
+}
+
+impl std::fmt::Debug for UpstreamHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamHandle")
+            .field("target", &self.target)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UpstreamHandle {
+    /// The last good catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.load_full()
+    }
+
+    /// The open session, if any.
+    pub fn peer(&self) -> Option<Arc<Peer<RoleClient>>> {
+        self.peer.load_full()
+    }
+
+    /// A copy of the status.
+    pub fn status(&self) -> UpstreamStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The last error, for messages of calls that fail while disconnected.
+    pub fn last_error(&self) -> Option<String> {
+        self.status.lock().ok().and_then(|s| s.last_sync_error.clone())
+    }
+
+    /// Asks the manager to re-list (or reconnect) now.
+    pub fn poke(&self) {
+        self.wake.notify_one();
+    }
+
+    fn set_connected(&self, peer: Option<Peer<RoleClient>>) {
+        let version = peer
+            .as_ref()
+            .and_then(|p| p.peer_info())
+            .map(|i| i.protocol_version.to_string());
+        let connected = peer.is_some();
+        self.peer.store(peer.map(Arc::new));
+        if let Ok(mut s) = self.status.lock() {
+            s.connected = connected;
+            if connected {
+                s.protocol_version = version;
+            }
+        }
+    }
+
+    fn record_error(&self, error: &UpstreamError) {
+        tracing::warn!(target_name = %self.target, error = %error, "upstream sync failed");
+        if let Ok(mut s) = self.status.lock() {
+            s.failures += 1;
+            s.last_sync_error = Some(error.to_string());
+        }
+    }
+
+    /// Stores a freshly listed catalog; wakes the refresher only when it differs.
+    fn record_catalog(&self, catalog: Catalog) {
+        if let Ok(mut s) = self.status.lock() {
+            s.syncs += 1;
+            s.last_sync_error = None;
+            s.last_synchronized = Some(rfc3339(SystemTime::now()));
+            s.tools = catalog.tools.len();
+            s.prompts = catalog.prompts.len();
+            s.resources = catalog.resources.len();
+            s.resource_templates = catalog.templates.len();
+        }
+        if *self.catalog.load_full() != catalog {
+            self.catalog.store(Arc::new(catalog));
+            self.changed.notify_one();
+        }
+    }
+}
+
+/// Seconds since the epoch → `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, no date crate needed).
+fn rfc3339(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// The handles of one config: target name → handle.
+pub type Handles = HashMap<String, Arc<UpstreamHandle>>;
+
+/// All upstream handles of the running gateway.
+#[derive(Default)]
+pub struct Upstreams {
+    handles: Mutex<Handles>,
+    /// Shared with every handle: a catalog changed.
+    pub changed: Arc<Notify>,
+}
+
+impl Upstreams {
+    /// The handles the config needs: existing ones whose connection settings are unchanged, new
+    /// ones otherwise. Nothing starts or stops until [`Upstreams::commit`], so a refused config
+    /// leaves the running upstreams alone.
+    pub fn prepare(
+        &self,
+        config: &GatewayConfig,
+        secrets: &SecretValues,
+    ) -> Result<Handles, SnapshotError> {
+        let current = self.current();
+        let mut out = Handles::new();
+        for target in &config.targets {
+            let Endpoint::Mcp {
+                url,
+                transport,
+                sync_interval_ms,
+                pinned,
+                ..
+            } = &target.endpoint
+            else {
+                continue;
+            };
+            let credentials = resolve_credentials(target, secrets)?;
+            let key = handle_key(target, credentials.as_ref());
+            let handle = match current.get(&target.name) {
+                Some(h) if h.key == key => h.clone(),
+                _ => Arc::new(UpstreamHandle {
+                    target: target.name.clone(),
+                    key,
+                    url: url.clone(),
+                    transport: *transport,
+                    pinned: *pinned,
+                    sync_interval: Duration::from_millis((*sync_interval_ms).max(1_000)),
+                    timeout: Duration::from_millis(target.timeout_ms.max(100)),
+                    credentials,
+                    catalog: ArcSwap::default(),
+                    status: Mutex::new(UpstreamStatus {
+                        target: target.name.clone(),
+                        url: url.clone(),
+                        ..Default::default()
+                    }),
+                    peer: ArcSwapOption::default(),
+                    wake: Notify::new(),
+                    stop: tokio::sync::watch::Sender::new(false),
+                    changed: self.changed.clone(),
+                    progress: ProgressRoutes::default(),
+                }),
+            };
+            out.insert(target.name.clone(), handle);
+        }
+        Ok(out)
+    }
+
+    /// Makes `handles` the running set: stops managers no longer needed, starts the new ones
+    /// (when called inside a Tokio runtime; unit tests without one get no connections).
+    pub fn commit(&self, handles: &Handles) {
+        let Ok(mut current) = self.handles.lock() else {
+            return;
+        };
+        for (name, old) in current.iter() {
+            if handles.get(name).is_none_or(|h| !Arc::ptr_eq(h, old)) {
+                old.stop.send_replace(true);
+            }
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        for (name, new) in handles {
+            let started = current.get(name).is_some_and(|h| Arc::ptr_eq(h, new));
+            if !started && let Some(rt) = &runtime {
+                rt.spawn(manager::run(new.clone()));
+            }
+        }
+        *current = handles.clone();
+    }
+
+    /// The running handles.
+    pub fn current(&self) -> Handles {
+        self.handles.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    /// Every upstream's status, by target name.
+    pub fn statuses(&self) -> Vec<UpstreamStatus> {
+        let mut out: Vec<UpstreamStatus> = self.current().values().map(|h| h.status()).collect();
+        out.sort_by(|a, b| a.target.cmp(&b.target));
+        out
+    }
+
+    /// Stops every manager (shutdown).
+    pub fn stop_all(&self) {
+        for h in self.current().values() {
+            h.stop.send_replace(true);
+        }
+    }
+}
+
+/// The settings whose change needs a new session. The credential enters as a hash only.
+fn handle_key(target: &TargetConfig, credentials: Option<&ResolvedCredentials>) -> String {
+    let mut hasher = Sha256::new();
+    if let Some(c) = credentials {
+        hasher.update(format!("{c:?}").as_bytes());
+        if let ResolvedCredentials::ApiKey { value, .. } = c {
+            hasher.update(value.0.as_bytes());
+        }
+    }
+    format!(
+        "{:?}|{}|{}",
+        target.endpoint,
+        target.timeout_ms,
+        hex::encode(&hasher.finalize()[..8])
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_000_000);
+        assert_eq!(rfc3339(t), "2025-11-24T16:00:00Z");
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+    }
+}
