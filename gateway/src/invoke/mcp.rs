@@ -4,8 +4,10 @@
 //! call is bounded by the target's timeout, so a dead upstream never hangs a client. The
 //! caller's own credentials are never sent: the upstream session carries only the target's.
 
-use rmcp::model::{CallToolRequestParams, CallToolResponse, RequestMetaObject};
-use rmcp::service::ServiceError;
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, ServerResult,
+};
+use rmcp::service::{PeerRequestOptions, ServiceError};
 use serde_json::{Map, Value};
 
 use super::CallContext;
@@ -38,20 +40,27 @@ pub async fn call(
             ),
         );
     };
-    let mut params = CallToolRequestParams::new(upstream_name.to_string()).with_arguments(args);
-    let _route = context.progress.as_ref().map(|(downstream, token)| {
-        let (upstream_token, guard) = handle.progress.register(downstream.clone(), token.clone());
-        let mut meta = RequestMetaObject::default();
-        meta.set_progress_token(upstream_token);
-        params.meta = Some(meta);
-        guard
-    });
+    let params = CallToolRequestParams::new(upstream_name.to_string()).with_arguments(args);
     let timeout = found.runtime.timeout;
-    match tokio::time::timeout(timeout, peer.call_tool_once(params)).await {
-        Ok(Ok(CallToolResponse::Complete(result))) => ToolOutcome {
-            error: (result.is_error == Some(true)).then_some(ErrorKind::Backend),
-            result,
-        },
+    let call = async {
+        // rmcp gives every request its own progress token; progress the upstream reports under
+        // it is routed back to the caller's token for as long as the call runs.
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        let pending = peer
+            .send_request_with_option(request, PeerRequestOptions::no_options())
+            .await?;
+        let _route = context.progress.as_ref().map(|(downstream, token)| {
+            handle.progress.register_as(
+                &pending.progress_token,
+                downstream.clone(),
+                token.clone(),
+            )
+        });
+        pending.await_response().await
+    };
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(ServerResult::CallToolResult(result))) => outcome(result),
+        Ok(Ok(ServerResult::EmptyResult(_))) => outcome(CallToolResult::success(vec![])),
         Ok(Ok(_)) => ToolOutcome::error_kind(
             ErrorKind::Backend,
             format!(
@@ -84,5 +93,12 @@ pub async fn call(
                 ),
             )
         }
+    }
+}
+
+fn outcome(result: CallToolResult) -> ToolOutcome {
+    ToolOutcome {
+        error: (result.is_error == Some(true)).then_some(ErrorKind::Backend),
+        result,
     }
 }

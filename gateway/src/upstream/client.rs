@@ -3,7 +3,6 @@
 //! whose call they belong to) and the connection setup over streamable HTTP.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use rmcp::model::{
@@ -19,11 +18,10 @@ use toolyard_crds::target::McpTransport;
 use super::{UpstreamError, UpstreamHandle};
 use crate::runtime::snapshot::ResolvedCredentials;
 
-/// Where progress of an in-flight upstream call goes: the upstream token the gateway chose →
+/// Where progress of an in-flight upstream call goes: the token of the upstream request →
 /// (the downstream session's peer, the downstream caller's own token).
 #[derive(Default)]
 pub struct ProgressRoutes {
-    next: AtomicU64,
     routes: Mutex<HashMap<String, (Peer<RoleServer>, ProgressToken)>>,
 }
 
@@ -42,28 +40,30 @@ impl Drop for ProgressGuard<'_> {
 }
 
 impl ProgressRoutes {
-    /// Registers a route; returns the token to send upstream and a guard that removes it.
-    pub fn register(
+    /// Routes progress reported under `upstream` (the token rmcp put on the request) to the
+    /// downstream caller's token until the guard drops.
+    pub fn register_as(
         &self,
+        upstream: &ProgressToken,
         peer: Peer<RoleServer>,
         downstream: ProgressToken,
-    ) -> (ProgressToken, ProgressGuard<'_>) {
-        let key = format!("toolyard-{}", self.next.fetch_add(1, Ordering::Relaxed));
+    ) -> ProgressGuard<'_> {
+        let key = token_key(upstream);
         if let Ok(mut r) = self.routes.lock() {
             r.insert(key.clone(), (peer, downstream));
         }
-        (
-            ProgressToken(NumberOrString::String(key.clone().into())),
-            ProgressGuard { routes: self, key },
-        )
+        ProgressGuard { routes: self, key }
     }
 
     fn route(&self, token: &ProgressToken) -> Option<(Peer<RoleServer>, ProgressToken)> {
-        let key = match &token.0 {
-            NumberOrString::String(s) => s.to_string(),
-            NumberOrString::Number(n) => n.to_string(),
-        };
-        self.routes.lock().ok()?.get(&key).cloned()
+        self.routes.lock().ok()?.get(&token_key(token)).cloned()
+    }
+}
+
+fn token_key(token: &ProgressToken) -> String {
+    match &token.0 {
+        NumberOrString::String(s) => format!("s:{s}"),
+        NumberOrString::Number(n) => format!("n:{n}"),
     }
 }
 
@@ -174,6 +174,9 @@ pub async fn connect(
         }
     }
     let connect_timeout = handle.timeout.min(std::time::Duration::from_secs(10));
+    // reqwest 0.13 is built without a bundled crypto provider: use the process-wide one, ring
+    // (the same the in-cluster client uses); installing twice is a harmless no-op error.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest13::Client::builder()
         .connect_timeout(connect_timeout)
         .default_headers(headers)
