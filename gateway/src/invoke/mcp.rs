@@ -49,6 +49,7 @@ pub async fn call(
         let pending = peer
             .send_request_with_option(request, PeerRequestOptions::no_options())
             .await?;
+        let _inflight = context.peer.clone().map(|p| handle.inflight.enter(p));
         let _route = context.progress.as_ref().map(|(downstream, token)| {
             handle.progress.register_as(
                 &pending.progress_token,

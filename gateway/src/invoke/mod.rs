@@ -17,6 +17,8 @@ use result::ToolOutcome;
 /// What a call knows about its caller beyond the arguments.
 #[derive(Clone, Default)]
 pub struct CallContext {
+    /// The caller's session (server-to-client relay for upstream MCP tools).
+    pub peer: Option<rmcp::service::Peer<rmcp::RoleServer>>,
     /// The caller's session and `_meta.progressToken`, when it asked for progress.
     pub progress: Option<(
         rmcp::service::Peer<rmcp::RoleServer>,

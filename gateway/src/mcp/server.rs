@@ -12,7 +12,8 @@ use rmcp::model::{
     CompleteResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
     PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
-    Reference, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
+    Reference, ServerCapabilities, ServerConfig, SubscribeRequestParams,
+    SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -216,6 +217,7 @@ impl ServerHandler for GatewayHandler {
         };
         let started = Instant::now();
         let call_context = invoke::CallContext {
+            peer: Some(context.peer.clone()),
             progress: context
                 .meta
                 .get_progress_token()
@@ -305,6 +307,46 @@ impl ServerHandler for GatewayHandler {
         upstream::read_resource(target, runtime, params).await
     }
 
+    /// Accepted so 2025 clients can ask for logs; upstream log messages are relayed to the callers
+    /// whose calls produce them (the upstreams decide what to log).
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        _request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        if snapshot.has_upstreams() {
+            Ok(())
+        } else {
+            Err(ErrorData::method_not_found::<rmcp::model::SetLevelRequestMethod>())
+        }
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let Some((target, runtime)) = snapshot.find_resource(&request.uri) else {
+            return Err(upstream::resource_not_found(&request.uri));
+        };
+        upstream::subscribe(target, runtime, request, &context.peer).await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let Some((target, runtime)) = snapshot.find_resource(&request.uri) else {
+            return Err(upstream::resource_not_found(&request.uri));
+        };
+        upstream::unsubscribe(target, runtime, request, &context.peer).await
+    }
+
     async fn complete(
         &self,
         request: CompleteRequestParams,
@@ -335,8 +377,9 @@ fn upstream_capabilities() -> ServerCapabilities {
     let caps = serde_json::json!({
         "tools": {"listChanged": true},
         "prompts": {"listChanged": true},
-        "resources": {"listChanged": true},
-        "completions": {}
+        "resources": {"listChanged": true, "subscribe": true},
+        "completions": {},
+        "logging": {}
     });
     serde_json::from_value(caps).unwrap_or_else(|_| {
         ServerCapabilities::builder()

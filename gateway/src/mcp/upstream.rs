@@ -5,7 +5,7 @@
 
 use rmcp::ErrorData;
 use rmcp::model::{
-    CompleteRequestParams, CompleteResult, ErrorCode, GetPromptRequestParams, GetPromptResponse,
+    SubscribeRequestParams, UnsubscribeRequestParams, CompleteRequestParams, CompleteResult, ErrorCode, GetPromptRequestParams, GetPromptResponse,
     ReadResourceRequestParams, ReadResourceResponse,
 };
 use rmcp::service::ServiceError;
@@ -116,4 +116,36 @@ pub async fn complete(
 ) -> Result<CompleteResult, ErrorData> {
     let (handle, peer) = session(target, runtime)?;
     relay(&handle, "completion/complete", peer.complete(params)).await
+}
+
+/// `resources/subscribe`: recorded for the session; the upstream is subscribed on the first one.
+pub async fn subscribe(
+    target: &TargetConfig,
+    runtime: &TargetRuntime,
+    params: SubscribeRequestParams,
+    caller: &rmcp::service::Peer<rmcp::RoleServer>,
+) -> Result<(), ErrorData> {
+    let (handle, peer) = session(target, runtime)?;
+    if handle.set_subscribed(&params.uri, caller, true) {
+        #[allow(deprecated)]
+        let fut = peer.subscribe(params);
+        relay(&handle, "resources/subscribe", fut).await?;
+    }
+    Ok(())
+}
+
+/// `resources/unsubscribe`: the upstream is unsubscribed when the last session goes.
+pub async fn unsubscribe(
+    target: &TargetConfig,
+    runtime: &TargetRuntime,
+    params: UnsubscribeRequestParams,
+    caller: &rmcp::service::Peer<rmcp::RoleServer>,
+) -> Result<(), ErrorData> {
+    let (handle, peer) = session(target, runtime)?;
+    if handle.set_subscribed(&params.uri, caller, false) {
+        #[allow(deprecated)]
+        let fut = peer.unsubscribe(params);
+        relay(&handle, "resources/unsubscribe", fut).await?;
+    }
+    Ok(())
 }

@@ -1,14 +1,20 @@
+#![allow(deprecated)] // Relays sampling and logging for 2025 clients (2026-07-28 deprecates both).
 //! The gateway as an MCP client of one upstream: the rmcp `ClientHandler` (list-changed
 //! notifications wake the manager; progress notifications are forwarded to the downstream caller
 //! whose call they belong to) and the connection setup over streamable HTTP.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use rmcp::model::{
-    ClientCapabilities, ClientConfig, Implementation, NumberOrString, ProgressNotificationParam,
-    ProgressToken,
+    ResourceUpdatedNotificationParam, ClientCapabilities, ClientConfig, ClientResult, CreateMessageRequest,
+    CreateMessageRequestParams, CreateMessageResult, ElicitRequest, ElicitRequestParams,
+    ElicitResult, Implementation, LoggingMessageNotificationParam, NumberOrString,
+    ProgressNotificationParam, ProgressToken, ServerRequest,
 };
+use rmcp::service::RequestContext;
+use rmcp::ErrorData;
 use rmcp::service::{NotificationContext, Peer, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -60,6 +66,66 @@ impl ProgressRoutes {
     }
 }
 
+/// The downstream sessions with a call in flight on this upstream. Server-to-client traffic the
+/// upstream sends during a call (log messages, sampling and elicitation requests) goes to them:
+/// log messages to each, requests only when exactly one call is in flight, so one caller's
+/// question never reaches another caller.
+#[derive(Default)]
+pub struct InFlight {
+    next: AtomicU64,
+    calls: Mutex<HashMap<u64, Peer<RoleServer>>>,
+}
+
+/// Removes an in-flight entry when the call ends.
+pub struct InFlightGuard<'a> {
+    inflight: &'a InFlight,
+    id: u64,
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.inflight.calls.lock() {
+            c.remove(&self.id);
+        }
+    }
+}
+
+impl InFlight {
+    /// Records a call of `peer` until the guard drops.
+    pub fn enter(&self, peer: Peer<RoleServer>) -> InFlightGuard<'_> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut c) = self.calls.lock() {
+            c.insert(id, peer);
+        }
+        InFlightGuard { inflight: self, id }
+    }
+
+    fn all(&self) -> Vec<Peer<RoleServer>> {
+        self.calls
+            .lock()
+            .map(|c| c.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The caller a server-to-client request belongs to: the only one in flight.
+    fn sole(&self, what: &str) -> Result<Peer<RoleServer>, ErrorData> {
+        let all = self.all();
+        match all.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(ErrorData::invalid_request(
+                format!("{what}: no call is in flight on this gateway session"),
+                None,
+            )),
+            _ => Err(ErrorData::invalid_request(
+                format!(
+                    "{what}: several calls share this gateway session, so the gateway cannot tell which caller to ask"
+                ),
+                None,
+            )),
+        }
+    }
+}
+
 fn token_key(token: &ProgressToken) -> String {
     match &token.0 {
         NumberOrString::String(s) => format!("s:{s}"),
@@ -75,8 +141,12 @@ pub struct UpstreamClient {
 
 impl ClientHandler for UpstreamClient {
     fn get_info(&self) -> ClientConfig {
+        // Sampling and elicitation are relayed to the caller (who may refuse them).
+        let capabilities: ClientCapabilities =
+            serde_json::from_value(serde_json::json!({"sampling": {}, "elicitation": {"form": {}}}))
+                .unwrap_or_default();
         let mut info = ClientConfig::new(
-            ClientCapabilities::default(),
+            capabilities,
             Implementation::new("toolyard-gateway", env!("CARGO_PKG_VERSION")),
         );
         info.client_info.title = Some("Toolyard MCP gateway".into());
@@ -98,6 +168,73 @@ impl ClientHandler for UpstreamClient {
     async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
         if let Some(h) = self.handle.upgrade() {
             h.poke();
+        }
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let Some(h) = self.handle.upgrade() else {
+            return;
+        };
+        for peer in h.subscribers_of(&params.uri) {
+            let _ = peer.notify_resource_updated(params.clone()).await;
+        }
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let Some(h) = self.handle.upgrade() else {
+            return;
+        };
+        for peer in h.inflight.all() {
+            #[allow(deprecated)]
+            let _ = peer.notify_logging_message(params.clone()).await;
+        }
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        let h = self
+            .handle
+            .upgrade()
+            .ok_or_else(|| ErrorData::internal_error("upstream target removed", None))?;
+        let peer = h.inflight.sole("sampling/createMessage")?;
+        let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
+        match relay_to_caller(&h, &peer, request).await? {
+            ClientResult::CreateMessageResult(r) => Ok(*r),
+            _ => Err(ErrorData::internal_error(
+                "the caller answered sampling/createMessage with another result type",
+                None,
+            )),
+        }
+    }
+
+    async fn create_elicitation(
+        &self,
+        params: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        let h = self
+            .handle
+            .upgrade()
+            .ok_or_else(|| ErrorData::internal_error("upstream target removed", None))?;
+        let peer = h.inflight.sole("elicitation/create")?;
+        let request = ServerRequest::ElicitRequest(ElicitRequest::new(params));
+        match relay_to_caller(&h, &peer, request).await? {
+            ClientResult::ElicitResult(r) => Ok(r),
+            _ => Err(ErrorData::internal_error(
+                "the caller answered elicitation/create with another result type",
+                None,
+            )),
         }
     }
 
@@ -206,5 +343,29 @@ pub async fn connect(
             "no answer to initialize within {} ms",
             connect_timeout.as_millis()
         ))),
+    }
+}
+
+/// Sends an upstream's server-to-client request to the caller, within the target's timeout; the
+/// caller's JSON-RPC error goes back to the upstream unchanged.
+async fn relay_to_caller(
+    handle: &UpstreamHandle,
+    peer: &Peer<RoleServer>,
+    request: ServerRequest,
+) -> Result<ClientResult, ErrorData> {
+    match tokio::time::timeout(handle.timeout, peer.send_request(request)).await {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(rmcp::service::ServiceError::McpError(e))) => Err(e),
+        Ok(Err(e)) => Err(ErrorData::internal_error(
+            format!("the gateway could not ask its caller: {e}"),
+            None,
+        )),
+        Err(_) => Err(ErrorData::internal_error(
+            format!(
+                "the caller did not answer within {} ms",
+                handle.timeout.as_millis()
+            ),
+            None,
+        )),
     }
 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use rmcp::RoleClient;
+use rmcp::{RoleClient, RoleServer};
 use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
 use rmcp::service::Peer;
 use sha2::{Digest, Sha256};
@@ -29,7 +29,7 @@ use toolyard_crds::target::McpTransport;
 use crate::runtime::snapshot::{ResolvedCredentials, SnapshotError, resolve_credentials};
 use crate::source::manifests::SecretValues;
 
-pub use client::ProgressRoutes;
+pub use client::{InFlight, ProgressRoutes};
 
 /// Why talking to an upstream failed. Messages name the target and say what to check.
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +158,10 @@ pub struct UpstreamHandle {
     changed: Arc<Notify>,
     /// Upstream progress token → the downstream request to forward progress to.
     pub progress: ProgressRoutes,
+    /// Downstream sessions with a call in flight (log, sampling and elicitation relay).
+    pub inflight: InFlight,
+    /// Resource URI → downstream sessions subscribed to its updates.
+    subscribers: Mutex<HashMap<String, Vec<Peer<RoleServer>>>>,
 }
 
 impl std::fmt::Debug for UpstreamHandle {
@@ -188,6 +192,41 @@ impl UpstreamHandle {
     /// The last error, for messages of calls that fail while disconnected.
     pub fn last_error(&self) -> Option<String> {
         self.status.lock().ok().and_then(|s| s.last_sync_error.clone())
+    }
+
+    /// Adds (`true`) or removes a downstream session's subscription to a resource URI; returns
+    /// whether the upstream must be told (first subscriber / last one gone).
+    pub fn set_subscribed(&self, uri: &str, peer: &Peer<RoleServer>, on: bool) -> bool {
+        let Ok(mut subs) = self.subscribers.lock() else {
+            return false;
+        };
+        let list = subs.entry(uri.to_string()).or_default();
+        list.retain(|p| !p.is_transport_closed());
+        let was_empty = list.is_empty();
+        if on {
+            list.push(peer.clone());
+            was_empty
+        } else {
+            // Peers have no identity to compare, so a session's unsubscribe drops one entry.
+            list.pop();
+            let now_empty = list.is_empty();
+            if now_empty {
+                subs.remove(uri);
+            }
+            !was_empty && now_empty
+        }
+    }
+
+    /// The live sessions subscribed to `uri`.
+    pub fn subscribers_of(&self, uri: &str) -> Vec<Peer<RoleServer>> {
+        self.subscribers
+            .lock()
+            .ok()
+            .and_then(|s| s.get(uri).cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| !p.is_transport_closed())
+            .collect()
     }
 
     /// Asks the manager to re-list (or reconnect) now.
@@ -316,6 +355,8 @@ impl Upstreams {
                     stop: tokio::sync::watch::Sender::new(false),
                     changed: self.changed.clone(),
                     progress: ProgressRoutes::default(),
+                    inflight: InFlight::default(),
+                    subscribers: Mutex::default(),
                 }),
             };
             out.insert(target.name.clone(), handle);
