@@ -97,7 +97,10 @@ pub async fn call(
     }
 }
 
-fn outcome(result: CallToolResult) -> ToolOutcome {
+/// The upstream's result, marked complete: a 2025 upstream sends no `resultType`, which
+/// 2026-07-28 callers need (rmcp drops the field again for older callers).
+fn outcome(mut result: CallToolResult) -> ToolOutcome {
+    result.result_type = Some(rmcp::model::ResultType::COMPLETE);
     ToolOutcome {
         error: (result.is_error == Some(true)).then_some(ErrorKind::Backend),
         result,

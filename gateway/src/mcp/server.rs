@@ -366,7 +366,11 @@ impl ServerHandler for GatewayHandler {
         match found {
             Some((target, runtime)) => upstream::complete(target, runtime, params).await,
             // Nothing to complete from: no suggestions (completion is best effort).
-            None => Ok(CompleteResult::default()),
+            None => {
+                let mut empty = CompleteResult::default();
+                empty.result_type = Some(rmcp::model::ResultType::COMPLETE);
+                Ok(empty)
+            }
         }
     }
 }

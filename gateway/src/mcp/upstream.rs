@@ -1,12 +1,13 @@
 //! Relaying `prompts/get`, `resources/read` and `completion/complete` to the upstream MCP server
 //! that serves the prompt or resource. The upstream's result or JSON-RPC error is returned as is;
 //! a disconnected or slow upstream gives an error at once or after the target's timeout, never a
-//! hang.
+//! hang. Relayed results are marked `resultType: complete` (2025 upstreams send none; rmcp drops
+//! the field again for 2025 callers).
 
 use rmcp::ErrorData;
 use rmcp::model::{
     SubscribeRequestParams, UnsubscribeRequestParams, CompleteRequestParams, CompleteResult, ErrorCode, GetPromptRequestParams, GetPromptResponse,
-    ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceRequestParams, ReadResourceResponse, ResultType,
 };
 use rmcp::service::ServiceError;
 use toolyard_crds::config::TargetConfig;
@@ -95,7 +96,11 @@ pub async fn get_prompt(
     params: GetPromptRequestParams,
 ) -> Result<GetPromptResponse, ErrorData> {
     let (handle, peer) = session(target, runtime)?;
-    relay(&handle, "prompts/get", peer.get_prompt_once(params)).await
+    let mut response = relay(&handle, "prompts/get", peer.get_prompt_once(params)).await?;
+    if let GetPromptResponse::Complete(r) = &mut response {
+        r.result_type = Some(ResultType::COMPLETE);
+    }
+    Ok(response)
 }
 
 /// `resources/read` on the upstream.
@@ -105,7 +110,11 @@ pub async fn read_resource(
     params: ReadResourceRequestParams,
 ) -> Result<ReadResourceResponse, ErrorData> {
     let (handle, peer) = session(target, runtime)?;
-    relay(&handle, "resources/read", peer.read_resource_once(params)).await
+    let mut response = relay(&handle, "resources/read", peer.read_resource_once(params)).await?;
+    if let ReadResourceResponse::Complete(r) = &mut response {
+        r.result_type = Some(ResultType::COMPLETE);
+    }
+    Ok(response)
 }
 
 /// `completion/complete` on the upstream.
@@ -115,7 +124,9 @@ pub async fn complete(
     params: CompleteRequestParams,
 ) -> Result<CompleteResult, ErrorData> {
     let (handle, peer) = session(target, runtime)?;
-    relay(&handle, "completion/complete", peer.complete(params)).await
+    let mut result = relay(&handle, "completion/complete", peer.complete(params)).await?;
+    result.result_type = Some(ResultType::COMPLETE);
+    Ok(result)
 }
 
 /// `resources/subscribe`: recorded for the session; the upstream is subscribed on the first one.
