@@ -158,25 +158,27 @@ impl ServerHandler for GatewayHandler {
                         return Ok(());
                     }
                     let now = lists_version(&self.runtime);
-                    if now != last {
-                        last = now;
-                        let accepted = context.accepted();
-                        let sink = context.sink();
-                        if accepted.tools_list_changed == Some(true)
-                            && sink.notify_tool_list_changed().await.is_err()
-                        {
-                            return Ok(());
-                        }
-                        if accepted.prompts_list_changed == Some(true)
-                            && sink.notify_prompt_list_changed().await.is_err()
-                        {
-                            return Ok(());
-                        }
-                        if accepted.resources_list_changed == Some(true)
-                            && sink.notify_resource_list_changed().await.is_err()
-                        {
-                            return Ok(());
-                        }
+                    let [tools, prompts, resources] = changed_lists(last.as_ref(), now.as_ref());
+                    last = now;
+                    let accepted = context.accepted();
+                    let sink = context.sink();
+                    if tools
+                        && accepted.tools_list_changed == Some(true)
+                        && sink.notify_tool_list_changed().await.is_err()
+                    {
+                        return Ok(());
+                    }
+                    if prompts
+                        && accepted.prompts_list_changed == Some(true)
+                        && sink.notify_prompt_list_changed().await.is_err()
+                    {
+                        return Ok(());
+                    }
+                    if resources
+                        && accepted.resources_list_changed == Some(true)
+                        && sink.notify_resource_list_changed().await.is_err()
+                    {
+                        return Ok(());
                     }
                 }
             }
@@ -406,11 +408,27 @@ fn page<T: Clone>(
     Ok((items, (next < all.len()).then(|| next.to_string())))
 }
 
-/// What list-changed notifications compare: the config revision and the upstream catalog epoch.
-fn lists_version(runtime: &Runtime) -> Option<(String, u64)> {
+/// What list-changed notifications compare: the config revision and the fingerprints of what
+/// upstreams contribute to each list.
+fn lists_version(runtime: &Runtime) -> Option<(String, [u64; 3])> {
     runtime
         .snapshot()
-        .map(|s| (s.config.revision.clone(), s.upstream_epoch))
+        .map(|s| (s.config.revision.clone(), s.upstream_lists))
+}
+
+/// Which of tools, prompts and resources changed between two versions: all three on a new config
+/// revision (or the first config), else those whose upstream part changed.
+fn changed_lists(
+    before: Option<&(String, [u64; 3])>,
+    after: Option<&(String, [u64; 3])>,
+) -> [bool; 3] {
+    match (before, after) {
+        (Some((rev_a, a)), Some((rev_b, b))) if rev_a == rev_b => {
+            [a[0] != b[0], a[1] != b[1], a[2] != b[2]]
+        }
+        (None, None) => [false; 3],
+        _ => [true; 3],
+    }
 }
 
 /// The built-in search tool: `{"query": "..."}` → one text block holding
@@ -464,11 +482,12 @@ pub async fn notify_tool_list_changes(runtime: Arc<Runtime>, peers: SessionPeers
     let mut last = lists_version(&runtime);
     while changes.changed().await.is_ok() {
         let now = lists_version(&runtime);
-        if now == last {
+        let [tools, prompts, resources] = changed_lists(last.as_ref(), now.as_ref());
+        last = now;
+        if !(tools || prompts || resources) {
             continue;
         }
-        let upstream_change = now.as_ref().map(|n| &n.0) == last.as_ref().map(|l| &l.0);
-        last = now;
+        // Prompts and resources exist only with upstreams; other gateways never announce them.
         let with_upstreams = runtime.snapshot().is_some_and(|s| s.has_upstreams());
         let live: Vec<Peer<RoleServer>> = match peers.lock() {
             Ok(mut p) => {
@@ -478,9 +497,13 @@ pub async fn notify_tool_list_changes(runtime: Arc<Runtime>, peers: SessionPeers
             Err(_) => continue,
         };
         for peer in live {
-            let _ = peer.notify_tool_list_changed().await;
-            if with_upstreams || upstream_change {
+            if tools {
+                let _ = peer.notify_tool_list_changed().await;
+            }
+            if with_upstreams && prompts {
                 let _ = peer.notify_prompt_list_changed().await;
+            }
+            if with_upstreams && resources {
                 let _ = peer.notify_resource_list_changed().await;
             }
         }

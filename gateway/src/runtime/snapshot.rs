@@ -133,9 +133,11 @@ pub struct Snapshot {
     template_routes: Vec<(String, usize)>,
     /// Upstream items left out of this snapshot (name collisions), each with its reason.
     pub upstream_skipped: Vec<String>,
-    /// Bumped by the runtime each time upstream catalogs change the served lists (list-changed
-    /// notifications compare it together with the config revision).
+    /// Bumped by the runtime each time upstream catalogs change the served lists.
     pub upstream_epoch: u64,
+    /// Fingerprints of what upstreams contribute to the tools, prompts and resources lists: with
+    /// the config revision, they tell which `*/list_changed` notifications a rebuild needs.
+    pub upstream_lists: [u64; 3],
 }
 
 /// Why a snapshot could not be built.
@@ -249,6 +251,7 @@ impl Snapshot {
             template_routes: upstream.template_routes,
             upstream_skipped: upstream.skipped,
             upstream_epoch: 0,
+            upstream_lists: upstream.fingerprints,
         })
     }
 
@@ -469,6 +472,17 @@ struct UpstreamParts {
     templates: Vec<ResourceTemplate>,
     template_routes: Vec<(String, usize)>,
     skipped: Vec<String>,
+    fingerprints: [u64; 3],
+}
+
+/// A stable-enough fingerprint of listed items (their JSON).
+fn fingerprint<T: serde::Serialize>(items: &[T]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for item in items {
+        serde_json::to_vec(item).unwrap_or_default().hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 impl UpstreamParts {
@@ -549,6 +563,12 @@ impl UpstreamParts {
         parts
             .template_routes
             .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
+        let tools: Vec<&Tool> = parts.tools.iter().map(|(_, _, t)| t).collect();
+        parts.fingerprints = [
+            fingerprint(&tools),
+            fingerprint(&parts.prompts),
+            fingerprint(&parts.resources) ^ fingerprint(&parts.templates).rotate_left(1),
+        ];
         parts
     }
 }

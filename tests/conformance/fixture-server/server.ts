@@ -85,6 +85,16 @@ const TOOLS = [
   },
 ];
 
+TOOLS.push(
+  { name: "test_trigger_tool_change", description: "Adds or removes a dynamic tool and announces tools/list_changed", inputSchema: noArgs },
+  { name: "test_trigger_prompt_change", description: "Adds or removes a dynamic prompt and announces prompts/list_changed", inputSchema: noArgs },
+);
+// Toggled by the trigger tools; shared by every session, which all hear about the change.
+const dynamic = { tool: false, prompt: false };
+const DYNAMIC_TOOL = { name: "test_dynamic_tool", description: "Appears and disappears with test_trigger_tool_change", inputSchema: noArgs };
+const DYNAMIC_PROMPT = { name: "test_dynamic_prompt", description: "Appears and disappears with test_trigger_prompt_change" };
+const servers = new Set<any>();
+
 const text = (t: string) => ({ type: "text", text: t });
 
 async function callTool(server: any, name: string, args: any, extra: any) {
@@ -191,6 +201,16 @@ async function callTool(server: any, name: string, args: any, extra: any) {
       });
       return { content: [text(`Elicitation completed: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`)] };
     }
+    case "test_trigger_tool_change":
+      dynamic.tool = !dynamic.tool;
+      for (const s of servers) await s.sendToolListChanged().catch(() => {});
+      return { content: [text(`test_dynamic_tool is now ${dynamic.tool ? "listed" : "gone"}`)] };
+    case "test_trigger_prompt_change":
+      dynamic.prompt = !dynamic.prompt;
+      for (const s of servers) await s.sendPromptListChanged().catch(() => {});
+      return { content: [text(`test_dynamic_prompt is now ${dynamic.prompt ? "listed" : "gone"}`)] };
+    case "test_dynamic_tool":
+      return { content: [text("dynamic tool called")] };
     case "json_schema_2020_12_tool":
       return { content: [text(`Received: ${JSON.stringify(args)}`)] };
     default:
@@ -232,6 +252,8 @@ function getPrompt(name: string, args: Record<string, string>) {
           user(text("Please process the embedded resource above.")),
         ],
       };
+    case "test_dynamic_prompt":
+      return { messages: [user(text("dynamic prompt"))] };
     case "test_prompt_with_image":
       return { messages: [user({ type: "image", data: PNG, mimeType: "image/png" }), user(text("Please analyze the image above."))] };
     default:
@@ -275,10 +297,10 @@ function newServer() {
       },
     },
   );
-  server.setRequestHandler(types.ListToolsRequestSchema, async () => ({ tools: TOOLS }));
+  server.setRequestHandler(types.ListToolsRequestSchema, async () => ({ tools: dynamic.tool ? [...TOOLS, DYNAMIC_TOOL] : TOOLS }));
   server.setRequestHandler(types.CallToolRequestSchema, async (req: any, extra: any) =>
     callTool(server, req.params.name, req.params.arguments ?? {}, extra));
-  server.setRequestHandler(types.ListPromptsRequestSchema, async () => ({ prompts: PROMPTS }));
+  server.setRequestHandler(types.ListPromptsRequestSchema, async () => ({ prompts: dynamic.prompt ? [...PROMPTS, DYNAMIC_PROMPT] : PROMPTS }));
   server.setRequestHandler(types.GetPromptRequestSchema, async (req: any) => getPrompt(req.params.name, req.params.arguments ?? {}));
   server.setRequestHandler(types.ListResourcesRequestSchema, async () => ({ resources: RESOURCES }));
   server.setRequestHandler(types.ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: TEMPLATES }));
@@ -321,10 +343,13 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id: string) => sessions.set(id, transport),
     });
+    const server = newServer();
+    servers.add(server);
     transport.onclose = () => {
       if (transport.sessionId) sessions.delete(transport.sessionId);
+      servers.delete(server);
     };
-    await newServer().connect(transport);
+    await server.connect(transport);
   }
   await transport.handleRequest(req, res, body);
 }
