@@ -25,7 +25,9 @@ pub async fn call(
     let Some(handle) = &found.runtime.upstream else {
         return ToolOutcome::error_kind(
             ErrorKind::Backend,
-            format!("Target {target} has no upstream MCP session; this is a gateway bug, report it."),
+            format!(
+                "Target {target} has no upstream MCP session; this is a gateway bug, report it."
+            ),
         );
     };
     let Some(peer) = handle.peer() else {
@@ -51,11 +53,9 @@ pub async fn call(
             .await?;
         let _inflight = context.peer.clone().map(|p| handle.inflight.enter(p));
         let _route = context.progress.as_ref().map(|(downstream, token)| {
-            handle.progress.register_as(
-                &pending.progress_token,
-                downstream.clone(),
-                token.clone(),
-            )
+            handle
+                .progress
+                .register_as(&pending.progress_token, downstream.clone(), token.clone())
         });
         pending.await_response().await
     };

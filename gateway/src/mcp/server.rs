@@ -12,8 +12,8 @@ use rmcp::model::{
     CompleteResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
     PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
-    Reference, ServerCapabilities, ServerConfig, SubscribeRequestParams,
-    SubscriptionFilter, Tool, UnsubscribeRequestParams,
+    Reference, ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter, Tool,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -45,6 +45,17 @@ impl GatewayHandler {
             runtime,
             metrics,
             peers,
+        }
+    }
+
+    /// The snapshot, when it fronts upstream MCP servers (the only source of prompts and
+    /// resources); otherwise the method does not exist on this gateway (-32601).
+    fn upstream_snapshot<M: rmcp::model::ConstString>(&self) -> Result<Arc<Snapshot>, ErrorData> {
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        if snapshot.has_upstreams() {
+            Ok(snapshot)
+        } else {
+            Err(ErrorData::method_not_found::<M>())
         }
     }
 
@@ -240,7 +251,7 @@ impl ServerHandler for GatewayHandler {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let snapshot = self.upstream_snapshot::<rmcp::model::ListPromptsRequestMethod>()?;
         let (items, next) = page(&snapshot, &snapshot.prompts, request.as_ref())?;
         let mut result = ListPromptsResult::with_all_items(items);
         result.next_cursor = next;
@@ -254,7 +265,7 @@ impl ServerHandler for GatewayHandler {
         request: GetPromptRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let snapshot = self.upstream_snapshot::<rmcp::model::GetPromptRequestMethod>()?;
         let Some((target, runtime, upstream_name)) = snapshot.find_prompt(&request.name) else {
             return Err(ErrorData::invalid_params(
                 format!("Unknown prompt: {}", request.name),
@@ -272,7 +283,7 @@ impl ServerHandler for GatewayHandler {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let snapshot = self.upstream_snapshot::<rmcp::model::ListResourcesRequestMethod>()?;
         let (items, next) = page(&snapshot, &snapshot.resources, request.as_ref())?;
         let mut result = ListResourcesResult::with_all_items(items);
         result.next_cursor = next;
@@ -286,7 +297,8 @@ impl ServerHandler for GatewayHandler {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let snapshot =
+            self.upstream_snapshot::<rmcp::model::ListResourceTemplatesRequestMethod>()?;
         let (items, next) = page(&snapshot, &snapshot.resource_templates, request.as_ref())?;
         let mut result = ListResourceTemplatesResult::with_all_items(items);
         result.next_cursor = next;
@@ -300,7 +312,7 @@ impl ServerHandler for GatewayHandler {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let snapshot = self.upstream_snapshot::<rmcp::model::ReadResourceRequestMethod>()?;
         let Some((target, runtime)) = snapshot.find_resource(&request.uri) else {
             return Err(upstream::resource_not_found(&request.uri));
         };
@@ -317,12 +329,8 @@ impl ServerHandler for GatewayHandler {
         _request: rmcp::model::SetLevelRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
-        if snapshot.has_upstreams() {
-            Ok(())
-        } else {
-            Err(ErrorData::method_not_found::<rmcp::model::SetLevelRequestMethod>())
-        }
+        self.upstream_snapshot::<rmcp::model::SetLevelRequestMethod>()
+            .map(|_| ())
     }
 
     async fn subscribe(
@@ -330,7 +338,7 @@ impl ServerHandler for GatewayHandler {
         request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let snapshot = self.upstream_snapshot::<rmcp::model::SubscribeRequestMethod>()?;
         let Some((target, runtime)) = snapshot.find_resource(&request.uri) else {
             return Err(upstream::resource_not_found(&request.uri));
         };
@@ -342,7 +350,7 @@ impl ServerHandler for GatewayHandler {
         request: UnsubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let snapshot = self.upstream_snapshot::<rmcp::model::UnsubscribeRequestMethod>()?;
         let Some((target, runtime)) = snapshot.find_resource(&request.uri) else {
             return Err(upstream::resource_not_found(&request.uri));
         };
@@ -354,7 +362,7 @@ impl ServerHandler for GatewayHandler {
         request: CompleteRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let snapshot = self.upstream_snapshot::<rmcp::model::CompleteRequestMethod>()?;
         let mut params = request.clone();
         params.meta = None;
         let found = match &mut params.r#ref {

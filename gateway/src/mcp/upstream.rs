@@ -6,8 +6,9 @@
 
 use rmcp::ErrorData;
 use rmcp::model::{
-    SubscribeRequestParams, UnsubscribeRequestParams, CompleteRequestParams, CompleteResult, ErrorCode, GetPromptRequestParams, GetPromptResponse,
-    ReadResourceRequestParams, ReadResourceResponse, ResultType,
+    CompleteRequestParams, CompleteResult, ErrorCode, GetPromptRequestParams, GetPromptResponse,
+    ReadResourceRequestParams, ReadResourceResponse, ResultType, SubscribeRequestParams,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::ServiceError;
 use toolyard_crds::config::TargetConfig;

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool, ToolAnnotations};
 use serde_json::Value;
-use toolyard_crds::config::{Endpoint, GatewayConfig, OutboundCredentials, TargetConfig, ToolConfig};
+use toolyard_crds::config::{
+    Endpoint, GatewayConfig, OutboundCredentials, TargetConfig, ToolConfig,
+};
 
 use crate::search::{SearchIndex, ToolText};
 use crate::source::manifests::{SecretValue, SecretValues};
@@ -480,7 +482,9 @@ fn fingerprint<T: serde::Serialize>(items: &[T]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     for item in items {
-        serde_json::to_vec(item).unwrap_or_default().hash(&mut hasher);
+        serde_json::to_vec(item)
+            .unwrap_or_default()
+            .hash(&mut hasher);
     }
     hasher.finish()
 }

@@ -35,7 +35,10 @@ pub fn served_name(target: &TargetConfig, upstream: &str) -> String {
 /// The served tools of a synced catalog: a call plan (schemas stay in the listed tool) and the
 /// listed definition under its served name, in upstream order. Upstream names that collapse to
 /// the same served name keep the first; the rest are returned as skipped with a reason.
-pub fn served_tools(target: &TargetConfig, tools: &[Tool]) -> (Vec<(ToolConfig, Tool)>, Vec<String>) {
+pub fn served_tools(
+    target: &TargetConfig,
+    tools: &[Tool],
+) -> (Vec<(ToolConfig, Tool)>, Vec<String>) {
     let mut seen = BTreeSet::new();
     let mut out = Vec::with_capacity(tools.len());
     let mut skipped = Vec::new();
@@ -115,15 +118,20 @@ mod tests {
 
     #[test]
     fn prefixes_unless_never() {
-        assert_eq!(served_name(&target(PrefixMode::Always), "echo"), "every___echo");
+        assert_eq!(
+            served_name(&target(PrefixMode::Always), "echo"),
+            "every___echo"
+        );
         assert_eq!(served_name(&target(PrefixMode::Never), "echo"), "echo");
         assert_eq!(served_name(&target(PrefixMode::Never), "a/b"), "a_b");
     }
 
     #[test]
     fn served_tools_keep_upstream_names_in_the_plan_and_skip_duplicates() {
-        let (tools, skipped) =
-            served_tools(&target(PrefixMode::Never), &[tool("a/b"), tool("a_b"), tool("c")]);
+        let (tools, skipped) = served_tools(
+            &target(PrefixMode::Never),
+            &[tool("a/b"), tool("a_b"), tool("c")],
+        );
         assert_eq!(tools.len(), 2);
         assert_eq!(tools[0].1.name, "a_b");
         assert_eq!(
@@ -138,7 +146,10 @@ mod tests {
 
     #[test]
     fn template_heads() {
-        assert_eq!(template_head("test://template/{id}/data"), "test://template/");
+        assert_eq!(
+            template_head("test://template/{id}/data"),
+            "test://template/"
+        );
         assert_eq!(template_head("file:///x"), "file:///x");
     }
 }

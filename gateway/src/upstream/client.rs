@@ -6,15 +6,16 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
+use rmcp::ErrorData;
 use rmcp::model::{
-    ResourceUpdatedNotificationParam, ClientCapabilities, ClientConfig, ClientResult, CreateMessageRequest,
+    ClientCapabilities, ClientConfig, ClientResult, CreateMessageRequest,
     CreateMessageRequestParams, CreateMessageResult, ElicitRequest, ElicitRequestParams,
     ElicitResult, Implementation, LoggingMessageNotificationParam, NumberOrString,
-    ProgressNotificationParam, ProgressToken, ServerRequest,
+    ProgressNotificationParam, ProgressToken, ResourceUpdatedNotificationParam, ServerRequest,
 };
 use rmcp::service::RequestContext;
-use rmcp::ErrorData;
 use rmcp::service::{NotificationContext, Peer, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -70,11 +71,18 @@ impl ProgressRoutes {
 /// upstream sends during a call (log messages, sampling and elicitation requests) goes to them:
 /// log messages to each, requests only when exactly one call is in flight, so one caller's
 /// question never reaches another caller.
+///
+/// A finished call stays a log recipient for [`LOG_GRACE`]: rmcp hands notifications to the
+/// handler concurrently with the response, so the last log line of a call can arrive after the
+/// call has returned.
 #[derive(Default)]
 pub struct InFlight {
     next: AtomicU64,
-    calls: Mutex<HashMap<u64, Peer<RoleServer>>>,
+    calls: Mutex<HashMap<u64, (Peer<RoleServer>, Option<Instant>)>>,
 }
+
+/// How long a finished call still receives the upstream's log messages.
+const LOG_GRACE: Duration = Duration::from_millis(500);
 
 /// Removes an in-flight entry when the call ends.
 pub struct InFlightGuard<'a> {
@@ -84,8 +92,10 @@ pub struct InFlightGuard<'a> {
 
 impl Drop for InFlightGuard<'_> {
     fn drop(&mut self) {
-        if let Ok(mut c) = self.inflight.calls.lock() {
-            c.remove(&self.id);
+        if let Ok(mut c) = self.inflight.calls.lock()
+            && let Some(entry) = c.get_mut(&self.id)
+        {
+            entry.1 = Some(Instant::now());
         }
     }
 }
@@ -95,21 +105,37 @@ impl InFlight {
     pub fn enter(&self, peer: Peer<RoleServer>) -> InFlightGuard<'_> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut c) = self.calls.lock() {
-            c.insert(id, peer);
+            c.retain(|_, (_, ended)| ended.is_none_or(|t| t.elapsed() < LOG_GRACE));
+            c.insert(id, (peer, None));
         }
         InFlightGuard { inflight: self, id }
     }
 
-    fn all(&self) -> Vec<Peer<RoleServer>> {
+    /// Calls in flight or ended less than [`LOG_GRACE`] ago (log recipients).
+    fn recent(&self) -> Vec<Peer<RoleServer>> {
         self.calls
             .lock()
-            .map(|c| c.values().cloned().collect())
+            .map(|c| {
+                c.values()
+                    .filter(|(_, ended)| ended.is_none_or(|t| t.elapsed() < LOG_GRACE))
+                    .map(|(p, _)| p.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// The caller a server-to-client request belongs to: the only one in flight.
     fn sole(&self, what: &str) -> Result<Peer<RoleServer>, ErrorData> {
-        let all = self.all();
+        let all: Vec<Peer<RoleServer>> = self
+            .calls
+            .lock()
+            .map(|c| {
+                c.values()
+                    .filter(|(_, ended)| ended.is_none())
+                    .map(|(p, _)| p.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
         match all.as_slice() {
             [one] => Ok(one.clone()),
             [] => Err(ErrorData::invalid_request(
@@ -142,9 +168,10 @@ pub struct UpstreamClient {
 impl ClientHandler for UpstreamClient {
     fn get_info(&self) -> ClientConfig {
         // Sampling and elicitation are relayed to the caller (who may refuse them).
-        let capabilities: ClientCapabilities =
-            serde_json::from_value(serde_json::json!({"sampling": {}, "elicitation": {"form": {}}}))
-                .unwrap_or_default();
+        let capabilities: ClientCapabilities = serde_json::from_value(
+            serde_json::json!({"sampling": {}, "elicitation": {"form": {}}}),
+        )
+        .unwrap_or_default();
         let mut info = ClientConfig::new(
             capabilities,
             Implementation::new("toolyard-gateway", env!("CARGO_PKG_VERSION")),
@@ -192,7 +219,7 @@ impl ClientHandler for UpstreamClient {
         let Some(h) = self.handle.upgrade() else {
             return;
         };
-        for peer in h.inflight.all() {
+        for peer in h.inflight.recent() {
             #[allow(deprecated)]
             let _ = peer.notify_logging_message(params.clone()).await;
         }

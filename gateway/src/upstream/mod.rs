@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use rmcp::{RoleClient, RoleServer};
 use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
 use rmcp::service::Peer;
+use rmcp::{RoleClient, RoleServer};
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use toolyard_crds::config::{Endpoint, GatewayConfig, TargetConfig};
@@ -191,7 +191,10 @@ impl UpstreamHandle {
 
     /// The last error, for messages of calls that fail while disconnected.
     pub fn last_error(&self) -> Option<String> {
-        self.status.lock().ok().and_then(|s| s.last_sync_error.clone())
+        self.status
+            .lock()
+            .ok()
+            .and_then(|s| s.last_sync_error.clone())
     }
 
     /// Adds (`true`) or removes a downstream session's subscription to a resource URI; returns
