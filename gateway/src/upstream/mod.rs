@@ -428,6 +428,164 @@ fn handle_key(target: &TargetConfig, credentials: Option<&ResolvedCredentials>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::Runtime;
+
+    const MANIFESTS: &str = r#"
+apiVersion: toolyard.dev/v1alpha1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  inboundAuth: {none: {}}
+---
+apiVersion: toolyard.dev/v1alpha1
+kind: GatewayTarget
+metadata: {name: alpha}
+spec:
+  gatewayRef: {name: gw}
+  mcpServer: {url: "http://127.0.0.1:9/mcp"}
+---
+apiVersion: toolyard.dev/v1alpha1
+kind: GatewayTarget
+metadata: {name: beta}
+spec:
+  gatewayRef: {name: gw}
+  mcpServer: {url: "http://127.0.0.1:10/mcp", prefix: Never}
+---
+apiVersion: toolyard.dev/v1alpha1
+kind: GatewayTarget
+metadata: {name: gamma}
+spec:
+  gatewayRef: {name: gw}
+  mcpServer: {url: "http://127.0.0.1:11/mcp", prefix: Never}
+"#;
+
+    fn tool(name: &str) -> Tool {
+        Tool::new(name.to_string(), "d", Arc::default())
+    }
+
+    fn resource(uri: &str) -> Resource {
+        Resource::new(uri, uri)
+    }
+
+    fn template(uri_template: &str) -> ResourceTemplate {
+        ResourceTemplate::new(uri_template, "t")
+    }
+
+    /// A runtime over three upstream targets (no Tokio runtime: no sessions are opened).
+    fn runtime() -> Arc<Runtime> {
+        let dir = std::env::temp_dir().join(format!(
+            "toolyard-upstream-test-{}-{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("gw.yaml"), MANIFESTS).unwrap();
+        let (config, secrets, _) = crate::source::watch::load(&dir, None).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let runtime = Runtime::new();
+        runtime.apply(config, &secrets).unwrap();
+        runtime
+    }
+
+    #[test]
+    fn synced_catalogs_become_part_of_the_served_snapshot() {
+        let runtime = runtime();
+        let first = runtime.snapshot().unwrap();
+        assert!(first.tools.is_empty(), "nothing synced yet");
+        assert!(first.has_upstreams());
+        let handles = runtime.upstreams.current();
+        assert_eq!(handles.len(), 3);
+        handles["alpha"].record_catalog(Catalog {
+            tools: vec![tool("echo"), tool("sum")],
+            prompts: vec![Prompt::new("greet", None::<String>, None)],
+            resources: vec![resource("alpha://doc")],
+            templates: vec![template("alpha://items/{id}")],
+        });
+        handles["beta"].record_catalog(Catalog {
+            tools: vec![tool("echo"), tool("beta_only")],
+            resources: vec![resource("beta://x")],
+            ..Catalog::default()
+        });
+        handles["gamma"].record_catalog(Catalog {
+            tools: vec![tool("echo"), tool("gamma_only")],
+            ..Catalog::default()
+        });
+        let generation = runtime.refresh_upstreams().unwrap();
+        let snap = runtime.snapshot().unwrap();
+        assert_eq!(snap.generation, generation);
+        assert!(generation > first.generation);
+        assert_eq!(snap.config.revision, first.config.revision);
+        let names: Vec<&str> = snap.tools.iter().map(|t| t.name.as_ref()).collect();
+        assert_eq!(
+            names,
+            [
+                "alpha___echo",
+                "alpha___sum",
+                "beta_only",
+                "echo",
+                "gamma_only"
+            ]
+        );
+        // beta (earlier in config order) keeps `echo`; gamma's is reported, not served twice.
+        let found = snap.find("echo").unwrap();
+        assert_eq!(found.target.name, "beta");
+        assert_eq!(
+            found.tool.call,
+            toolyard_crds::config::CallPlan::Mcp {
+                upstream_name: "echo".into()
+            }
+        );
+        assert!(found.runtime.upstream.is_some());
+        assert_eq!(
+            snap.upstream_skipped.len(),
+            1,
+            "{:?}",
+            snap.upstream_skipped
+        );
+        assert!(snap.upstream_skipped[0].contains("gamma: upstream tool \"echo\""));
+        assert!(snap.upstream_skipped[0].contains("already used by beta"));
+        // Prompts get the prefix; resources keep their URIs and route to their upstream.
+        assert_eq!(snap.prompts[0].name, "alpha___greet");
+        let (target, _, upstream_name) = snap.find_prompt("alpha___greet").unwrap();
+        assert_eq!((target.name.as_str(), upstream_name), ("alpha", "greet"));
+        assert_eq!(snap.find_resource("beta://x").unwrap().0.name, "beta");
+        assert_eq!(
+            snap.find_resource("alpha://items/7").unwrap().0.name,
+            "alpha"
+        );
+        assert!(snap.find_resource("zeta://unknown").is_none());
+        assert_ne!(snap.upstream_lists, first.upstream_lists);
+    }
+
+    #[test]
+    fn an_unchanged_catalog_does_not_rebuild_and_a_reload_keeps_sessions() {
+        let runtime = runtime();
+        let handles = runtime.upstreams.current();
+        let catalog = Catalog {
+            tools: vec![tool("x")],
+            ..Catalog::default()
+        };
+        handles["alpha"].record_catalog(catalog.clone());
+        let before = handles["alpha"].catalog();
+        handles["alpha"].record_catalog(catalog);
+        assert!(
+            Arc::ptr_eq(&before, &handles["alpha"].catalog()),
+            "same catalog stored again"
+        );
+        assert_eq!(handles["alpha"].status().syncs, 2);
+        // Re-applying the same config keeps the handles (and their sessions and catalogs).
+        let snapshot = runtime.snapshot().unwrap();
+        let mut config = snapshot.config.clone();
+        for t in &mut config.targets {
+            t.tools.clear();
+        }
+        runtime.apply(config, &Default::default()).unwrap();
+        let again = runtime.upstreams.current();
+        assert!(Arc::ptr_eq(&handles["alpha"], &again["alpha"]));
+        assert!(runtime.snapshot().unwrap().find("alpha___x").is_some());
+    }
 
     #[test]
     fn formats_rfc3339() {
