@@ -104,6 +104,9 @@ pub struct Found<'a> {
     pub listed: &'a Tool,
 }
 
+/// Tool name → (position in the served list, (target index, tool index) unless built in).
+type ToolIndex = HashMap<String, (usize, Option<(usize, usize)>)>;
+
 /// Everything served at one point in time.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -115,7 +118,7 @@ pub struct Snapshot {
     /// Tools in served order (search tool first, then by name).
     pub tools: Vec<Tool>,
     /// Tool name → (position in `tools`, target index, tool index); the search tool has no target.
-    index: HashMap<String, (usize, Option<(usize, usize)>)>,
+    index: ToolIndex,
     /// One per `config.targets`.
     pub targets: Vec<TargetRuntime>,
     /// The search index over `tools` (positions; the search tool itself is not indexed), when
@@ -495,7 +498,7 @@ impl UpstreamParts {
     fn collect(
         config: &mut GatewayConfig,
         targets: &[TargetRuntime],
-        index: &HashMap<String, (usize, Option<(usize, usize)>)>,
+        index: &ToolIndex,
         compiled: &[(String, usize, usize)],
     ) -> UpstreamParts {
         let mut parts = UpstreamParts::default();

@@ -78,8 +78,11 @@ impl ProgressRoutes {
 #[derive(Default)]
 pub struct InFlight {
     next: AtomicU64,
-    calls: Mutex<HashMap<u64, (Peer<RoleServer>, Option<Instant>)>>,
+    calls: Mutex<HashMap<u64, Call>>,
 }
+
+/// A caller's session and, once its call has returned, when.
+type Call = (Peer<RoleServer>, Option<Instant>);
 
 /// How long a finished call still receives the upstream's log messages.
 const LOG_GRACE: Duration = Duration::from_millis(500);
