@@ -261,3 +261,26 @@ def test_upstream_status_in_readyz_and_metrics(env):
     metrics = httpx.get(f"{gw.admin}/metrics", timeout=5).text
     assert 'toolyard_gateway_upstream_connected{target="everything"} 1' in metrics, metrics
     assert 'toolyard_gateway_upstream_tools{target="small"}' in metrics, metrics
+
+
+def test_typescript_sdk_uses_an_upstream_tool(env):
+    """The TypeScript SDK client (clients/ts_client.mjs) lists the federated tools and calls one."""
+    import subprocess
+
+    from conftest import NPM
+
+    _ups, gw = env
+    done = subprocess.run(
+        [NODE22, HERE / "clients" / "ts_client.mjs", gw.url, "everything___get-sum", json.dumps({"a": 5, "b": 6})],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"TOOLYARD_NODE_MODULES": str(NPM)},
+    )
+    assert done.returncode == 0, f"TypeScript client failed:\n{done.stdout}\n{done.stderr}"
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {"everything___get-sum", "everything___echo", "add", "whoami"} <= set(out["tools"]), out["tools"]
+    assert out["tools"] == sorted(out["tools"])
+    assert out["inputSchema"]["properties"]["a"]["type"] == "number", out["inputSchema"]
+    assert out["isError"] is False, out
+    assert "11" in out["content"][0]["text"], out
