@@ -77,6 +77,7 @@ pub async fn call(
         ),
         Ok(Err(e)) => {
             handle.poke();
+            let e = handle.redact(e.to_string());
             ToolOutcome::error_kind(
                 ErrorKind::Backend,
                 format!(

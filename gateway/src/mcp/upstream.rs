@@ -63,7 +63,7 @@ fn session(
 /// Maps an upstream failure: the upstream's own JSON-RPC errors pass through unchanged.
 fn relay_error(handle: &UpstreamHandle, error: crate::upstream::UpstreamError) -> ErrorData {
     handle.poke();
-    ErrorData::internal_error(error.to_string(), None)
+    ErrorData::internal_error(handle.redact(error.to_string()), None)
 }
 
 async fn relay<T>(

@@ -253,10 +253,29 @@ impl UpstreamHandle {
     }
 
     fn record_error(&self, error: &UpstreamError) {
-        tracing::warn!(target_name = %self.target, error = %error, "upstream sync failed");
+        let message = self.redact(error.to_string());
+        tracing::warn!(target_name = %self.target, error = %message, "upstream sync failed");
         if let Ok(mut s) = self.status.lock() {
             s.failures += 1;
-            s.last_sync_error = Some(error.to_string());
+            s.last_sync_error = Some(message);
+        }
+    }
+
+    /// Removes the target's credential value from a message (an API key sent as a query
+    /// parameter is part of the URL, which transport errors may quote).
+    pub fn redact(&self, message: String) -> String {
+        match &self.credentials {
+            Some(ResolvedCredentials::ApiKey { value, .. }) if !value.0.is_empty() => {
+                let encoded = percent_encoding::utf8_percent_encode(
+                    &value.0,
+                    percent_encoding::NON_ALPHANUMERIC,
+                )
+                .to_string();
+                message
+                    .replace(&encoded, "<redacted>")
+                    .replace(&value.0, "<redacted>")
+            }
+            _ => message,
         }
     }
 
