@@ -46,6 +46,11 @@ pub struct Metrics {
     reload_failures: Counter,
     generation: Gauge,
     tools: Gauge,
+    upstream_connected: Family<TargetLabels, Gauge>,
+    upstream_tools: Family<TargetLabels, Gauge>,
+    upstream_syncs: Family<TargetLabels, Gauge>,
+    upstream_sync_failures: Family<TargetLabels, Gauge>,
+    upstream_last_sync_error: Family<TargetLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -87,7 +92,42 @@ impl Default for Metrics {
             "Tools served (search tool included)",
             tools.clone(),
         );
+        let upstream_connected = Family::<TargetLabels, Gauge>::default();
+        let upstream_tools = Family::<TargetLabels, Gauge>::default();
+        let upstream_syncs = Family::<TargetLabels, Gauge>::default();
+        let upstream_sync_failures = Family::<TargetLabels, Gauge>::default();
+        let upstream_last_sync_error = Family::<TargetLabels, Gauge>::default();
+        registry.register(
+            "upstream_connected",
+            "1 while the gateway has a session with the upstream MCP server",
+            upstream_connected.clone(),
+        );
+        registry.register(
+            "upstream_tools",
+            "Tools the upstream MCP server listed at the last good sync",
+            upstream_tools.clone(),
+        );
+        registry.register(
+            "upstream_syncs",
+            "Successful syncs of the upstream MCP server's lists",
+            upstream_syncs.clone(),
+        );
+        registry.register(
+            "upstream_sync_failures",
+            "Failed syncs and connection attempts to the upstream MCP server",
+            upstream_sync_failures.clone(),
+        );
+        registry.register(
+            "upstream_sync_error",
+            "1 while the last sync or connection attempt of the upstream failed",
+            upstream_last_sync_error.clone(),
+        );
         Self {
+            upstream_connected,
+            upstream_tools,
+            upstream_syncs,
+            upstream_sync_failures,
+            upstream_last_sync_error,
             registry,
             calls,
             errors,
@@ -135,6 +175,35 @@ impl Metrics {
         }
     }
 
+    /// Copies the upstreams' current status into their gauges (at scrape time).
+    pub fn record_upstreams(&self, statuses: &[crate::upstream::UpstreamStatus]) {
+        self.upstream_connected.clear();
+        self.upstream_tools.clear();
+        self.upstream_syncs.clear();
+        self.upstream_sync_failures.clear();
+        self.upstream_last_sync_error.clear();
+        for s in statuses {
+            let labels = TargetLabels {
+                target: s.target.clone(),
+            };
+            self.upstream_connected
+                .get_or_create(&labels)
+                .set(i64::from(s.connected));
+            self.upstream_tools
+                .get_or_create(&labels)
+                .set(s.tools as i64);
+            self.upstream_syncs
+                .get_or_create(&labels)
+                .set(s.syncs as i64);
+            self.upstream_sync_failures
+                .get_or_create(&labels)
+                .set(s.failures as i64);
+            self.upstream_last_sync_error
+                .get_or_create(&labels)
+                .set(i64::from(s.last_sync_error.is_some()));
+        }
+    }
+
     fn encode(&self) -> String {
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
@@ -168,6 +237,8 @@ async fn readyz(State(state): State<AdminState>) -> Response {
         "generation": snapshot.as_ref().map(|s| s.generation),
         "tools": snapshot.as_ref().map(|s| s.tools.len()),
         "reload": status,
+        "upstreams": state.runtime.upstreams.statuses(),
+        "upstreamSkipped": snapshot.as_ref().map(|s| s.upstream_skipped.clone()).unwrap_or_default(),
     });
     let code = if snapshot.is_some() {
         StatusCode::OK
@@ -183,6 +254,13 @@ async fn readyz(State(state): State<AdminState>) -> Response {
 }
 
 async fn metrics_text(State(state): State<AdminState>) -> Response {
+    state
+        .metrics
+        .record_upstreams(&state.runtime.upstreams.statuses());
+    if let Some(s) = state.runtime.snapshot() {
+        state.metrics.generation.set(s.generation as i64);
+        state.metrics.tools.set(s.tools.len() as i64);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -7,9 +7,9 @@ pub mod source;
 
 #[cfg(feature = "server")]
 pub mod admin;
+pub mod auth;
 #[cfg(feature = "server")]
 pub mod aws;
-pub mod auth;
 #[cfg(feature = "server")]
 pub mod invoke;
 #[cfg(feature = "server")]
@@ -18,3 +18,5 @@ pub mod mcp;
 pub mod outbound;
 #[cfg(feature = "server")]
 pub mod runtime;
+#[cfg(feature = "server")]
+pub mod upstream;

@@ -453,6 +453,7 @@ mod tests {
         let ctx = CallContext {
             message_id: Some("7".into()),
             session_id: Some("s-1".into()),
+            ..Default::default()
         };
         let value = decode(&client_context(
             &settings(),
@@ -480,6 +481,7 @@ mod tests {
         let ctx = CallContext {
             message_id: Some("m".repeat(10_000)),
             session_id: Some("s".repeat(10_000)),
+            ..Default::default()
         };
         let header = client_context(&settings(), "t", "t___x", &ctx, "r");
         assert!(header.len() <= MAX_CLIENT_CONTEXT_BYTES);

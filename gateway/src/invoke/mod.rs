@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod lambda;
+pub mod mcp;
 pub mod request;
 pub mod result;
 
@@ -14,13 +15,21 @@ use toolyard_crds::gateway::ExceptionLevel;
 use crate::runtime::{Found, Snapshot};
 use result::ToolOutcome;
 
-/// Who is calling, as far as backends are told (the Lambda client context carries it).
-#[derive(Clone, Debug, Default)]
+/// What a call knows about its caller beyond the arguments: ids for the Lambda client context,
+/// and the caller's session for relaying an upstream MCP server's progress and requests.
+#[derive(Clone, Default)]
 pub struct CallContext {
     /// The JSON-RPC id of the `tools/call` request.
     pub message_id: Option<String>,
     /// The MCP session id (`Mcp-Session-Id`), when the client has a session.
     pub session_id: Option<String>,
+    /// The caller's session (server-to-client relay for upstream MCP tools).
+    pub peer: Option<rmcp::service::Peer<rmcp::RoleServer>>,
+    /// The caller's session and `_meta.progressToken`, when it asked for progress.
+    pub progress: Option<(
+        rmcp::service::Peer<rmcp::RoleServer>,
+        rmcp::model::ProgressToken,
+    )>,
 }
 
 /// Calls one tool of a snapshot.
@@ -71,10 +80,7 @@ pub async fn call_with(
             result::ErrorKind::Backend,
             "AWS JSON-protocol targets are not invocable by this gateway version yet.".into(),
         ),
-        CallPlan::Mcp { .. } => ToolOutcome::error_kind(
-            result::ErrorKind::Backend,
-            "MCP server targets are not invocable by this gateway version yet.".into(),
-        ),
+        CallPlan::Mcp { upstream_name } => mcp::call(found, upstream_name, args, ctx).await,
     }
 }
 

@@ -8,15 +8,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
-    Implementation, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
-    ServerConfig, SubscriptionFilter, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
+    CompleteResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+    Reference, ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter, Tool,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::admin::Metrics;
 use crate::invoke;
+use crate::mcp::upstream;
 use crate::runtime::Runtime;
 use crate::runtime::snapshot::Snapshot;
 
@@ -44,6 +48,17 @@ impl GatewayHandler {
         }
     }
 
+    /// The snapshot, when it fronts upstream MCP servers (the only source of prompts and
+    /// resources); otherwise the method does not exist on this gateway (-32601).
+    fn upstream_snapshot<M: rmcp::model::ConstString>(&self) -> Result<Arc<Snapshot>, ErrorData> {
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        if snapshot.has_upstreams() {
+            Ok(snapshot)
+        } else {
+            Err(ErrorData::method_not_found::<M>())
+        }
+    }
+
     fn not_ready() -> ErrorData {
         ErrorData::internal_error(
             "the gateway has no valid configuration yet; see /readyz on the admin port",
@@ -65,12 +80,15 @@ fn parse_cursor(cursor: Option<&str>) -> Result<usize, ErrorData> {
 impl ServerHandler for GatewayHandler {
     fn get_info(&self) -> ServerConfig {
         let snapshot = self.runtime.snapshot();
-        let mut info = ServerConfig::new(
+        let capabilities = if snapshot.as_ref().is_some_and(|s| s.has_upstreams()) {
+            upstream_capabilities()
+        } else {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_tool_list_changed()
-                .build(),
-        );
+                .build()
+        };
+        let mut info = ServerConfig::new(capabilities);
         info.server_info = Implementation::new("toolyard-gateway", env!("CARGO_PKG_VERSION"));
         info.instructions = snapshot.and_then(|s| s.config.gateway.instructions.clone());
         info
@@ -127,17 +145,22 @@ impl ServerHandler for GatewayHandler {
         &self,
         requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        // Tools are the only list that changes (on reload); rmcp intersects this with the request.
+        // Tools change on reload and upstream syncs; prompts and resources only exist (and change)
+        // with upstream MCP targets. rmcp intersects this with the request.
         let mut accepted = SubscriptionFilter::new();
         accepted.tools_list_changed = requested.tools_list_changed;
+        if self.runtime.snapshot().is_some_and(|s| s.has_upstreams()) {
+            accepted.prompts_list_changed = requested.prompts_list_changed;
+            accepted.resources_list_changed = requested.resources_list_changed;
+        }
         Some(accepted)
     }
 
-    /// A 2026-07-28 `subscriptions/listen` stream: one `tools/list_changed` per new config revision
-    /// until the client goes away.
+    /// A 2026-07-28 `subscriptions/listen` stream: the accepted `*/list_changed` notifications
+    /// for each new config revision or upstream catalog change, until the client goes away.
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let mut changes = self.runtime.subscribe();
-        let mut last_revision = self.runtime.snapshot().map(|s| s.config.revision.clone());
+        let mut last = lists_version(&self.runtime);
         loop {
             tokio::select! {
                 _ = context.cancelled() => return Ok(()),
@@ -145,14 +168,28 @@ impl ServerHandler for GatewayHandler {
                     if changed.is_err() {
                         return Ok(());
                     }
-                    let revision = self.runtime.snapshot().map(|s| s.config.revision.clone());
-                    if revision != last_revision {
-                        last_revision = revision;
-                        if context.accepted().tools_list_changed == Some(true)
-                            && context.sink().notify_tool_list_changed().await.is_err()
-                        {
-                            return Ok(());
-                        }
+                    let now = lists_version(&self.runtime);
+                    let [tools, prompts, resources] = changed_lists(last.as_ref(), now.as_ref());
+                    last = now;
+                    let accepted = context.accepted();
+                    let sink = context.sink();
+                    if tools
+                        && accepted.tools_list_changed == Some(true)
+                        && sink.notify_tool_list_changed().await.is_err()
+                    {
+                        return Ok(());
+                    }
+                    if prompts
+                        && accepted.prompts_list_changed == Some(true)
+                        && sink.notify_prompt_list_changed().await.is_err()
+                    {
+                        return Ok(());
+                    }
+                    if resources
+                        && accepted.resources_list_changed == Some(true)
+                        && sink.notify_resource_list_changed().await.is_err()
+                    {
+                        return Ok(());
                     }
                 }
             }
@@ -206,6 +243,198 @@ impl ServerHandler for GatewayHandler {
         );
         Ok(outcome.result.into())
     }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let snapshot = self.upstream_snapshot::<rmcp::model::ListPromptsRequestMethod>()?;
+        let (items, next) = page(&snapshot, &snapshot.prompts, request.as_ref())?;
+        let mut result = ListPromptsResult::with_all_items(items);
+        result.next_cursor = next;
+        result.ttl_ms = Some(LIST_TTL_MS);
+        result.cache_scope = Some(CacheScope::Private);
+        Ok(result)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let snapshot = self.upstream_snapshot::<rmcp::model::GetPromptRequestMethod>()?;
+        let Some((target, runtime, upstream_name)) = snapshot.find_prompt(&request.name) else {
+            return Err(ErrorData::invalid_params(
+                format!("Unknown prompt: {}", request.name),
+                None,
+            ));
+        };
+        let mut params = request.clone();
+        params.name = upstream_name.to_string();
+        params.meta = None;
+        upstream::get_prompt(target, runtime, params).await
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let snapshot = self.upstream_snapshot::<rmcp::model::ListResourcesRequestMethod>()?;
+        let (items, next) = page(&snapshot, &snapshot.resources, request.as_ref())?;
+        let mut result = ListResourcesResult::with_all_items(items);
+        result.next_cursor = next;
+        result.ttl_ms = Some(LIST_TTL_MS);
+        result.cache_scope = Some(CacheScope::Private);
+        Ok(result)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let snapshot =
+            self.upstream_snapshot::<rmcp::model::ListResourceTemplatesRequestMethod>()?;
+        let (items, next) = page(&snapshot, &snapshot.resource_templates, request.as_ref())?;
+        let mut result = ListResourceTemplatesResult::with_all_items(items);
+        result.next_cursor = next;
+        result.ttl_ms = Some(LIST_TTL_MS);
+        result.cache_scope = Some(CacheScope::Private);
+        Ok(result)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let snapshot = self.upstream_snapshot::<rmcp::model::ReadResourceRequestMethod>()?;
+        let Some((target, runtime)) = snapshot.find_resource(&request.uri) else {
+            return Err(upstream::resource_not_found(&request.uri));
+        };
+        let mut params = request.clone();
+        params.meta = None;
+        upstream::read_resource(target, runtime, params).await
+    }
+
+    /// Accepted so 2025 clients can ask for logs; upstream log messages are relayed to the callers
+    /// whose calls produce them (the upstreams decide what to log).
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        _request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.upstream_snapshot::<rmcp::model::SetLevelRequestMethod>()
+            .map(|_| ())
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let snapshot = self.upstream_snapshot::<rmcp::model::SubscribeRequestMethod>()?;
+        let Some((target, runtime)) = snapshot.find_resource(&request.uri) else {
+            return Err(upstream::resource_not_found(&request.uri));
+        };
+        upstream::subscribe(target, runtime, request, &context.peer).await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let snapshot = self.upstream_snapshot::<rmcp::model::UnsubscribeRequestMethod>()?;
+        let Some((target, runtime)) = snapshot.find_resource(&request.uri) else {
+            return Err(upstream::resource_not_found(&request.uri));
+        };
+        upstream::unsubscribe(target, runtime, request, &context.peer).await
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let snapshot = self.upstream_snapshot::<rmcp::model::CompleteRequestMethod>()?;
+        let mut params = request.clone();
+        params.meta = None;
+        let found = match &mut params.r#ref {
+            Reference::Prompt(p) => snapshot.find_prompt(&p.name).map(|(t, r, upstream_name)| {
+                p.name = upstream_name.to_string();
+                (t, r)
+            }),
+            Reference::Resource(r) => snapshot.find_resource(&r.uri),
+            _ => None,
+        };
+        match found {
+            Some((target, runtime)) => upstream::complete(target, runtime, params).await,
+            // Nothing to complete from: no suggestions (completion is best effort).
+            None => {
+                let mut empty = CompleteResult::default();
+                empty.result_type = Some(rmcp::model::ResultType::COMPLETE);
+                Ok(empty)
+            }
+        }
+    }
+}
+
+/// Capabilities of a gateway that fronts upstream MCP servers: tools plus the prompts,
+/// resources and completions it relays.
+fn upstream_capabilities() -> ServerCapabilities {
+    let caps = serde_json::json!({
+        "tools": {"listChanged": true},
+        "prompts": {"listChanged": true},
+        "resources": {"listChanged": true, "subscribe": true},
+        "completions": {},
+        "logging": {}
+    });
+    serde_json::from_value(caps).unwrap_or_else(|_| {
+        ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .build()
+    })
+}
+
+/// One page of a served list (cursor = decimal offset, page size of the gateway).
+fn page<T: Clone>(
+    snapshot: &Snapshot,
+    all: &[T],
+    request: Option<&PaginatedRequestParams>,
+) -> Result<(Vec<T>, Option<String>), ErrorData> {
+    let start = parse_cursor(request.and_then(|r| r.cursor.as_deref()))?;
+    let size = snapshot.config.gateway.page_size as usize;
+    let items: Vec<T> = all.iter().skip(start).take(size).cloned().collect();
+    let next = start + items.len();
+    Ok((items, (next < all.len()).then(|| next.to_string())))
+}
+
+/// What list-changed notifications compare: the config revision and the fingerprints of what
+/// upstreams contribute to each list.
+fn lists_version(runtime: &Runtime) -> Option<(String, [u64; 3])> {
+    runtime
+        .snapshot()
+        .map(|s| (s.config.revision.clone(), s.upstream_lists))
+}
+
+/// Which of tools, prompts and resources changed between two versions: all three on a new config
+/// revision (or the first config), else those whose upstream part changed.
+fn changed_lists(
+    before: Option<&(String, [u64; 3])>,
+    after: Option<&(String, [u64; 3])>,
+) -> [bool; 3] {
+    match (before, after) {
+        (Some((rev_a, a)), Some((rev_b, b))) if rev_a == rev_b => {
+            [a[0] != b[0], a[1] != b[1], a[2] != b[2]]
+        }
+        (None, None) => [false; 3],
+        _ => [true; 3],
+    }
 }
 
 /// The caller's request id and MCP session id, for backends that are told about them.
@@ -224,6 +453,11 @@ fn call_context(context: &RequestContext<RoleServer>) -> invoke::CallContext {
     invoke::CallContext {
         message_id,
         session_id,
+        peer: Some(context.peer.clone()),
+        progress: context
+            .meta
+            .get_progress_token()
+            .map(|token| (context.peer.clone(), token)),
     }
 }
 
@@ -275,13 +509,16 @@ fn search(
 /// served config (a new revision). Stateless 2026-07-28 clients rely on `ttlMs` instead.
 pub async fn notify_tool_list_changes(runtime: Arc<Runtime>, peers: SessionPeers) {
     let mut changes = runtime.subscribe();
-    let mut last_revision = runtime.snapshot().map(|s| s.config.revision.clone());
+    let mut last = lists_version(&runtime);
     while changes.changed().await.is_ok() {
-        let revision = runtime.snapshot().map(|s| s.config.revision.clone());
-        if revision == last_revision {
+        let now = lists_version(&runtime);
+        let [tools, prompts, resources] = changed_lists(last.as_ref(), now.as_ref());
+        last = now;
+        if !(tools || prompts || resources) {
             continue;
         }
-        last_revision = revision;
+        // Prompts and resources exist only with upstreams; other gateways never announce them.
+        let with_upstreams = runtime.snapshot().is_some_and(|s| s.has_upstreams());
         let live: Vec<Peer<RoleServer>> = match peers.lock() {
             Ok(mut p) => {
                 p.retain(|peer| !peer.is_transport_closed());
@@ -290,7 +527,15 @@ pub async fn notify_tool_list_changes(runtime: Arc<Runtime>, peers: SessionPeers
             Err(_) => continue,
         };
         for peer in live {
-            let _ = peer.notify_tool_list_changed().await;
+            if tools {
+                let _ = peer.notify_tool_list_changed().await;
+            }
+            if with_upstreams && prompts {
+                let _ = peer.notify_prompt_list_changed().await;
+            }
+            if with_upstreams && resources {
+                let _ = peer.notify_resource_list_changed().await;
+            }
         }
     }
 }

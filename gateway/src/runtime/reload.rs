@@ -1,15 +1,20 @@
 //! Reloading: validate a new config, build its snapshot, swap it in atomically — or keep the
 //! last good one and record why the new one was refused.
 
-use std::sync::Arc;
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
 use toolyard_crds::{CONFIG_VERSION, GatewayConfig};
 
 use super::snapshot::{Snapshot, SnapshotError};
 use crate::source::manifests::SecretValues;
+use crate::upstream::{Handles, Upstreams};
+
+/// How long the refresher waits after an upstream catalog change before rebuilding, so upstreams
+/// syncing at the same moment cause one rebuild (and one list-changed) instead of several.
+const UPSTREAM_COALESCE: Duration = Duration::from_millis(50);
 
 /// Why a new config was refused (the previous one keeps serving).
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +61,17 @@ pub struct Runtime {
     reload_lock: Mutex<()>,
     /// Publishes each new generation, for listeners such as `notifications/tools/list_changed`.
     changes: tokio::sync::watch::Sender<u64>,
+    /// Upstream MCP server sessions and their catalogs.
+    pub upstreams: Upstreams,
+    /// The last applied config and secrets, kept only while it has synced upstream targets:
+    /// an upstream catalog change rebuilds the snapshot from them.
+    base: Mutex<Option<(GatewayConfig, SecretValues)>>,
+    /// Counts snapshot rebuilds caused by upstream catalog changes.
+    upstream_epoch: std::sync::atomic::AtomicU64,
+    /// Itself, for the refresher task (set by [`Runtime::new`]).
+    me: Weak<Runtime>,
+    /// Whether the refresher task runs.
+    refresher: std::sync::Once,
 }
 
 impl Default for Runtime {
@@ -65,6 +81,11 @@ impl Default for Runtime {
             status: Mutex::default(),
             reload_lock: Mutex::default(),
             changes: tokio::sync::watch::Sender::new(0),
+            upstreams: Upstreams::default(),
+            base: Mutex::default(),
+            upstream_epoch: std::sync::atomic::AtomicU64::new(0),
+            me: Weak::new(),
+            refresher: std::sync::Once::new(),
         }
     }
 }
@@ -72,7 +93,10 @@ impl Default for Runtime {
 impl Runtime {
     /// An empty runtime (not ready until the first successful reload).
     pub fn new() -> Arc<Runtime> {
-        Arc::new(Runtime::default())
+        Arc::new_cyclic(|me| Runtime {
+            me: me.clone(),
+            ..Runtime::default()
+        })
     }
 
     /// The snapshot new requests should use.
@@ -102,8 +126,12 @@ impl Runtime {
             .lock()
             .map_err(|_| ReloadError::Source("status lock poisoned".into()))?;
         match result {
-            Ok((snapshot, elapsed_ms)) => {
+            Ok((snapshot, elapsed_ms, handles)) => {
                 let generation = snapshot.generation;
+                self.upstreams.commit(&handles);
+                if !handles.is_empty() {
+                    self.start_refresher();
+                }
                 self.current.store(Some(Arc::new(snapshot)));
                 status.reloads += 1;
                 status.last_error = None;
@@ -140,7 +168,7 @@ impl Runtime {
         &self,
         config: GatewayConfig,
         secrets: &SecretValues,
-    ) -> Result<(Snapshot, f64), ReloadError> {
+    ) -> Result<(Snapshot, f64, Handles), ReloadError> {
         if config.version != CONFIG_VERSION {
             return Err(ReloadError::Version {
                 found: config.version,
@@ -149,7 +177,67 @@ impl Runtime {
         let previous = self.current.load_full();
         let generation = previous.as_ref().map_or(1, |p| p.generation + 1);
         let started = std::time::Instant::now();
-        let snapshot = Snapshot::build(config, secrets, generation, previous.as_deref())?;
-        Ok((snapshot, started.elapsed().as_secs_f64() * 1000.0))
+        let handles = self.upstreams.prepare(&config, secrets)?;
+        // Keep the config for rebuilds only when upstream catalogs can change it (a copy of a
+        // large OpenAPI-only config would double its memory for nothing).
+        let base = (!handles.is_empty()).then(|| (config.clone(), secrets.clone()));
+        let mut snapshot =
+            Snapshot::build_with(config, secrets, generation, previous.as_deref(), &handles)?;
+        snapshot.upstream_epoch = self
+            .upstream_epoch
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut b) = self.base.lock() {
+            *b = base;
+        }
+        Ok((snapshot, started.elapsed().as_secs_f64() * 1000.0, handles))
+    }
+
+    /// Rebuilds the served snapshot from the last applied config and the current upstream
+    /// catalogs (a new generation; the config revision stays). Returns the new generation, or
+    /// `None` when there is nothing to rebuild.
+    pub fn refresh_upstreams(&self) -> Option<u64> {
+        let _guard = self.reload_lock.lock().ok()?;
+        let (config, secrets) = self.base.lock().ok()?.clone()?;
+        let previous = self.current.load_full();
+        let generation = previous.as_ref().map_or(1, |p| p.generation + 1);
+        let epoch = self
+            .upstream_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let handles = self.upstreams.current();
+        match Snapshot::build_with(config, &secrets, generation, previous.as_deref(), &handles) {
+            Ok(mut snapshot) => {
+                snapshot.upstream_epoch = epoch;
+                self.current.store(Some(Arc::new(snapshot)));
+                self.changes.send_replace(generation);
+                Some(generation)
+            }
+            Err(e) => {
+                // The same config and secrets built before; only a vanished secret gets here.
+                tracing::warn!(error = %e, "rebuilding the snapshot with new upstream catalogs failed");
+                None
+            }
+        }
+    }
+
+    /// Starts (once) the task that rebuilds the snapshot when an upstream catalog changes.
+    fn start_refresher(&self) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let me = self.me.clone();
+        self.refresher.call_once(|| {
+            let Some(runtime) = me.upgrade() else { return };
+            let changed = runtime.upstreams.changed.clone();
+            drop(runtime);
+            rt.spawn(async move {
+                loop {
+                    changed.notified().await;
+                    tokio::time::sleep(UPSTREAM_COALESCE).await;
+                    let Some(runtime) = me.upgrade() else { return };
+                    let _ = tokio::task::spawn_blocking(move || runtime.refresh_upstreams()).await;
+                }
+            });
+        });
     }
 }

@@ -6,12 +6,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rmcp::model::{Tool, ToolAnnotations};
+use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool, ToolAnnotations};
 use serde_json::Value;
-use toolyard_crds::config::{GatewayConfig, OutboundCredentials, TargetConfig, ToolConfig};
+use toolyard_crds::config::{
+    Endpoint, GatewayConfig, OutboundCredentials, TargetConfig, ToolConfig,
+};
 
 use crate::search::{SearchIndex, ToolText};
 use crate::source::manifests::{SecretValue, SecretValues};
+use crate::upstream::{Handles, UpstreamHandle, catalog as upstream_catalog};
 
 /// Credentials with secret values resolved.
 #[derive(Clone, Debug)]
@@ -90,6 +93,8 @@ pub struct TargetRuntime {
     /// The HTTP endpoint's base URL, or a Lambda target's Invoke URL, parsed once per reload (None
     /// for other endpoints or an unparsable URL, which fails the call with a clear error).
     pub base_url: Option<reqwest::Url>,
+    /// The upstream session manager of an `mcpServer` target.
+    pub upstream: Option<Arc<UpstreamHandle>>,
 }
 
 /// A tool found by name, with everything a call needs.
@@ -105,6 +110,9 @@ pub struct Found<'a> {
     pub listed: &'a Tool,
 }
 
+/// Tool name → (position in the served list, (target index, tool index) unless built in).
+type ToolIndex = HashMap<String, (usize, Option<(usize, usize)>)>;
+
 /// Everything served at one point in time.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -116,7 +124,7 @@ pub struct Snapshot {
     /// Tools in served order (search tool first, then by name).
     pub tools: Vec<Tool>,
     /// Tool name → (position in `tools`, target index, tool index); the search tool has no target.
-    index: HashMap<String, (usize, Option<(usize, usize)>)>,
+    index: ToolIndex,
     /// One per `config.targets`.
     pub targets: Vec<TargetRuntime>,
     /// The search index over `tools` (positions; the search tool itself is not indexed), when
@@ -124,6 +132,25 @@ pub struct Snapshot {
     pub search: Option<SearchIndex>,
     /// Inbound authentication (its key cache carried over from `previous` when unchanged).
     pub auth: crate::auth::Authenticator,
+    /// Prompts of upstream MCP servers, by served name.
+    pub prompts: Vec<Prompt>,
+    /// Served prompt name → (target index, the upstream's prompt name).
+    prompt_index: HashMap<String, (usize, String)>,
+    /// Resources of upstream MCP servers (URIs as the upstreams list them).
+    pub resources: Vec<Resource>,
+    /// Resource URI → target index.
+    resource_index: HashMap<String, usize>,
+    /// Resource templates of upstream MCP servers.
+    pub resource_templates: Vec<ResourceTemplate>,
+    /// (literal head of a template, target index), longest head first.
+    template_routes: Vec<(String, usize)>,
+    /// Upstream items left out of this snapshot (name collisions), each with its reason.
+    pub upstream_skipped: Vec<String>,
+    /// Bumped by the runtime each time upstream catalogs change the served lists.
+    pub upstream_epoch: u64,
+    /// Fingerprints of what upstreams contribute to the tools, prompts and resources lists: with
+    /// the config revision, they tell which `*/list_changed` notifications a rebuild needs.
+    pub upstream_lists: [u64; 3],
 }
 
 /// Why a snapshot could not be built.
@@ -154,10 +181,23 @@ pub enum SnapshotError {
 impl Snapshot {
     /// Builds a snapshot, reusing clients of `previous` where the transport settings match.
     pub fn build(
+        config: GatewayConfig,
+        secrets: &SecretValues,
+        generation: u64,
+        previous: Option<&Snapshot>,
+    ) -> Result<Snapshot, SnapshotError> {
+        Self::build_with(config, secrets, generation, previous, &Handles::new())
+    }
+
+    /// [`Snapshot::build`] plus the current catalogs of upstream MCP servers: their tools join
+    /// the served list (a name another target already serves is left out and reported in
+    /// `upstream_skipped`), their prompts, resources and templates are served as well.
+    pub fn build_with(
         mut config: GatewayConfig,
         secrets: &SecretValues,
         generation: u64,
         previous: Option<&Snapshot>,
+        upstreams: &Handles,
     ) -> Result<Snapshot, SnapshotError> {
         let mut tools = Vec::with_capacity(config.tool_count() + 1);
         let mut index = HashMap::with_capacity(config.tool_count());
@@ -168,17 +208,31 @@ impl Snapshot {
         let mut targets = Vec::with_capacity(config.targets.len());
         let mut all: Vec<(String, usize, usize)> = Vec::with_capacity(config.tool_count());
         for (ti, target) in config.targets.iter().enumerate() {
-            targets.push(target_runtime(target, secrets, previous)?);
+            let mut rt = target_runtime(target, secrets, previous)?;
+            rt.upstream = upstreams.get(&target.name).cloned();
+            targets.push(rt);
             for (ki, tool) in target.tools.iter().enumerate() {
                 all.push((tool.name.clone(), ti, ki));
             }
         }
+        let upstream = UpstreamParts::collect(&mut config, &targets, &index, &all);
+        for (ti, ki, _) in &upstream.tools {
+            all.push((config.targets[*ti].tools[*ki].name.clone(), *ti, *ki));
+        }
+        let mut listed: HashMap<(usize, usize), Tool> = upstream
+            .tools
+            .into_iter()
+            .map(|(ti, ki, tool)| ((ti, ki), tool))
+            .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         let mut owners = Vec::with_capacity(all.len());
         for (name, ti, ki) in all {
             index.insert(name, (tools.len(), Some((ti, ki))));
             owners.push((tools.len(), ti));
-            tools.push(mcp_tool(&mut config.targets[ti].tools[ki]));
+            match listed.remove(&(ti, ki)) {
+                Some(tool) => tools.push(tool),
+                None => tools.push(mcp_tool(&mut config.targets[ti].tools[ki])),
+            }
         }
         let search = config.gateway.search.enabled.then(|| {
             SearchIndex::build(owners.iter().map(|&(pos, ti)| {
@@ -207,7 +261,58 @@ impl Snapshot {
             targets,
             search,
             auth,
+            prompts: upstream.prompts,
+            prompt_index: upstream.prompt_index,
+            resources: upstream.resources,
+            resource_index: upstream.resource_index,
+            resource_templates: upstream.templates,
+            template_routes: upstream.template_routes,
+            upstream_skipped: upstream.skipped,
+            upstream_epoch: 0,
+            upstream_lists: upstream.fingerprints,
         })
+    }
+
+    /// The target serving a prompt, and the upstream's name for it.
+    pub fn find_prompt(&self, name: &str) -> Option<(&TargetConfig, &TargetRuntime, &str)> {
+        let (ti, upstream_name) = self.prompt_index.get(name)?;
+        Some((
+            self.config.targets.get(*ti)?,
+            self.targets.get(*ti)?,
+            upstream_name.as_str(),
+        ))
+    }
+
+    /// The target serving a resource URI: a listed resource, else the upstream whose template's
+    /// literal head is the longest prefix of the URI, else the only upstream offering resources.
+    pub fn find_resource(&self, uri: &str) -> Option<(&TargetConfig, &TargetRuntime)> {
+        let ti = self
+            .resource_index
+            .get(uri)
+            .copied()
+            .or_else(|| {
+                self.template_routes
+                    .iter()
+                    .find(|(head, _)| !head.is_empty() && uri.starts_with(head.as_str()))
+                    .map(|&(_, ti)| ti)
+            })
+            .or_else(|| {
+                let mut owners = self
+                    .resource_index
+                    .values()
+                    .chain(self.template_routes.iter().map(|(_, ti)| ti))
+                    .copied()
+                    .collect::<Vec<_>>();
+                owners.sort_unstable();
+                owners.dedup();
+                (owners.len() == 1).then(|| owners[0])
+            })?;
+        Some((self.config.targets.get(ti)?, self.targets.get(ti)?))
+    }
+
+    /// Any upstream offers prompts / resources (capabilities to advertise).
+    pub fn has_upstreams(&self) -> bool {
+        self.targets.iter().any(|t| t.upstream.is_some())
     }
 
     /// The target and tool serving `name`.
@@ -264,8 +369,39 @@ fn target_runtime(
                 message: e.to_string(),
             })?,
     };
-    let credentials = match &target.credentials {
-        None => None,
+    let credentials = resolve_credentials(target, secrets, previous)?;
+    let limiter = target.rate_limit.as_ref().map(|r| {
+        Arc::new(RateLimiter::new(
+            r.requests_per_second,
+            r.burst.unwrap_or(r.requests_per_second),
+        ))
+    });
+    let base_url = match &target.endpoint {
+        Endpoint::Http { base_url } => reqwest::Url::parse(base_url).ok(),
+        Endpoint::Lambda {
+            function_arn, url, ..
+        } => crate::invoke::lambda::invoke_url(url, function_arn).ok(),
+        _ => None,
+    };
+    Ok(TargetRuntime {
+        client,
+        client_key,
+        credentials,
+        limiter,
+        timeout,
+        base_url,
+        upstream: None,
+    })
+}
+
+/// The target's outbound credentials with secret values filled in (an OAuth2 token source is
+/// reused from `previous` while its settings are unchanged).
+pub fn resolve_credentials(
+    target: &TargetConfig,
+    secrets: &SecretValues,
+    previous: Option<&Snapshot>,
+) -> Result<Option<ResolvedCredentials>, SnapshotError> {
+    Ok(match &target.credentials {
         Some(OutboundCredentials::ApiKey {
             value,
             location,
@@ -294,35 +430,14 @@ fn target_runtime(
         Some(OutboundCredentials::AwsSigV4 { service, region }) => Some(
             ResolvedCredentials::AwsSigV4(crate::aws::Signer::new(service, region)),
         ),
-    };
-    // Lambda is only reachable with SigV4: without explicit credentials a Lambda target signs
-    // for `lambda` in the function's region (AgentCore's GATEWAY_IAM_ROLE default).
-    let credentials = match (&target.endpoint, credentials) {
-        (toolyard_crds::config::Endpoint::Lambda { region, .. }, None) => Some(
-            ResolvedCredentials::AwsSigV4(crate::aws::Signer::new("lambda", region)),
-        ),
-        (_, c) => c,
-    };
-    let limiter = target.rate_limit.as_ref().map(|r| {
-        Arc::new(RateLimiter::new(
-            r.requests_per_second,
-            r.burst.unwrap_or(r.requests_per_second),
-        ))
-    });
-    let base_url = match &target.endpoint {
-        toolyard_crds::config::Endpoint::Http { base_url } => reqwest::Url::parse(base_url).ok(),
-        toolyard_crds::config::Endpoint::Lambda {
-            function_arn, url, ..
-        } => crate::invoke::lambda::invoke_url(url, function_arn).ok(),
-        _ => None,
-    };
-    Ok(TargetRuntime {
-        client,
-        client_key,
-        credentials,
-        limiter,
-        timeout,
-        base_url,
+        // Lambda is only reachable with SigV4: without explicit credentials a Lambda target
+        // signs for `lambda` in the function's region (AgentCore's GATEWAY_IAM_ROLE default).
+        None => match &target.endpoint {
+            Endpoint::Lambda { region, .. } => Some(ResolvedCredentials::AwsSigV4(
+                crate::aws::Signer::new("lambda", region),
+            )),
+            _ => None,
+        },
     })
 }
 
@@ -444,4 +559,119 @@ fn search_tool(name: &str) -> Tool {
         "A special tool that returns a trimmed down list of tools given a context. Use this tool only when there are many tools available and you want to get a subset that matches the provided context.",
         as_object(&schema),
     )
+}
+
+/// The served parts of upstream catalogs, collected once per snapshot build.
+#[derive(Default)]
+struct UpstreamParts {
+    /// (target index, index in its `tools`, listed definition) of every synced tool.
+    tools: Vec<(usize, usize, Tool)>,
+    prompts: Vec<Prompt>,
+    prompt_index: HashMap<String, (usize, String)>,
+    resources: Vec<Resource>,
+    resource_index: HashMap<String, usize>,
+    templates: Vec<ResourceTemplate>,
+    template_routes: Vec<(String, usize)>,
+    skipped: Vec<String>,
+    fingerprints: [u64; 3],
+}
+
+/// A stable-enough fingerprint of listed items (their JSON).
+fn fingerprint<T: serde::Serialize>(items: &[T]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for item in items {
+        serde_json::to_vec(item)
+            .unwrap_or_default()
+            .hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+impl UpstreamParts {
+    /// Adds the synced tools of unpinned upstream targets to `config` (after the compiled ones,
+    /// which win a name collision) and gathers prompts and resources.
+    fn collect(
+        config: &mut GatewayConfig,
+        targets: &[TargetRuntime],
+        index: &ToolIndex,
+        compiled: &[(String, usize, usize)],
+    ) -> UpstreamParts {
+        let mut parts = UpstreamParts::default();
+        let mut taken: HashMap<String, String> = compiled
+            .iter()
+            .map(|(name, ti, _)| (name.clone(), config.targets[*ti].name.clone()))
+            .collect();
+        for name in index.keys() {
+            taken
+                .entry(name.clone())
+                .or_insert_with(|| "the gateway (built-in search tool)".into());
+        }
+        for (ti, rt) in targets.iter().enumerate() {
+            let Some(handle) = &rt.upstream else { continue };
+            let catalog = handle.catalog();
+            let target = &mut config.targets[ti];
+            if !matches!(target.endpoint, Endpoint::Mcp { pinned: false, .. }) {
+                // Pinned: the compiled tools are served; prompts and resources still come from
+                // the upstream.
+            } else {
+                let (served, skipped) = upstream_catalog::served_tools(target, &catalog.tools);
+                parts.skipped.extend(skipped);
+                for (config_tool, listed) in served {
+                    if let Some(owner) = taken.get(&config_tool.name) {
+                        parts.skipped.push(format!(
+                            "{}: upstream tool {:?} is not served: the name {} is already used by {owner}",
+                            target.name, config_tool.original_name, config_tool.name
+                        ));
+                        continue;
+                    }
+                    taken.insert(config_tool.name.clone(), target.name.clone());
+                    parts.tools.push((ti, target.tools.len(), listed));
+                    target.tools.push(config_tool);
+                }
+            }
+            for prompt in &catalog.prompts {
+                let served = upstream_catalog::served_prompt(target, prompt);
+                if parts.prompt_index.contains_key(&served.name) {
+                    parts.skipped.push(format!(
+                        "{}: upstream prompt {:?} is not served: another upstream serves a prompt named {}",
+                        target.name, prompt.name, served.name
+                    ));
+                    continue;
+                }
+                parts
+                    .prompt_index
+                    .insert(served.name.clone(), (ti, prompt.name.clone()));
+                parts.prompts.push(served);
+            }
+            for resource in &catalog.resources {
+                if parts.resource_index.contains_key(&resource.uri) {
+                    parts.skipped.push(format!(
+                        "{}: upstream resource {} is not served: another upstream lists the same URI",
+                        target.name, resource.uri
+                    ));
+                    continue;
+                }
+                parts.resource_index.insert(resource.uri.clone(), ti);
+                parts.resources.push(resource.clone());
+            }
+            for template in &catalog.templates {
+                parts.template_routes.push((
+                    upstream_catalog::template_head(&template.uri_template).to_string(),
+                    ti,
+                ));
+                parts.templates.push(template.clone());
+            }
+        }
+        parts
+            .template_routes
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
+        let tools: Vec<&Tool> = parts.tools.iter().map(|(_, _, t)| t).collect();
+        parts.fingerprints = [
+            fingerprint(&tools),
+            fingerprint(&parts.prompts),
+            fingerprint(&parts.resources) ^ fingerprint(&parts.templates).rotate_left(1),
+        ];
+        parts
+    }
 }

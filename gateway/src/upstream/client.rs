@@ -1,0 +1,422 @@
+#![allow(deprecated)] // Relays sampling and logging for 2025 clients (2026-07-28 deprecates both).
+//! The gateway as an MCP client of one upstream: the rmcp `ClientHandler` (list-changed
+//! notifications wake the manager; progress notifications are forwarded to the downstream caller
+//! whose call they belong to) and the connection setup over streamable HTTP.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use rmcp::ErrorData;
+use rmcp::model::{
+    ClientCapabilities, ClientConfig, ClientResult, CreateMessageRequest,
+    CreateMessageRequestParams, CreateMessageResult, ElicitRequest, ElicitRequestParams,
+    ElicitResult, Implementation, LoggingMessageNotificationParam, NumberOrString,
+    ProgressNotificationParam, ProgressToken, ResourceUpdatedNotificationParam, ServerRequest,
+};
+use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, Peer, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientHandler, RoleClient, RoleServer, ServiceExt};
+use toolyard_crds::target::McpTransport;
+
+use super::{UpstreamError, UpstreamHandle};
+use crate::runtime::snapshot::ResolvedCredentials;
+
+/// Where progress of an in-flight upstream call goes: the token of the upstream request →
+/// (the downstream session's peer, the downstream caller's own token).
+#[derive(Default)]
+pub struct ProgressRoutes {
+    routes: Mutex<HashMap<String, (Peer<RoleServer>, ProgressToken)>>,
+}
+
+/// Removes a progress route when the call ends (also on cancellation or timeout).
+pub struct ProgressGuard<'a> {
+    routes: &'a ProgressRoutes,
+    key: String,
+}
+
+impl Drop for ProgressGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.routes.routes.lock() {
+            r.remove(&self.key);
+        }
+    }
+}
+
+impl ProgressRoutes {
+    /// Routes progress reported under `upstream` (the token rmcp put on the request) to the
+    /// downstream caller's token until the guard drops.
+    pub fn register_as(
+        &self,
+        upstream: &ProgressToken,
+        peer: Peer<RoleServer>,
+        downstream: ProgressToken,
+    ) -> ProgressGuard<'_> {
+        let key = token_key(upstream);
+        if let Ok(mut r) = self.routes.lock() {
+            r.insert(key.clone(), (peer, downstream));
+        }
+        ProgressGuard { routes: self, key }
+    }
+
+    fn route(&self, token: &ProgressToken) -> Option<(Peer<RoleServer>, ProgressToken)> {
+        self.routes.lock().ok()?.get(&token_key(token)).cloned()
+    }
+}
+
+/// The downstream sessions with a call in flight on this upstream. Server-to-client traffic the
+/// upstream sends during a call (log messages, sampling and elicitation requests) goes to them:
+/// log messages to each, requests only when exactly one call is in flight, so one caller's
+/// question never reaches another caller.
+///
+/// A finished call stays a log recipient for [`LOG_GRACE`]: rmcp hands notifications to the
+/// handler concurrently with the response, so the last log line of a call can arrive after the
+/// call has returned.
+#[derive(Default)]
+pub struct InFlight {
+    next: AtomicU64,
+    calls: Mutex<HashMap<u64, Call>>,
+}
+
+/// A caller's session and, once its call has returned, when.
+type Call = (Peer<RoleServer>, Option<Instant>);
+
+/// How long a finished call still receives the upstream's log messages.
+const LOG_GRACE: Duration = Duration::from_millis(500);
+
+/// Removes an in-flight entry when the call ends.
+pub struct InFlightGuard<'a> {
+    inflight: &'a InFlight,
+    id: u64,
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.inflight.calls.lock()
+            && let Some(entry) = c.get_mut(&self.id)
+        {
+            entry.1 = Some(Instant::now());
+        }
+    }
+}
+
+impl InFlight {
+    /// Records a call of `peer` until the guard drops.
+    pub fn enter(&self, peer: Peer<RoleServer>) -> InFlightGuard<'_> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut c) = self.calls.lock() {
+            c.retain(|_, (_, ended)| ended.is_none_or(|t| t.elapsed() < LOG_GRACE));
+            c.insert(id, (peer, None));
+        }
+        InFlightGuard { inflight: self, id }
+    }
+
+    /// Calls in flight or ended less than [`LOG_GRACE`] ago (log recipients).
+    fn recent(&self) -> Vec<Peer<RoleServer>> {
+        self.calls
+            .lock()
+            .map(|c| {
+                c.values()
+                    .filter(|(_, ended)| ended.is_none_or(|t| t.elapsed() < LOG_GRACE))
+                    .map(|(p, _)| p.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The caller a server-to-client request belongs to: the only one in flight.
+    fn sole(&self, what: &str) -> Result<Peer<RoleServer>, ErrorData> {
+        let all: Vec<Peer<RoleServer>> = self
+            .calls
+            .lock()
+            .map(|c| {
+                c.values()
+                    .filter(|(_, ended)| ended.is_none())
+                    .map(|(p, _)| p.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        match all.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(ErrorData::invalid_request(
+                format!("{what}: no call is in flight on this gateway session"),
+                None,
+            )),
+            _ => Err(ErrorData::invalid_request(
+                format!(
+                    "{what}: several calls share this gateway session, so the gateway cannot tell which caller to ask"
+                ),
+                None,
+            )),
+        }
+    }
+}
+
+fn token_key(token: &ProgressToken) -> String {
+    match &token.0 {
+        NumberOrString::String(s) => format!("s:{s}"),
+        NumberOrString::Number(n) => format!("n:{n}"),
+    }
+}
+
+/// The client side of one upstream session.
+#[derive(Clone)]
+pub struct UpstreamClient {
+    handle: Weak<UpstreamHandle>,
+}
+
+impl ClientHandler for UpstreamClient {
+    fn get_info(&self) -> ClientConfig {
+        // Sampling and elicitation are relayed to the caller (who may refuse them).
+        let capabilities: ClientCapabilities = serde_json::from_value(
+            serde_json::json!({"sampling": {}, "elicitation": {"form": {}}}),
+        )
+        .unwrap_or_default();
+        let mut info = ClientConfig::new(
+            capabilities,
+            Implementation::new("toolyard-gateway", env!("CARGO_PKG_VERSION")),
+        );
+        info.client_info.title = Some("Toolyard MCP gateway".into());
+        info
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        if let Some(h) = self.handle.upgrade() {
+            h.poke();
+        }
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        if let Some(h) = self.handle.upgrade() {
+            h.poke();
+        }
+    }
+
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        if let Some(h) = self.handle.upgrade() {
+            h.poke();
+        }
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let Some(h) = self.handle.upgrade() else {
+            return;
+        };
+        for peer in h.subscribers_of(&params.uri) {
+            let _ = peer.notify_resource_updated(params.clone()).await;
+        }
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let Some(h) = self.handle.upgrade() else {
+            return;
+        };
+        for peer in h.inflight.recent() {
+            #[allow(deprecated)]
+            let _ = peer.notify_logging_message(params.clone()).await;
+        }
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        let h = self
+            .handle
+            .upgrade()
+            .ok_or_else(|| ErrorData::internal_error("upstream target removed", None))?;
+        let peer = h.inflight.sole("sampling/createMessage")?;
+        let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
+        match relay_to_caller(&h, &peer, request).await? {
+            ClientResult::CreateMessageResult(r) => Ok(*r),
+            _ => Err(ErrorData::internal_error(
+                "the caller answered sampling/createMessage with another result type",
+                None,
+            )),
+        }
+    }
+
+    async fn create_elicitation(
+        &self,
+        params: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        let h = self
+            .handle
+            .upgrade()
+            .ok_or_else(|| ErrorData::internal_error("upstream target removed", None))?;
+        let peer = h.inflight.sole("elicitation/create")?;
+        let request = ServerRequest::ElicitRequest(ElicitRequest::new(params));
+        match relay_to_caller(&h, &peer, request).await? {
+            ClientResult::ElicitResult(r) => Ok(r),
+            _ => Err(ErrorData::internal_error(
+                "the caller answered elicitation/create with another result type",
+                None,
+            )),
+        }
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let Some(h) = self.handle.upgrade() else {
+            return;
+        };
+        if let Some((peer, token)) = h.progress.route(&params.progress_token) {
+            let mut forwarded = params;
+            forwarded.progress_token = token;
+            let _ = peer.notify_progress(forwarded).await;
+        }
+    }
+}
+
+/// Opens a session with the upstream (the `initialize` handshake), within the target's timeout
+/// (at most 10 s). The caller's credentials are never involved: only the target's own.
+pub async fn connect(
+    handle: &Arc<UpstreamHandle>,
+) -> Result<RunningService<RoleClient, UpstreamClient>, UpstreamError> {
+    if handle.transport != McpTransport::StreamableHttp {
+        return Err(UpstreamError::Transport {
+            target: handle.target.clone(),
+            transport: handle.transport,
+        });
+    }
+    let mut url = handle.url.clone();
+    let mut headers = reqwest13::header::HeaderMap::new();
+    match &handle.credentials {
+        None => {}
+        Some(ResolvedCredentials::ApiKey {
+            in_header: true,
+            name,
+            value,
+        }) => {
+            let name = reqwest13::header::HeaderName::from_bytes(name.as_bytes()).map_err(|e| {
+                UpstreamError::Client {
+                    target: handle.target.clone(),
+                    message: format!("credentials header name: {e}"),
+                }
+            })?;
+            let mut value = reqwest13::header::HeaderValue::from_str(&value.0).map_err(|_| {
+                UpstreamError::Client {
+                    target: handle.target.clone(),
+                    message: "the API key is not a valid header value".into(),
+                }
+            })?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        Some(ResolvedCredentials::ApiKey {
+            in_header: false,
+            name,
+            value,
+        }) => {
+            let encode = |s: &str| {
+                percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string()
+            };
+            let sep = if url.contains('?') { '&' } else { '?' };
+            url = format!("{url}{sep}{}={}", encode(name), encode(&value.0));
+        }
+        Some(ResolvedCredentials::OAuth2(source)) => {
+            // The session keeps this header; when the token expires the upstream answers 401,
+            // the call fails and the manager reconnects with a fresh token.
+            let token = source.token().await.map_err(|e| UpstreamError::Client {
+                target: handle.target.clone(),
+                message: format!("could not obtain an OAuth2 access token: {e}"),
+            })?;
+            let mut value =
+                reqwest13::header::HeaderValue::from_str(&format!("Bearer {}", token.0)).map_err(
+                    |_| UpstreamError::Client {
+                        target: handle.target.clone(),
+                        message: "the OAuth2 access token is not a valid header value".into(),
+                    },
+                )?;
+            value.set_sensitive(true);
+            headers.insert(reqwest13::header::AUTHORIZATION, value);
+        }
+        Some(ResolvedCredentials::AwsSigV4(_)) => {
+            return Err(UpstreamError::Client {
+                target: handle.target.clone(),
+                message: "gatewayIamRole (SigV4) is not supported for MCP server targets; use apiKey or oauth2".into(),
+            });
+        }
+        Some(ResolvedCredentials::Unsupported(message)) => {
+            return Err(UpstreamError::Client {
+                target: handle.target.clone(),
+                message: message.clone(),
+            });
+        }
+    }
+    let connect_timeout = handle.timeout.min(std::time::Duration::from_secs(10));
+    // reqwest 0.13 is built without a bundled crypto provider: use the process-wide one, ring
+    // (the same the in-cluster client uses); installing twice is a harmless no-op error.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest13::Client::builder()
+        .connect_timeout(connect_timeout)
+        .default_headers(headers)
+        .redirect(reqwest13::redirect::Policy::none())
+        .user_agent(concat!("toolyard-gateway/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| UpstreamError::Client {
+            target: handle.target.clone(),
+            message: e.to_string(),
+        })?;
+    let config = StreamableHttpClientTransportConfig::with_uri(url)
+        .reinit_on_expired_session(true)
+        .control_request_timeout(handle.timeout);
+    let transport = StreamableHttpClientTransport::with_client(client, config);
+    let service = UpstreamClient {
+        handle: Arc::downgrade(handle),
+    };
+    let connect_error = |message: String| UpstreamError::Connect {
+        target: handle.target.clone(),
+        url: handle.url.clone(),
+        message,
+    };
+    match tokio::time::timeout(connect_timeout, service.serve(transport)).await {
+        Ok(Ok(running)) => Ok(running),
+        Ok(Err(e)) => Err(connect_error(e.to_string())),
+        Err(_) => Err(connect_error(format!(
+            "no answer to initialize within {} ms",
+            connect_timeout.as_millis()
+        ))),
+    }
+}
+
+/// Sends an upstream's server-to-client request to the caller, within the target's timeout; the
+/// caller's JSON-RPC error goes back to the upstream unchanged.
+async fn relay_to_caller(
+    handle: &UpstreamHandle,
+    peer: &Peer<RoleServer>,
+    request: ServerRequest,
+) -> Result<ClientResult, ErrorData> {
+    match tokio::time::timeout(handle.timeout, peer.send_request(request)).await {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(rmcp::service::ServiceError::McpError(e))) => Err(e),
+        Ok(Err(e)) => Err(ErrorData::internal_error(
+            format!("the gateway could not ask its caller: {e}"),
+            None,
+        )),
+        Err(_) => Err(ErrorData::internal_error(
+            format!(
+                "the caller did not answer within {} ms",
+                handle.timeout.as_millis()
+            ),
+            None,
+        )),
+    }
+}

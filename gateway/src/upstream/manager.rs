@@ -1,0 +1,126 @@
+//! One task per upstream target: connect, list, wait for a reason to list again, repeat; reconnect
+//! with backoff when the session breaks. The catalog of the last good sync is kept through
+//! failures, so an unreachable upstream keeps its tools listed.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::RoleClient;
+use rmcp::service::{Peer, RunningService, ServiceError};
+
+use super::client::{UpstreamClient, connect};
+use super::{Catalog, UpstreamError, UpstreamHandle};
+
+/// First reconnect delay; doubles up to [`MAX_BACKOFF`]. A failed call also wakes the manager.
+const MIN_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest reconnect delay.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Runs until the handle is stopped (target removed or its connection settings changed).
+pub async fn run(handle: Arc<UpstreamHandle>) {
+    let mut stop = handle.stop.subscribe();
+    let mut session: Option<RunningService<RoleClient, UpstreamClient>> = None;
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        if session.as_ref().is_none_or(|s| s.is_transport_closed()) {
+            handle.set_connected(None);
+            session = None;
+            match connect(&handle).await {
+                Ok(s) => {
+                    handle.set_connected(Some(s.peer().clone()));
+                    session = Some(s);
+                    backoff = MIN_BACKOFF;
+                }
+                Err(e) => {
+                    handle.record_error(&e);
+                    tokio::select! {
+                        _ = stop.changed() => {}
+                        _ = handle.wake.notified() => {}
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            }
+        }
+        let Some(s) = &session else { continue };
+        match sync(&handle, s.peer()).await {
+            Ok(catalog) => handle.record_catalog(catalog),
+            Err(e) => {
+                handle.record_error(&e);
+                // Reconnect: a broken session or an expired one the transport could not renew.
+                if let Some(s) = session.take() {
+                    close(s).await;
+                }
+                handle.set_connected(None);
+                continue;
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => {}
+            _ = handle.wake.notified() => {}
+            _ = tokio::time::sleep(handle.sync_interval) => {}
+        }
+    }
+    handle.set_connected(None);
+    if let Some(s) = session {
+        close(s).await;
+    }
+}
+
+/// Ends a session without waiting long for the upstream.
+async fn close(session: RunningService<RoleClient, UpstreamClient>) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), session.cancel()).await;
+}
+
+/// Lists everything the upstream offers (each list following its cursors), within the timeout.
+async fn sync(handle: &UpstreamHandle, peer: &Peer<RoleClient>) -> Result<Catalog, UpstreamError> {
+    let caps = peer
+        .peer_info()
+        .map(|i| i.capabilities.clone())
+        .unwrap_or_default();
+    let mut catalog = Catalog::default();
+    if !handle.pinned && caps.tools.is_some() {
+        catalog.tools = request(handle, "tools/list", peer.list_all_tools()).await?;
+    }
+    if caps.prompts.is_some() {
+        catalog.prompts = request(handle, "prompts/list", peer.list_all_prompts()).await?;
+    }
+    if caps.resources.is_some() {
+        catalog.resources = request(handle, "resources/list", peer.list_all_resources()).await?;
+        // Templates are optional even for servers with resources: an error here is not fatal.
+        catalog.templates = request(
+            handle,
+            "resources/templates/list",
+            peer.list_all_resource_templates(),
+        )
+        .await
+        .unwrap_or_default();
+    }
+    Ok(catalog)
+}
+
+/// Awaits one upstream request within the target's timeout, naming it in the error.
+pub async fn request<T>(
+    handle: &UpstreamHandle,
+    what: &str,
+    fut: impl Future<Output = Result<T, ServiceError>>,
+) -> Result<T, UpstreamError> {
+    match tokio::time::timeout(handle.timeout, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(UpstreamError::Request {
+            target: handle.target.clone(),
+            what: what.into(),
+            message: e.to_string(),
+        }),
+        Err(_) => Err(UpstreamError::Timeout {
+            target: handle.target.clone(),
+            what: what.into(),
+            timeout_ms: handle.timeout.as_millis() as u64,
+        }),
+    }
+}

@@ -1,0 +1,53 @@
+"""A small upstream MCP server for test_upstream.py (the Python `mcp` SDK's FastMCP over
+streamable HTTP): a few tools, one that adds a tool at runtime and announces
+`notifications/tools/list_changed`, and one that reports the request headers it received (to
+check what the gateway forwards)."""
+
+from __future__ import annotations
+
+import argparse
+
+from mcp.server.fastmcp import Context, FastMCP
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--port", type=int, required=True)
+args = parser.parse_args()
+
+mcp = FastMCP("small-upstream", host="127.0.0.1", port=args.port)
+
+
+@mcp.tool()
+def add(a: int, b: int) -> int:
+    """Adds two integers."""
+    return a + b
+
+
+@mcp.tool()
+def echo(message: str) -> str:
+    """Echoes the message back (same name as the everything-server's echo)."""
+    return f"small says: {message}"
+
+
+@mcp.tool()
+def whoami(ctx: Context) -> dict:
+    """Returns the HTTP headers of the request that carried this call."""
+    request = ctx.request_context.request
+    headers = {k.lower(): v for k, v in request.headers.items()} if request is not None else {}
+    return {"headers": headers}
+
+
+def _added_tool(word: str) -> str:
+    """A tool added at runtime by add_tool."""
+    return f"added tool got {word}"
+
+
+@mcp.tool()
+async def add_tool(name: str, ctx: Context) -> str:
+    """Registers a new tool under `name` and tells the client its tool list changed."""
+    mcp.add_tool(_added_tool, name=name, description="A tool added at runtime by add_tool.")
+    await ctx.session.send_tool_list_changed()
+    return f"added {name}"
+
+
+if __name__ == "__main__":
+    mcp.run(transport="streamable-http")
