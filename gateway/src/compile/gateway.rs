@@ -22,7 +22,7 @@ use toolyard_crds::target::{
 };
 use toolyard_crds::{CONFIG_VERSION, Gateway, GatewayTarget};
 
-use super::{SourceTools, duration, lambda, naming, openapi};
+use super::{SourceTools, duration, lambda, naming, openapi, smithy};
 
 /// Default search tool name, as in AgentCore Gateway.
 pub const DEFAULT_SEARCH_TOOL: &str = "x_amz_bedrock_agentcore_search";
@@ -392,8 +392,8 @@ fn compile_target(
             "requestsPerSecond must be at least 1 and burst at least requestsPerSecond",
         ));
     }
-    let credentials = credentials(spec.credentials.as_ref(), kind, spec, refs, ctx)?;
-
+    // The Smithy model's SigV4 name, the default signing name of `gatewayIamRole`.
+    let mut signing_name: Option<String> = None;
     let (endpoint, source) = match kind {
         TargetKind::OpenApi => {
             let api = spec
@@ -482,13 +482,31 @@ fn compile_target(
             )
         }
         TargetKind::Smithy => {
-            return Err(TargetError::new(
-                "InvalidSpec",
-                "spec.smithy",
-                "Smithy targets are not supported by this version of Toolyard yet; use an openApi target",
-            ));
+            let s = spec
+                .smithy
+                .as_ref()
+                .ok_or_else(|| TargetError::new("InvalidSpec", "spec.smithy", "missing"))?;
+            let document = resolve_schema(&s.schema, "spec.smithy.schema", refs)?;
+            let input = smithy::SmithyInput {
+                document: &document,
+                service: s.service.as_deref(),
+                region: s.region.as_deref(),
+                endpoint: s.endpoint.as_deref(),
+            };
+            let compiled = smithy::compile(&input)
+                .map_err(|e| TargetError::new(e.reason(), e.field(), e.to_string()))?;
+            signing_name = compiled.signing_name;
+            (compiled.endpoint, compiled.tools)
         }
     };
+    let credentials = credentials(
+        spec.credentials.as_ref(),
+        kind,
+        signing_name.as_deref(),
+        spec,
+        refs,
+        ctx,
+    )?;
 
     let use_prefix = !matches!(
         endpoint,
@@ -657,6 +675,7 @@ fn tool_definitions(
 fn credentials(
     creds: Option<&Credentials>,
     kind: TargetKind,
+    signing_name: Option<&str>,
     spec: &toolyard_crds::GatewayTargetSpec,
     refs: &ResolvedRefs,
     ctx: &CompileContext,
@@ -742,6 +761,7 @@ fn credentials(
         (None, None, Some(iam)) => {
             let default_service = match kind {
                 TargetKind::Lambda => Some("lambda"),
+                TargetKind::Smithy => signing_name,
                 _ => None,
             };
             let service = iam

@@ -2,6 +2,7 @@
 //! Every failure a caller can cause or a backend can have becomes a tool result with
 //! `isError: true` (the MCP rule), never a protocol error, a panic or a hang.
 
+pub mod awsjson;
 pub mod http;
 pub mod request;
 pub mod result;
@@ -50,10 +51,16 @@ pub async fn call(snapshot: &Snapshot, found: Found<'_>, args: Map<String, Value
             result::ErrorKind::Backend,
             "Lambda targets are compiled but not invocable by this gateway version yet.".into(),
         ),
-        CallPlan::AwsJson { .. } => ToolOutcome::error_kind(
-            result::ErrorKind::Backend,
-            "AWS JSON-protocol targets are not invocable by this gateway version yet.".into(),
-        ),
+        CallPlan::AwsJson { operation } => {
+            awsjson::call(
+                &snapshot.config.gateway.security,
+                found,
+                operation,
+                &args,
+                debug,
+            )
+            .await
+        }
         CallPlan::Mcp { .. } => ToolOutcome::error_kind(
             result::ErrorKind::Backend,
             "MCP server targets are not invocable by this gateway version yet.".into(),

@@ -7,7 +7,10 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value};
-use toolyard_crds::config::{BodyEncoding, BodyShape, HttpCall, ParamLocation, ParamStyle};
+use base64::Engine;
+use toolyard_crds::config::{
+    BodyEncoding, BodyShape, HttpCall, ParamExpansion, ParamLocation, ParamStyle,
+};
 
 /// Characters left as-is in path segments and query components: RFC 3986 unreserved.
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
@@ -209,12 +212,42 @@ pub fn build(
     let mut query = Vec::new();
     let mut headers = Vec::new();
     let mut cookies = Vec::new();
+    let mut map_query = Vec::new();
     for p in &plan.params {
         let Some(value) = args.get(&p.arg) else {
             continue;
         };
         if value.is_null() {
             continue;
+        }
+        match p.expand {
+            None => {}
+            Some(ParamExpansion::Greedy) => {
+                let raw = text(value);
+                if raw.split('/').any(|segment| segment == "." || segment == "..") {
+                    return Err(RequestError::DotSegment(p.arg.clone()));
+                }
+                let encoded: Vec<String> = raw.split('/').map(enc).collect();
+                path = path.replace(&format!("{{{}}}", p.name), &encoded.join("/"));
+                continue;
+            }
+            Some(ParamExpansion::PrefixHeaders) => {
+                for (key, v) in object_arg(p, value)? {
+                    let v = flat_value(v, false);
+                    if v.contains(['\r', '\n']) || !is_token(key) {
+                        return Err(RequestError::BadValue {
+                            arg: p.arg.clone(),
+                            message: format!("header {key:?} has an invalid name or a line break"),
+                        });
+                    }
+                    headers.push((format!("{}{key}", p.name), v));
+                }
+                continue;
+            }
+            Some(ParamExpansion::QueryMap) => {
+                map_query.push((p, value));
+                continue;
+            }
         }
         match p.location {
             ParamLocation::Path => {
@@ -253,6 +286,20 @@ pub fn build(
             }
         }
     }
+    // Named query parameters win over the same key of a query map (Smithy's rule).
+    let named: Vec<&str> = plan
+        .params
+        .iter()
+        .filter(|p| p.location == ParamLocation::Query && p.expand.is_none())
+        .map(|p| p.name.as_str())
+        .collect();
+    for (p, value) in map_query {
+        for (key, v) in object_arg(p, value)? {
+            if !named.contains(&key.as_str()) {
+                query_pairs(key, v, ParamStyle::Form, true, false, &mut query);
+            }
+        }
+    }
     if !cookies.is_empty() {
         headers.push(("Cookie".into(), cookies.join("; ")));
     }
@@ -286,11 +333,44 @@ pub fn build(
             match value {
                 None if b.required => return Err(RequestError::MissingBody),
                 None => None,
+                Some(v) if b.base64 => Some((b.media_type.clone(), decode_base64(&v)?)),
                 Some(v) => Some((b.media_type.clone(), encode_body(b.encoding, &v)?)),
             }
         }
     };
     Ok(BuiltRequest { url, headers, body })
+}
+
+/// The object value of a map-expanded argument.
+fn object_arg<'a>(
+    p: &toolyard_crds::config::ParamBinding,
+    value: &'a Value,
+) -> Result<&'a Map<String, Value>, RequestError> {
+    value.as_object().ok_or_else(|| RequestError::BadValue {
+        arg: p.arg.clone(),
+        message: "expected an object of names to values".into(),
+    })
+}
+
+/// RFC 9110 token characters (header names).
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Raw bytes of a base64 argument (a Smithy blob payload).
+fn decode_base64(value: &Value) -> Result<Body, RequestError> {
+    let bad = |message: &str| RequestError::BadValue {
+        arg: "body".into(),
+        message: message.into(),
+    };
+    let text = value.as_str().ok_or_else(|| bad("expected base64 text"))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map(Body::Bytes)
+        .map_err(|e| bad(&format!("not valid base64: {e}")))
 }
 
 fn encode_body(encoding: BodyEncoding, value: &Value) -> Result<Body, RequestError> {
@@ -333,6 +413,7 @@ mod tests {
             explode,
             required: false,
             allow_reserved: false,
+            expand: None,
         }
     }
 
@@ -481,6 +562,7 @@ mod tests {
                 properties: vec!["name".into(), "age".into()],
             },
             required: true,
+            base64: false,
         };
         let p = plan("/u", vec![], Some(merged));
         let r = build("http://h", &p, &args(json!({"name": "n", "other": 1}))).unwrap();
@@ -499,6 +581,7 @@ mod tests {
                 name: "body".into(),
             },
             required: true,
+            base64: false,
         };
         let p = plan("/u", vec![], Some(form));
         let r = build("http://h", &p, &args(json!({"body": {"a": "x y", "b": 2}}))).unwrap();

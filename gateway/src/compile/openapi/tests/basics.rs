@@ -66,6 +66,7 @@ fn seed_example_compiles_to_get_user() {
                 explode: false,
                 required: true,
                 allow_reserved: false,
+                expand: None,
             }],
             body: None,
         }
