@@ -597,4 +597,77 @@ mod tests {
             Err(RequestError::MissingBody)
         );
     }
+
+    #[test]
+    fn smithy_expansions_greedy_prefix_headers_query_maps_and_blob_payloads() {
+        let mut greedy = param("key", ParamLocation::Path, ParamStyle::Simple, false);
+        greedy.expand = Some(ParamExpansion::Greedy);
+        let mut meta = param("meta", ParamLocation::Header, ParamStyle::Simple, false);
+        meta.name = "x-meta-".into();
+        meta.expand = Some(ParamExpansion::PrefixHeaders);
+        let mut extra = param("extra", ParamLocation::Query, ParamStyle::Form, true);
+        extra.expand = Some(ParamExpansion::QueryMap);
+        let limit = param("limit", ParamLocation::Query, ParamStyle::Form, true);
+        let blob = BodyBinding {
+            media_type: "application/octet-stream".into(),
+            encoding: BodyEncoding::Text,
+            shape: BodyShape::Argument {
+                name: "data".into(),
+            },
+            required: false,
+            base64: true,
+        };
+        let p = plan(
+            "/b/{key}?x-id=Put",
+            vec![greedy, meta, extra, limit],
+            Some(blob),
+        );
+        let r = build(
+            "http://h",
+            &p,
+            &args(json!({
+                "key": "a b/c?d",
+                "meta": {"Color": "red", "Size": 2},
+                "extra": {"limit": "ignored", "tag": ["x", "y"], "q": "1&2"},
+                "limit": 5,
+                "data": "AAEC/w=="
+            })),
+        )
+        .unwrap();
+        assert_eq!(
+            r.url,
+            "http://h/b/a%20b/c%3Fd?x-id=Put&limit=5&q=1%262&tag=x&tag=y"
+        );
+        assert_eq!(
+            r.headers,
+            vec![
+                ("x-meta-Color".to_string(), "red".to_string()),
+                ("x-meta-Size".to_string(), "2".to_string())
+            ]
+        );
+        assert_eq!(
+            r.body,
+            Some((
+                "application/octet-stream".into(),
+                Body::Bytes(vec![0, 1, 2, 255])
+            ))
+        );
+        // A greedy label still cannot climb out of the path.
+        assert_eq!(
+            build("http://h", &p, &args(json!({"key": "a/../admin"}))),
+            Err(RequestError::DotSegment("key".into()))
+        );
+        assert!(matches!(
+            build("http://h", &p, &args(json!({"meta": {"Bad Name": "v"}}))),
+            Err(RequestError::BadValue { .. })
+        ));
+        assert!(matches!(
+            build("http://h", &p, &args(json!({"meta": "not a map"}))),
+            Err(RequestError::BadValue { .. })
+        ));
+        assert!(matches!(
+            build("http://h", &p, &args(json!({"data": "%%%"}))),
+            Err(RequestError::BadValue { .. })
+        ));
+    }
 }
