@@ -8,6 +8,8 @@ pub mod source;
 #[cfg(feature = "server")]
 pub mod admin;
 #[cfg(feature = "server")]
+pub mod aws;
+#[cfg(feature = "server")]
 pub mod invoke;
 #[cfg(feature = "server")]
 pub mod mcp;

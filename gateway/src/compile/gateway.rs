@@ -392,6 +392,7 @@ fn compile_target(
             "requestsPerSecond must be at least 1 and burst at least requestsPerSecond",
         ));
     }
+    let mut credentials = credentials(spec.credentials.as_ref(), kind, spec, refs, ctx)?;
     // The Smithy model's SigV4 name, the default signing name of `gatewayIamRole`.
     let mut signing_name: Option<String> = None;
     let (endpoint, source) = match kind {
@@ -428,6 +429,17 @@ fn compile_target(
                     "expected arn:aws:lambda:<region>:<account>:function:<name>[:qualifier]",
                 )
             })?;
+            if spec
+                .credentials
+                .as_ref()
+                .is_some_and(|c| c.api_key.is_some() || c.oauth2.is_some())
+            {
+                return Err(TargetError::new(
+                    "InvalidSpec",
+                    "spec.credentials",
+                    "Lambda targets are invoked with the gateway's AWS identity: use gatewayIamRole or no credentials (which means gatewayIamRole)",
+                ));
+            }
             let defs = tool_definitions(&l.tool_schema, "spec.lambda.toolSchema", refs)?;
             let url = l
                 .endpoint
@@ -499,14 +511,30 @@ fn compile_target(
             (compiled.endpoint, compiled.tools)
         }
     };
-    let credentials = credentials(
-        spec.credentials.as_ref(),
-        kind,
-        signing_name.as_deref(),
-        spec,
-        refs,
-        ctx,
-    )?;
+    // A Smithy target's `gatewayIamRole` without a service signs with the model's name.
+    if let Some(OutboundCredentials::AwsSigV4 { service, .. }) = &mut credentials
+        && service.is_empty()
+    {
+        *service = signing_name.clone().ok_or_else(|| {
+            TargetError::new(
+                "InvalidSpec",
+                "spec.credentials.gatewayIamRole.service",
+                "the model's service has no aws.auth#sigv4 name; set the SigV4 signing name",
+            )
+        })?;
+    }
+    // AWS APIs take SigV4: a Smithy target without credentials signs with the pod's AWS
+    // identity, the model's signing name and the target's region (unsigned only when the model
+    // has no `aws.auth#sigv4` or no region is set, e.g. a local emulator behind `endpoint`).
+    if kind == TargetKind::Smithy
+        && credentials.is_none()
+        && let (Some(service), Some(region)) = (
+            signing_name.clone(),
+            spec.smithy.as_ref().and_then(|s| s.region.clone()),
+        )
+    {
+        credentials = Some(OutboundCredentials::AwsSigV4 { service, region });
+    }
 
     let use_prefix = !matches!(
         endpoint,
@@ -675,7 +703,6 @@ fn tool_definitions(
 fn credentials(
     creds: Option<&Credentials>,
     kind: TargetKind,
-    signing_name: Option<&str>,
     spec: &toolyard_crds::GatewayTargetSpec,
     refs: &ResolvedRefs,
     ctx: &CompileContext,
@@ -761,7 +788,8 @@ fn credentials(
         (None, None, Some(iam)) => {
             let default_service = match kind {
                 TargetKind::Lambda => Some("lambda"),
-                TargetKind::Smithy => signing_name,
+                // Filled in from the model once it is compiled.
+                TargetKind::Smithy => Some(""),
                 _ => None,
             };
             let service = iam
@@ -906,6 +934,55 @@ mod tests {
         let err = compiled.targets[1].outcome.as_ref().unwrap_err();
         assert_eq!(err.reason, "NameConflict");
         assert!(err.message.contains("same___t"), "{}", err.message);
+    }
+
+    #[test]
+    fn lambda_targets_take_region_endpoint_and_only_iam_credentials() {
+        let lambda = "  lambda:\n    functionArn: arn:aws:lambda:eu-west-1:123456789012:function:f:live\n    endpoint: http://127.0.0.1:9001\n    toolSchema: {inline: [{name: t, inputSchema: {type: object}}]}\n";
+        let text = format!(
+            "{GATEWAY}{}{}{}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData: {{k: v}}\n",
+            target("plain", lambda),
+            target(
+                "iam",
+                &format!("{lambda}  credentials: {{gatewayIamRole: {{}}}}\n")
+            ),
+            target(
+                "keyed",
+                &format!("{lambda}  credentials: {{apiKey: {{secretRef: {{name: s, key: k}}}}}}\n")
+            ),
+        );
+        let compiled = compile_text(&text);
+        let keyed = compiled.targets.iter().find(|t| t.name == "keyed").unwrap();
+        let err = keyed.outcome.as_ref().unwrap_err();
+        assert_eq!(
+            (err.reason, err.field.as_str()),
+            ("InvalidSpec", "spec.credentials")
+        );
+        let by_name = |n: &str| {
+            compiled
+                .config
+                .targets
+                .iter()
+                .find(|t| t.name == n)
+                .unwrap()
+        };
+        let plain = by_name("plain");
+        assert_eq!(
+            plain.endpoint,
+            Endpoint::Lambda {
+                function_arn: "arn:aws:lambda:eu-west-1:123456789012:function:f:live".into(),
+                region: "eu-west-1".into(),
+                url: "http://127.0.0.1:9001".into(),
+            }
+        );
+        assert_eq!(plain.credentials, None);
+        assert_eq!(
+            by_name("iam").credentials,
+            Some(OutboundCredentials::AwsSigV4 {
+                service: "lambda".into(),
+                region: "eu-west-1".into(),
+            })
+        );
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub async fn call(
         }) => {
             url.query_pairs_mut().append_pair(name, &value.0);
         }
+        // Signed below, once the request is complete.
+        Some(ResolvedCredentials::AwsSigV4(_)) => {}
         Some(ResolvedCredentials::Unsupported(message)) => {
             return ToolOutcome::error_kind(ErrorKind::Backend, format!("{message}."));
         }
@@ -106,7 +108,29 @@ pub async fn call(
     for (name, value) in headers {
         req = req.header(name, value);
     }
-    let response = match req.body(body).send().await {
+    let mut req = match req.body(body).build() {
+        Ok(r) => r,
+        Err(e) => {
+            return ToolOutcome::error_kind(
+                ErrorKind::User,
+                format!(
+                    "Could not build the request for {}: {}.",
+                    tool.name,
+                    without_url(&e)
+                ),
+            );
+        }
+    };
+    if let Some(ResolvedCredentials::AwsSigV4(signer)) = &runtime.credentials
+        && let Err(e) = signer.sign(&mut req).await
+    {
+        tracing::warn!(target = %target.name, error = %e, "SigV4 signing failed");
+        return ToolOutcome::error_kind(
+            ErrorKind::Backend,
+            format!("Could not sign the request for {}: {e}.", tool.name),
+        );
+    }
+    let response = match runtime.client.execute(req).await {
         Ok(r) => r,
         Err(e) if e.is_timeout() => {
             return ToolOutcome::error_kind(

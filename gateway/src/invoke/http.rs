@@ -107,6 +107,8 @@ pub async fn call(
         }) => {
             url.query_pairs_mut().append_pair(name, &value.0);
         }
+        // Signed last, below, once the request is complete.
+        Some(ResolvedCredentials::AwsSigV4(_)) => {}
         Some(ResolvedCredentials::Unsupported(message)) => {
             return ToolOutcome::error_kind(ErrorKind::Backend, format!("{message}."));
         }
@@ -155,6 +157,32 @@ pub async fn call(
         }
     }
 
+    let req = match &runtime.credentials {
+        Some(ResolvedCredentials::AwsSigV4(signer)) => {
+            let mut built = match req.build() {
+                Ok(r) => r,
+                Err(e) => {
+                    return ToolOutcome::error_kind(
+                        ErrorKind::User,
+                        format!(
+                            "Could not build the request for {}: {}.",
+                            tool.name,
+                            without_url(&e)
+                        ),
+                    );
+                }
+            };
+            if let Err(e) = signer.sign(&mut built).await {
+                tracing::warn!(target = %target.name, error = %e, "SigV4 signing failed");
+                return ToolOutcome::error_kind(
+                    ErrorKind::Backend,
+                    format!("Could not sign the request for {}: {e}.", tool.name),
+                );
+            }
+            reqwest::RequestBuilder::from_parts(runtime.client.clone(), built)
+        }
+        _ => req,
+    };
     let response = match req.send().await {
         Ok(r) => r,
         Err(e) if e.is_timeout() => {

@@ -4,6 +4,7 @@
 
 pub mod awsjson;
 pub mod http;
+pub mod lambda;
 pub mod request;
 pub mod result;
 
@@ -14,8 +15,27 @@ use toolyard_crds::gateway::ExceptionLevel;
 use crate::runtime::{Found, Snapshot};
 use result::ToolOutcome;
 
+/// Who is calling, as far as backends are told (the Lambda client context carries it).
+#[derive(Clone, Debug, Default)]
+pub struct CallContext {
+    /// The JSON-RPC id of the `tools/call` request.
+    pub message_id: Option<String>,
+    /// The MCP session id (`Mcp-Session-Id`), when the client has a session.
+    pub session_id: Option<String>,
+}
+
 /// Calls one tool of a snapshot.
 pub async fn call(snapshot: &Snapshot, found: Found<'_>, args: Map<String, Value>) -> ToolOutcome {
+    call_with(snapshot, found, args, &CallContext::default()).await
+}
+
+/// Calls one tool of a snapshot on behalf of the caller described by `ctx`.
+pub async fn call_with(
+    snapshot: &Snapshot,
+    found: Found<'_>,
+    args: Map<String, Value>,
+    ctx: &CallContext,
+) -> ToolOutcome {
     let Found {
         target,
         runtime,
@@ -47,10 +67,7 @@ pub async fn call(snapshot: &Snapshot, found: Found<'_>, args: Map<String, Value
         CallPlan::Http(plan) => {
             http::call(&snapshot.config.gateway.security, found, plan, &args, debug).await
         }
-        CallPlan::Lambda => ToolOutcome::error_kind(
-            result::ErrorKind::Backend,
-            "Lambda targets are compiled but not invocable by this gateway version yet.".into(),
-        ),
+        CallPlan::Lambda => lambda::call(&snapshot.config.gateway, found, &args, ctx, debug).await,
         CallPlan::AwsJson { operation } => {
             awsjson::call(
                 &snapshot.config.gateway.security,

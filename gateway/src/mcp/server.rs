@@ -174,7 +174,7 @@ impl ServerHandler for GatewayHandler {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         // One snapshot for the whole call: a reload in the middle does not affect it.
         let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
@@ -192,7 +192,7 @@ impl ServerHandler for GatewayHandler {
             ));
         };
         let started = Instant::now();
-        let outcome = invoke::call(&snapshot, found, args).await;
+        let outcome = invoke::call_with(&snapshot, found, args, &call_context(&context)).await;
         self.metrics.record_call(
             &found.target.name,
             &found.tool.name,
@@ -200,6 +200,25 @@ impl ServerHandler for GatewayHandler {
             started.elapsed(),
         );
         Ok(outcome.result.into())
+    }
+}
+
+/// The caller's request id and MCP session id, for backends that are told about them.
+fn call_context(context: &RequestContext<RoleServer>) -> invoke::CallContext {
+    let message_id = match serde_json::to_value(&context.id) {
+        Ok(serde_json::Value::String(s)) => Some(s),
+        Ok(other) => Some(other.to_string()),
+        Err(_) => None,
+    };
+    let session_id = context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.headers.get("mcp-session-id"))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    invoke::CallContext {
+        message_id,
+        session_id,
     }
 }
 

@@ -25,6 +25,9 @@ pub enum ResolvedCredentials {
         /// Prefix + key.
         value: SecretValue,
     },
+    /// AWS SigV4 with the gateway's AWS identity (`gatewayIamRole`; Lambda targets default to
+    /// it with service `lambda` and the function's region).
+    AwsSigV4(crate::aws::Signer),
     /// Not yet supported by this data plane: calls fail with this message.
     Unsupported(String),
 }
@@ -81,8 +84,8 @@ pub struct TargetRuntime {
     pub limiter: Option<Arc<RateLimiter>>,
     /// Call time limit.
     pub timeout: Duration,
-    /// The HTTP endpoint's base URL, parsed once per reload (None for other endpoints or an
-    /// unparsable URL, which fails the call with a clear error).
+    /// The HTTP endpoint's base URL, or a Lambda target's Invoke URL, parsed once per reload (None
+    /// for other endpoints or an unparsable URL, which fails the call with a clear error).
     pub base_url: Option<reqwest::Url>,
 }
 
@@ -279,9 +282,17 @@ fn target_runtime(
             "OAuth2 client-credentials outbound auth is not supported by this gateway version yet"
                 .into(),
         )),
-        Some(OutboundCredentials::AwsSigV4 { .. }) => Some(ResolvedCredentials::Unsupported(
-            "AWS SigV4 outbound auth is not supported by this gateway version yet".into(),
-        )),
+        Some(OutboundCredentials::AwsSigV4 { service, region }) => Some(
+            ResolvedCredentials::AwsSigV4(crate::aws::Signer::new(service, region)),
+        ),
+    };
+    // Lambda is only reachable with SigV4: without explicit credentials a Lambda target signs
+    // for `lambda` in the function's region (AgentCore's GATEWAY_IAM_ROLE default).
+    let credentials = match (&target.endpoint, credentials) {
+        (toolyard_crds::config::Endpoint::Lambda { region, .. }, None) => Some(
+            ResolvedCredentials::AwsSigV4(crate::aws::Signer::new("lambda", region)),
+        ),
+        (_, c) => c,
     };
     let limiter = target.rate_limit.as_ref().map(|r| {
         Arc::new(RateLimiter::new(
@@ -291,6 +302,9 @@ fn target_runtime(
     });
     let base_url = match &target.endpoint {
         toolyard_crds::config::Endpoint::Http { base_url } => reqwest::Url::parse(base_url).ok(),
+        toolyard_crds::config::Endpoint::Lambda {
+            function_arn, url, ..
+        } => crate::invoke::lambda::invoke_url(url, function_arn).ok(),
         _ => None,
     };
     Ok(TargetRuntime {
