@@ -364,6 +364,9 @@ pub struct HttpCall {
     /// Request body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<BodyBinding>,
+    /// The response body is JSON whatever its content type says (Smithy restJson1).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub json_response: bool,
 }
 
 /// Where a parameter goes.

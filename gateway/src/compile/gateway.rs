@@ -998,4 +998,60 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.field, "spec.inboundAuth");
     }
+
+    #[test]
+    fn smithy_targets_compile_with_sigv4_by_default_and_name_bad_fields() {
+        let model = r#"{"smithy":"2.0","shapes":{"ex#Svc":{"type":"service","operations":[{"target":"ex#Ping"}],"traits":{"aws.protocols#awsJson1_1":{},"aws.api#service":{"endpointPrefix":"ex"},"aws.auth#sigv4":{"name":"exsign"}}},"ex#Ping":{"type":"operation"}}}"#;
+        let smithy = |extra: &str| {
+            format!("  smithy:\n    schema: {{inline: '{model}'}}\n{extra}")
+        };
+        let text = format!(
+            "{GATEWAY}{}{}{}{}",
+            target("a", &smithy("    region: eu-west-1\n")),
+            target(
+                "b",
+                &smithy("    endpoint: http://127.0.0.1:1\n  credentials: {gatewayIamRole: {region: us-east-2}}\n")
+            ),
+            target("c", &smithy("    endpoint: http://127.0.0.1:1\n")),
+            target("d", &smithy("")),
+        );
+        let compiled = compile_text(&text);
+        let config = |name: &str| {
+            compiled
+                .config
+                .targets
+                .iter()
+                .find(|t| t.name == name)
+                .unwrap()
+        };
+        let a = config("a");
+        assert_eq!(a.tools[0].name, "a___Ping");
+        assert_eq!(
+            a.endpoint,
+            Endpoint::AwsJson {
+                url: "https://ex.eu-west-1.amazonaws.com".into(),
+                json_version: "1.1".into(),
+                target_prefix: "Svc".into()
+            }
+        );
+        assert_eq!(
+            a.credentials,
+            Some(OutboundCredentials::AwsSigV4 {
+                service: "exsign".into(),
+                region: "eu-west-1".into()
+            })
+        );
+        assert_eq!(
+            config("b").credentials,
+            Some(OutboundCredentials::AwsSigV4 {
+                service: "exsign".into(),
+                region: "us-east-2".into()
+            })
+        );
+        // An emulator endpoint without a region: unsigned.
+        assert_eq!(config("c").credentials, None);
+        let d = compiled.targets.iter().find(|t| t.name == "d").unwrap();
+        let err = d.outcome.as_ref().unwrap_err();
+        assert_eq!((err.reason, err.field.as_str()), ("InvalidSpec", "spec.smithy.region"));
+    }
 }

@@ -241,6 +241,12 @@ pub async fn call(
         return result::backend_error(debug, Some(status.as_u16()), &detail);
     }
     url.set_query(None);
+    // Smithy restJson1 bodies are JSON whatever the content type says.
+    let content_type = if plan.json_response && !body.is_empty() {
+        "application/json".to_string()
+    } else {
+        content_type
+    };
     ToolOutcome::ok(result::success(
         &content_type,
         &body,

@@ -423,6 +423,7 @@ mod tests {
             path: path.into(),
             params,
             body,
+            json_response: false,
         }
     }
 

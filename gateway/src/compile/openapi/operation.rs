@@ -205,6 +205,7 @@ pub(super) fn compile(
             path,
             params: bindings,
             body,
+            json_response: false,
         },
     })
 }

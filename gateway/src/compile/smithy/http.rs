@@ -190,6 +190,7 @@ pub fn compile(model: &Model, operation: Shape<'_>) -> Result<RestOperation, Str
             path,
             params,
             body,
+            json_response: true,
         },
         input_schema,
         output_schema: output_schema(model, operation),

@@ -10,8 +10,9 @@
 //!   DynamoDB's `AttributeValue`) or used a second time goes to `$defs` and is referenced, so
 //!   recursion is finite and repeated shapes are written once. Depth and the number of
 //!   expansions are bounded, so any model gives a finite schema.
-//! - Output schemas are lenient (no `required`, enums or constraints): they describe what the
-//!   service sends, and MCP clients validate `structuredContent` against them.
+//! - Output schemas are lenient (no `required`, enums or constraints; members may be `null`,
+//!   which Smithy reads as absent): they describe what the service sends, and MCP clients
+//!   validate `structuredContent` against them.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -131,6 +132,13 @@ impl<'m> SchemaBuilder<'m> {
                 {
                     map.insert("default".into(), default.clone());
                 }
+            }
+            // Smithy reads a JSON `null` member as absent, and some services (and emulators)
+            // send one: outputs accept it.
+            if self.mode == Mode::Output
+                && let Some(Value::String(t)) = map.get("type").cloned()
+            {
+                map.insert("type".into(), json!([t, "null"]));
             }
             if let Some(doc) = m
                 .trait_str("smithy.api#documentation")

@@ -283,7 +283,7 @@ fn rest_json_bindings_become_http_plans() {
     // Header-bound output members are not in the body's schema.
     assert_eq!(
         put.output_schema,
-        Some(json!({"type": "object", "properties": {"name": {"type": "string"}}}))
+        Some(json!({"type": "object", "properties": {"name": {"type": ["string", "null"]}}}))
     );
     assert_eq!(
         put.annotations.as_ref().and_then(|a| a.idempotent_hint),

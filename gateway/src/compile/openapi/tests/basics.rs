@@ -69,6 +69,7 @@ fn seed_example_compiles_to_get_user() {
                 expand: None,
             }],
             body: None,
+            json_response: false,
         }
     );
     assert_eq!(
