@@ -27,7 +27,9 @@ use toolyard_gateway::compile::smithy::{CompiledSmithy, SmithyInput, compile};
 #[ignore = "needs real models: run tests/gateway/setup.sh (setup.d/smithy.sh)"]
 fn real_models_compile() {
     let Some(dir) = std::env::var_os("TOOLYARD_SMITHY_MODELS") else {
-        panic!("TOOLYARD_SMITHY_MODELS is not set: run tests/gateway/setup.sh and point it at $TOOLYARD_CACHE/smithy-models");
+        panic!(
+            "TOOLYARD_SMITHY_MODELS is not set: run tests/gateway/setup.sh and point it at $TOOLYARD_CACHE/smithy-models"
+        );
     };
     let min: usize = std::env::var("TOOLYARD_SMITHY_MIN_MODELS")
         .ok()
@@ -132,7 +134,10 @@ fn check(model: &str, compiled: &CompiledSmithy) -> Vec<String> {
         if tool.name.is_empty() {
             out.push(format!("{label}: empty name"));
         }
-        for (what, schema) in [("input", Some(&tool.input_schema)), ("output", tool.output_schema.as_ref())] {
+        for (what, schema) in [
+            ("input", Some(&tool.input_schema)),
+            ("output", tool.output_schema.as_ref()),
+        ] {
             let Some(schema) = schema else { continue };
             if schema.get("type") != Some(&Value::String("object".into())) {
                 out.push(format!("{label}: {what} schema is not an object schema"));

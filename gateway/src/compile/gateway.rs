@@ -1002,15 +1002,15 @@ mod tests {
     #[test]
     fn smithy_targets_compile_with_sigv4_by_default_and_name_bad_fields() {
         let model = r#"{"smithy":"2.0","shapes":{"ex#Svc":{"type":"service","operations":[{"target":"ex#Ping"}],"traits":{"aws.protocols#awsJson1_1":{},"aws.api#service":{"endpointPrefix":"ex"},"aws.auth#sigv4":{"name":"exsign"}}},"ex#Ping":{"type":"operation"}}}"#;
-        let smithy = |extra: &str| {
-            format!("  smithy:\n    schema: {{inline: '{model}'}}\n{extra}")
-        };
+        let smithy = |extra: &str| format!("  smithy:\n    schema: {{inline: '{model}'}}\n{extra}");
         let text = format!(
             "{GATEWAY}{}{}{}{}",
             target("a", &smithy("    region: eu-west-1\n")),
             target(
                 "b",
-                &smithy("    endpoint: http://127.0.0.1:1\n  credentials: {gatewayIamRole: {region: us-east-2}}\n")
+                &smithy(
+                    "    endpoint: http://127.0.0.1:1\n  credentials: {gatewayIamRole: {region: us-east-2}}\n"
+                )
             ),
             target("c", &smithy("    endpoint: http://127.0.0.1:1\n")),
             target("d", &smithy("")),
@@ -1052,6 +1052,9 @@ mod tests {
         assert_eq!(config("c").credentials, None);
         let d = compiled.targets.iter().find(|t| t.name == "d").unwrap();
         let err = d.outcome.as_ref().unwrap_err();
-        assert_eq!((err.reason, err.field.as_str()), ("InvalidSpec", "spec.smithy.region"));
+        assert_eq!(
+            (err.reason, err.field.as_str()),
+            ("InvalidSpec", "spec.smithy.region")
+        );
     }
 }

@@ -90,7 +90,9 @@ pub struct CompiledSmithy {
 #[derive(Debug, thiserror::Error)]
 pub enum SmithyError {
     /// Not JSON.
-    #[error("the model is not valid JSON: {message} (line {line}, column {column}); Smithy targets take the JSON AST form")]
+    #[error(
+        "the model is not valid JSON: {message} (line {line}, column {column}); Smithy targets take the JSON AST form"
+    )]
     Syntax {
         /// 1-based line.
         line: usize,
@@ -311,12 +313,8 @@ fn compile_operation(
         .and_then(Value::as_str)
         .and_then(|d| docs::plain_text(d, docs::MAX_DESCRIPTION));
     let mut hints = ToolHints {
-        read_only_hint: operation
-            .has_trait("smithy.api#readonly")
-            .then_some(true),
-        idempotent_hint: operation
-            .has_trait("smithy.api#idempotent")
-            .then_some(true),
+        read_only_hint: operation.has_trait("smithy.api#readonly").then_some(true),
+        idempotent_hint: operation.has_trait("smithy.api#idempotent").then_some(true),
         destructive_hint: None,
     };
     let (call, input_schema, output_schema) = match protocol {

@@ -281,7 +281,10 @@ pub(crate) enum ReadError {
 }
 
 /// Reads a body of at most `limit` bytes.
-pub(crate) async fn read_limited(response: reqwest::Response, limit: u64) -> Result<Vec<u8>, ReadError> {
+pub(crate) async fn read_limited(
+    response: reqwest::Response,
+    limit: u64,
+) -> Result<Vec<u8>, ReadError> {
     if response.content_length().is_some_and(|n| n > limit) {
         return Err(ReadError::TooLarge);
     }

@@ -5,9 +5,9 @@
 //! and the dot segments `.` and `..` are refused outright (URL parsers normalize them even when
 //! encoded).
 
+use base64::Engine;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value};
-use base64::Engine;
 use toolyard_crds::config::{
     BodyEncoding, BodyShape, HttpCall, ParamExpansion, ParamLocation, ParamStyle,
 };
@@ -224,7 +224,10 @@ pub fn build(
             None => {}
             Some(ParamExpansion::Greedy) => {
                 let raw = text(value);
-                if raw.split('/').any(|segment| segment == "." || segment == "..") {
+                if raw
+                    .split('/')
+                    .any(|segment| segment == "." || segment == "..")
+                {
                     return Err(RequestError::DotSegment(p.arg.clone()));
                 }
                 let encoded: Vec<String> = raw.split('/').map(enc).collect();

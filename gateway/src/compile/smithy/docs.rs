@@ -14,7 +14,10 @@ pub fn plain_text(html: &str, max: usize) -> Option<String> {
     let mut rest = html;
     // Source line breaks are wrapping, not structure: only block tags break lines.
     let push_text = |out: &mut String, text: &str| {
-        out.extend(text.chars().map(|c| if c.is_whitespace() { ' ' } else { c }));
+        out.extend(
+            text.chars()
+                .map(|c| if c.is_whitespace() { ' ' } else { c }),
+        );
     };
     while let Some(start) = rest.find('<') {
         push_text(&mut out, &rest[..start]);
@@ -29,8 +32,20 @@ pub fn plain_text(html: &str, max: usize) -> Option<String> {
                     .to_ascii_lowercase();
                 if matches!(
                     tag.as_str(),
-                    "p" | "br" | "li" | "ul" | "ol" | "note" | "important" | "dd" | "dt" | "div"
-                        | "h1" | "h2" | "h3" | "h4" | "pre"
+                    "p" | "br"
+                        | "li"
+                        | "ul"
+                        | "ol"
+                        | "note"
+                        | "important"
+                        | "dd"
+                        | "dt"
+                        | "div"
+                        | "h1"
+                        | "h2"
+                        | "h3"
+                        | "h4"
+                        | "pre"
                 ) {
                     out.push('\n');
                 } else if matches!(tag.as_str(), "td" | "th") {
@@ -122,6 +137,9 @@ mod tests {
         assert_eq!(plain_text("  <p> </p> ", 100), None);
         assert_eq!(plain_text("a < b && c", 100).as_deref(), Some("a < b && c"));
         assert_eq!(plain_text("<p>abcdef</p>", 4).as_deref(), Some("abc…"));
-        assert_eq!(plain_text("x <unclosed", 100).as_deref(), Some("x <unclosed"));
+        assert_eq!(
+            plain_text("x <unclosed", 100).as_deref(),
+            Some("x <unclosed")
+        );
     }
 }

@@ -95,23 +95,53 @@ pub fn compile(model: &Model, operation: Shape<'_>) -> Result<RestOperation, Str
                 .iter()
                 .any(|g| g == m.name)
                 .then_some(ParamExpansion::Greedy);
-            let mut p = param(ParamLocation::Path, ParamStyle::Simple, false, m.name, expand);
+            let mut p = param(
+                ParamLocation::Path,
+                ParamStyle::Simple,
+                false,
+                m.name,
+                expand,
+            );
             p.required = true;
             params.push(p);
             (m.name, input.member(m, TimestampDefault::DateTime))
         } else if let Some(name) = m.trait_str("smithy.api#httpQuery") {
-            params.push(param(ParamLocation::Query, ParamStyle::Form, true, name, None));
+            params.push(param(
+                ParamLocation::Query,
+                ParamStyle::Form,
+                true,
+                name,
+                None,
+            ));
             (m.name, input.member(m, TimestampDefault::DateTime))
         } else if m.has_trait("smithy.api#httpQueryParams") {
             let expand = Some(ParamExpansion::QueryMap);
-            params.push(param(ParamLocation::Query, ParamStyle::Form, true, m.name, expand));
+            params.push(param(
+                ParamLocation::Query,
+                ParamStyle::Form,
+                true,
+                m.name,
+                expand,
+            ));
             (m.name, input.member(m, TimestampDefault::DateTime))
         } else if let Some(name) = m.trait_str("smithy.api#httpHeader") {
-            params.push(param(ParamLocation::Header, ParamStyle::Simple, false, name, None));
+            params.push(param(
+                ParamLocation::Header,
+                ParamStyle::Simple,
+                false,
+                name,
+                None,
+            ));
             (m.name, input.member(m, TimestampDefault::HttpDate))
         } else if let Some(prefix) = m.trait_str("smithy.api#httpPrefixHeaders") {
             let expand = Some(ParamExpansion::PrefixHeaders);
-            params.push(param(ParamLocation::Header, ParamStyle::Simple, false, prefix, expand));
+            params.push(param(
+                ParamLocation::Header,
+                ParamStyle::Simple,
+                false,
+                prefix,
+                expand,
+            ));
             (m.name, input.member(m, TimestampDefault::HttpDate))
         } else if m.has_trait("smithy.api#httpPayload") {
             let target = model.shape(m.target);

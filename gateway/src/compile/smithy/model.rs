@@ -71,9 +71,7 @@ impl Model {
         }
         match root.remove("shapes") {
             Some(Value::Object(shapes)) => Ok(Model { shapes }),
-            None => Ok(Model {
-                shapes: Map::new(),
-            }),
+            None => Ok(Model { shapes: Map::new() }),
             Some(_) => Err(SmithyError::NotSmithy {
                 detail: "\"shapes\" is not an object".into(),
             }),

@@ -384,7 +384,14 @@ fn constraints<'a>(
     if let Some(range) = get("smithy.api#range")
         && matches!(
             kind,
-            "byte" | "short" | "integer" | "long" | "float" | "double" | "bigInteger" | "bigDecimal"
+            "byte"
+                | "short"
+                | "integer"
+                | "long"
+                | "float"
+                | "double"
+                | "bigInteger"
+                | "bigDecimal"
         )
     {
         for (key, field) in [("minimum", "min"), ("maximum", "max")] {

@@ -153,21 +153,24 @@ fn aws_json_operations_become_tools_with_target_and_schemas() {
         json!({"type": "string", "minLength": 3, "maxLength": 255, "description": "The table."})
     );
     assert_eq!(s["properties"]["Mode"]["enum"], json!(["fast", "slow"]));
-    assert_eq!(s["properties"]["Level"], json!({"type": "integer", "enum": [9, 1]}));
+    assert_eq!(
+        s["properties"]["Level"],
+        json!({"type": "integer", "enum": [9, 1]})
+    );
     assert_eq!(s["properties"]["Since"], json!({"type": "number"}));
     assert_eq!(s["properties"]["Data"]["contentEncoding"], "base64");
     assert_eq!(s["properties"]["Extra"], json!({}));
     assert_eq!(s["properties"]["Tags"]["maxItems"], 50);
-    assert_eq!(
-        s["properties"]["Tags"]["items"]["required"],
-        json!(["Key"])
-    );
+    assert_eq!(s["properties"]["Tags"]["items"]["required"], json!(["Key"]));
     // The recursive union is defined once and referenced.
     let value = &s["properties"]["Key"]["additionalProperties"];
     assert_eq!(value["$ref"], "#/$defs/AttributeValue");
     let def = &s["$defs"]["AttributeValue"];
     assert_eq!(def["maxProperties"], 1);
-    assert_eq!(def["properties"]["L"]["items"]["$ref"], "#/$defs/AttributeValue");
+    assert_eq!(
+        def["properties"]["L"]["items"]["$ref"],
+        "#/$defs/AttributeValue"
+    );
     assert_eq!(
         def["properties"]["M"]["additionalProperties"]["$ref"],
         "#/$defs/AttributeValue"
@@ -275,7 +278,10 @@ fn rest_json_bindings_become_http_plans() {
     let p = &put.input_schema["properties"];
     assert_eq!(p["When"], json!({"type": "string", "format": "date-time"}));
     assert_eq!(p["Since"], json!({"type": "string"}));
-    assert_eq!(p["Created"], json!({"type": "string", "format": "date-time"}));
+    assert_eq!(
+        p["Created"],
+        json!({"type": "string", "format": "date-time"})
+    );
     assert_eq!(
         put.input_schema["required"],
         json!(["displayName", "Id", "Path"])
@@ -310,8 +316,16 @@ fn rest_json_bindings_become_http_plans() {
         .map(|s| (s.operation.as_str(), s.reason.as_str()))
         .collect();
     assert_eq!(reasons.len(), 2, "{reasons:?}");
-    assert!(reasons.iter().any(|(op, r)| *op == "NoHttp" && r.contains("@http")));
-    assert!(reasons.iter().any(|(op, r)| *op == "Events" && r.contains("event stream")));
+    assert!(
+        reasons
+            .iter()
+            .any(|(op, r)| *op == "NoHttp" && r.contains("@http"))
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|(op, r)| *op == "Events" && r.contains("event stream"))
+    );
 }
 
 #[test]
@@ -338,7 +352,10 @@ fn bad_documents_and_settings_name_the_field() {
         .unwrap_err()
     };
     let e = err("{not json", None, None);
-    assert_eq!((e.reason(), e.field()), ("InvalidSchema", "spec.smithy.schema"));
+    assert_eq!(
+        (e.reason(), e.field()),
+        ("InvalidSchema", "spec.smithy.schema")
+    );
     let e = err(r#"{"openapi": "3.0.0"}"#, None, None);
     assert!(e.to_string().contains("Smithy JSON AST"), "{e}");
     let e = err(&dynamo_like(), None, None);
