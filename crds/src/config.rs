@@ -364,6 +364,9 @@ pub struct HttpCall {
     /// Request body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<BodyBinding>,
+    /// The response body is JSON whatever its content type says (Smithy restJson1).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub json_response: bool,
 }
 
 /// Where a parameter goes.
@@ -423,6 +426,23 @@ pub struct ParamBinding {
     /// Keep RFC 3986 reserved characters unencoded in query values.
     #[serde(default)]
     pub allow_reserved: bool,
+    /// A Smithy binding that expands one argument beyond OpenAPI's styles (greedy labels,
+    /// prefix headers, query-parameter maps). Absent for OpenAPI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expand: Option<ParamExpansion>,
+}
+
+/// How a Smithy HTTP binding expands one argument (restJson1).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ParamExpansion {
+    /// `{name+}` path label: the value may span segments; each segment is encoded, `/` kept.
+    Greedy,
+    /// `@httpPrefixHeaders`: each key of the object argument becomes header `<name><key>`.
+    PrefixHeaders,
+    /// `@httpQueryParams`: each key of the object argument becomes a query parameter (arrays
+    /// repeat it); parameters bound by name win over the same key here.
+    QueryMap,
 }
 
 /// How the body is encoded.
@@ -470,6 +490,9 @@ pub struct BodyBinding {
     /// Whether a body is required.
     #[serde(default)]
     pub required: bool,
+    /// The argument is base64 text of raw bytes, sent decoded (a Smithy blob `@httpPayload`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub base64: bool,
 }
 
 impl GatewayConfig {

@@ -22,7 +22,7 @@ use toolyard_crds::target::{
 };
 use toolyard_crds::{CONFIG_VERSION, Gateway, GatewayTarget};
 
-use super::{SourceTools, duration, lambda, naming, openapi};
+use super::{SourceTools, duration, lambda, naming, openapi, smithy};
 
 /// Default search tool name, as in AgentCore Gateway.
 pub const DEFAULT_SEARCH_TOOL: &str = "x_amz_bedrock_agentcore_search";
@@ -392,8 +392,9 @@ fn compile_target(
             "requestsPerSecond must be at least 1 and burst at least requestsPerSecond",
         ));
     }
-    let credentials = credentials(spec.credentials.as_ref(), kind, spec, refs, ctx)?;
-
+    let mut credentials = credentials(spec.credentials.as_ref(), kind, spec, refs, ctx)?;
+    // The Smithy model's SigV4 name, the default signing name of `gatewayIamRole`.
+    let mut signing_name: Option<String> = None;
     let (endpoint, source) = match kind {
         TargetKind::OpenApi => {
             let api = spec
@@ -493,13 +494,47 @@ fn compile_target(
             )
         }
         TargetKind::Smithy => {
-            return Err(TargetError::new(
-                "InvalidSpec",
-                "spec.smithy",
-                "Smithy targets are not supported by this version of Toolyard yet; use an openApi target",
-            ));
+            let s = spec
+                .smithy
+                .as_ref()
+                .ok_or_else(|| TargetError::new("InvalidSpec", "spec.smithy", "missing"))?;
+            let document = resolve_schema(&s.schema, "spec.smithy.schema", refs)?;
+            let input = smithy::SmithyInput {
+                document: &document,
+                service: s.service.as_deref(),
+                region: s.region.as_deref(),
+                endpoint: s.endpoint.as_deref(),
+            };
+            let compiled = smithy::compile(&input)
+                .map_err(|e| TargetError::new(e.reason(), e.field(), e.to_string()))?;
+            signing_name = compiled.signing_name;
+            (compiled.endpoint, compiled.tools)
         }
     };
+    // A Smithy target's `gatewayIamRole` without a service signs with the model's name.
+    if let Some(OutboundCredentials::AwsSigV4 { service, .. }) = &mut credentials
+        && service.is_empty()
+    {
+        *service = signing_name.clone().ok_or_else(|| {
+            TargetError::new(
+                "InvalidSpec",
+                "spec.credentials.gatewayIamRole.service",
+                "the model's service has no aws.auth#sigv4 name; set the SigV4 signing name",
+            )
+        })?;
+    }
+    // AWS APIs take SigV4: a Smithy target without credentials signs with the pod's AWS
+    // identity, the model's signing name and the target's region (unsigned only when the model
+    // has no `aws.auth#sigv4` or no region is set, e.g. a local emulator behind `endpoint`).
+    if kind == TargetKind::Smithy
+        && credentials.is_none()
+        && let (Some(service), Some(region)) = (
+            signing_name.clone(),
+            spec.smithy.as_ref().and_then(|s| s.region.clone()),
+        )
+    {
+        credentials = Some(OutboundCredentials::AwsSigV4 { service, region });
+    }
 
     let use_prefix = !matches!(
         endpoint,
@@ -753,6 +788,8 @@ fn credentials(
         (None, None, Some(iam)) => {
             let default_service = match kind {
                 TargetKind::Lambda => Some("lambda"),
+                // Filled in from the model once it is compiled.
+                TargetKind::Smithy => Some(""),
                 _ => None,
             };
             let service = iam
@@ -960,5 +997,64 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.field, "spec.inboundAuth");
+    }
+
+    #[test]
+    fn smithy_targets_compile_with_sigv4_by_default_and_name_bad_fields() {
+        let model = r#"{"smithy":"2.0","shapes":{"ex#Svc":{"type":"service","operations":[{"target":"ex#Ping"}],"traits":{"aws.protocols#awsJson1_1":{},"aws.api#service":{"endpointPrefix":"ex"},"aws.auth#sigv4":{"name":"exsign"}}},"ex#Ping":{"type":"operation"}}}"#;
+        let smithy = |extra: &str| format!("  smithy:\n    schema: {{inline: '{model}'}}\n{extra}");
+        let text = format!(
+            "{GATEWAY}{}{}{}{}",
+            target("a", &smithy("    region: eu-west-1\n")),
+            target(
+                "b",
+                &smithy(
+                    "    endpoint: http://127.0.0.1:1\n  credentials: {gatewayIamRole: {region: us-east-2}}\n"
+                )
+            ),
+            target("c", &smithy("    endpoint: http://127.0.0.1:1\n")),
+            target("d", &smithy("")),
+        );
+        let compiled = compile_text(&text);
+        let config = |name: &str| {
+            compiled
+                .config
+                .targets
+                .iter()
+                .find(|t| t.name == name)
+                .unwrap()
+        };
+        let a = config("a");
+        assert_eq!(a.tools[0].name, "a___Ping");
+        assert_eq!(
+            a.endpoint,
+            Endpoint::AwsJson {
+                url: "https://ex.eu-west-1.amazonaws.com".into(),
+                json_version: "1.1".into(),
+                target_prefix: "Svc".into()
+            }
+        );
+        assert_eq!(
+            a.credentials,
+            Some(OutboundCredentials::AwsSigV4 {
+                service: "exsign".into(),
+                region: "eu-west-1".into()
+            })
+        );
+        assert_eq!(
+            config("b").credentials,
+            Some(OutboundCredentials::AwsSigV4 {
+                service: "exsign".into(),
+                region: "us-east-2".into()
+            })
+        );
+        // An emulator endpoint without a region: unsigned.
+        assert_eq!(config("c").credentials, None);
+        let d = compiled.targets.iter().find(|t| t.name == "d").unwrap();
+        let err = d.outcome.as_ref().unwrap_err();
+        assert_eq!(
+            (err.reason, err.field.as_str()),
+            ("InvalidSpec", "spec.smithy.region")
+        );
     }
 }

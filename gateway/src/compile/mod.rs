@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod lambda;
 pub mod naming;
 pub mod openapi;
+pub mod smithy;
 
 use serde_json::Value;
 use toolyard_crds::config::{CallPlan, ToolHints};

@@ -250,6 +250,10 @@ pub async fn call(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    // Kept only for errors: AWS services (Smithy restJson1) name the error in a header.
+    let error_headers = (!status.is_success())
+        .then(|| response.headers().clone())
+        .filter(|h| h.contains_key("x-amzn-errortype"));
     let body = match read_limited(response, security.max_response_bytes).await {
         Ok(b) => b,
         Err(ReadError::TooLarge) => {
@@ -274,13 +278,19 @@ pub async fn call(
     };
     if !status.is_success() {
         tracing::info!(target = %target.name, tool = %tool.name, status = status.as_u16(), "backend returned an error status");
-        return result::backend_error(
-            debug,
-            Some(status.as_u16()),
-            &String::from_utf8_lossy(&body),
-        );
+        let detail = match &error_headers {
+            Some(headers) => super::awsjson::error_detail(headers, &body),
+            None => String::from_utf8_lossy(&body).into_owned(),
+        };
+        return result::backend_error(debug, Some(status.as_u16()), &detail);
     }
     url.set_query(None);
+    // Smithy restJson1 bodies are JSON whatever the content type says.
+    let content_type = if plan.json_response && !body.is_empty() {
+        "application/json".to_string()
+    } else {
+        content_type
+    };
     ToolOutcome::ok(result::success(
         &content_type,
         &body,
@@ -325,7 +335,7 @@ fn oauth_failure(target: &str, error: &crate::outbound::oauth2::OAuthError) -> T
 }
 
 /// A reqwest error's text without its URL (which may carry an API key in the query).
-fn without_url(e: &reqwest::Error) -> String {
+pub(crate) fn without_url(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     if let Some(url) = e.url() {
         text = text.replace(url.as_str(), "<backend>");
@@ -339,13 +349,21 @@ fn without_url(e: &reqwest::Error) -> String {
     text
 }
 
-enum ReadError {
+/// Why a response body could not be read.
+pub(crate) enum ReadError {
+    /// Over the limit.
     TooLarge,
+    /// The call's time limit passed.
     Timeout,
+    /// Any other failure.
     Other(String),
 }
 
-async fn read_limited(response: reqwest::Response, limit: u64) -> Result<Vec<u8>, ReadError> {
+/// Reads a body of at most `limit` bytes.
+pub(crate) async fn read_limited(
+    response: reqwest::Response,
+    limit: u64,
+) -> Result<Vec<u8>, ReadError> {
     if response.content_length().is_some_and(|n| n > limit) {
         return Err(ReadError::TooLarge);
     }

@@ -2,6 +2,7 @@
 //! Every failure a caller can cause or a backend can have becomes a tool result with
 //! `isError: true` (the MCP rule), never a protocol error, a panic or a hang.
 
+pub mod awsjson;
 pub mod http;
 pub mod lambda;
 pub mod mcp;
@@ -76,10 +77,16 @@ pub async fn call_with(
             http::call(&snapshot.config.gateway.security, found, plan, &args, debug).await
         }
         CallPlan::Lambda => lambda::call(&snapshot.config.gateway, found, &args, ctx, debug).await,
-        CallPlan::AwsJson { .. } => ToolOutcome::error_kind(
-            result::ErrorKind::Backend,
-            "AWS JSON-protocol targets are not invocable by this gateway version yet.".into(),
-        ),
+        CallPlan::AwsJson { operation } => {
+            awsjson::call(
+                &snapshot.config.gateway.security,
+                found,
+                operation,
+                &args,
+                debug,
+            )
+            .await
+        }
         CallPlan::Mcp { upstream_name } => mcp::call(found, upstream_name, args, ctx).await,
     }
 }

@@ -5,9 +5,12 @@
 //! and the dot segments `.` and `..` are refused outright (URL parsers normalize them even when
 //! encoded).
 
+use base64::Engine;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value};
-use toolyard_crds::config::{BodyEncoding, BodyShape, HttpCall, ParamLocation, ParamStyle};
+use toolyard_crds::config::{
+    BodyEncoding, BodyShape, HttpCall, ParamExpansion, ParamLocation, ParamStyle,
+};
 
 /// Characters left as-is in path segments and query components: RFC 3986 unreserved.
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
@@ -209,12 +212,45 @@ pub fn build(
     let mut query = Vec::new();
     let mut headers = Vec::new();
     let mut cookies = Vec::new();
+    let mut map_query = Vec::new();
     for p in &plan.params {
         let Some(value) = args.get(&p.arg) else {
             continue;
         };
         if value.is_null() {
             continue;
+        }
+        match p.expand {
+            None => {}
+            Some(ParamExpansion::Greedy) => {
+                let raw = text(value);
+                if raw
+                    .split('/')
+                    .any(|segment| segment == "." || segment == "..")
+                {
+                    return Err(RequestError::DotSegment(p.arg.clone()));
+                }
+                let encoded: Vec<String> = raw.split('/').map(enc).collect();
+                path = path.replace(&format!("{{{}}}", p.name), &encoded.join("/"));
+                continue;
+            }
+            Some(ParamExpansion::PrefixHeaders) => {
+                for (key, v) in object_arg(p, value)? {
+                    let v = flat_value(v, false);
+                    if v.contains(['\r', '\n']) || !is_token(key) {
+                        return Err(RequestError::BadValue {
+                            arg: p.arg.clone(),
+                            message: format!("header {key:?} has an invalid name or a line break"),
+                        });
+                    }
+                    headers.push((format!("{}{key}", p.name), v));
+                }
+                continue;
+            }
+            Some(ParamExpansion::QueryMap) => {
+                map_query.push((p, value));
+                continue;
+            }
         }
         match p.location {
             ParamLocation::Path => {
@@ -253,6 +289,20 @@ pub fn build(
             }
         }
     }
+    // Named query parameters win over the same key of a query map (Smithy's rule).
+    let named: Vec<&str> = plan
+        .params
+        .iter()
+        .filter(|p| p.location == ParamLocation::Query && p.expand.is_none())
+        .map(|p| p.name.as_str())
+        .collect();
+    for (p, value) in map_query {
+        for (key, v) in object_arg(p, value)? {
+            if !named.contains(&key.as_str()) {
+                query_pairs(key, v, ParamStyle::Form, true, false, &mut query);
+            }
+        }
+    }
     if !cookies.is_empty() {
         headers.push(("Cookie".into(), cookies.join("; ")));
     }
@@ -286,11 +336,44 @@ pub fn build(
             match value {
                 None if b.required => return Err(RequestError::MissingBody),
                 None => None,
+                Some(v) if b.base64 => Some((b.media_type.clone(), decode_base64(&v)?)),
                 Some(v) => Some((b.media_type.clone(), encode_body(b.encoding, &v)?)),
             }
         }
     };
     Ok(BuiltRequest { url, headers, body })
+}
+
+/// The object value of a map-expanded argument.
+fn object_arg<'a>(
+    p: &toolyard_crds::config::ParamBinding,
+    value: &'a Value,
+) -> Result<&'a Map<String, Value>, RequestError> {
+    value.as_object().ok_or_else(|| RequestError::BadValue {
+        arg: p.arg.clone(),
+        message: "expected an object of names to values".into(),
+    })
+}
+
+/// RFC 9110 token characters (header names).
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Raw bytes of a base64 argument (a Smithy blob payload).
+fn decode_base64(value: &Value) -> Result<Body, RequestError> {
+    let bad = |message: &str| RequestError::BadValue {
+        arg: "body".into(),
+        message: message.into(),
+    };
+    let text = value.as_str().ok_or_else(|| bad("expected base64 text"))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map(Body::Bytes)
+        .map_err(|e| bad(&format!("not valid base64: {e}")))
 }
 
 fn encode_body(encoding: BodyEncoding, value: &Value) -> Result<Body, RequestError> {
@@ -333,6 +416,7 @@ mod tests {
             explode,
             required: false,
             allow_reserved: false,
+            expand: None,
         }
     }
 
@@ -342,6 +426,7 @@ mod tests {
             path: path.into(),
             params,
             body,
+            json_response: false,
         }
     }
 
@@ -481,6 +566,7 @@ mod tests {
                 properties: vec!["name".into(), "age".into()],
             },
             required: true,
+            base64: false,
         };
         let p = plan("/u", vec![], Some(merged));
         let r = build("http://h", &p, &args(json!({"name": "n", "other": 1}))).unwrap();
@@ -499,6 +585,7 @@ mod tests {
                 name: "body".into(),
             },
             required: true,
+            base64: false,
         };
         let p = plan("/u", vec![], Some(form));
         let r = build("http://h", &p, &args(json!({"body": {"a": "x y", "b": 2}}))).unwrap();
@@ -513,5 +600,78 @@ mod tests {
             build("http://h", &p, &args(json!({}))),
             Err(RequestError::MissingBody)
         );
+    }
+
+    #[test]
+    fn smithy_expansions_greedy_prefix_headers_query_maps_and_blob_payloads() {
+        let mut greedy = param("key", ParamLocation::Path, ParamStyle::Simple, false);
+        greedy.expand = Some(ParamExpansion::Greedy);
+        let mut meta = param("meta", ParamLocation::Header, ParamStyle::Simple, false);
+        meta.name = "x-meta-".into();
+        meta.expand = Some(ParamExpansion::PrefixHeaders);
+        let mut extra = param("extra", ParamLocation::Query, ParamStyle::Form, true);
+        extra.expand = Some(ParamExpansion::QueryMap);
+        let limit = param("limit", ParamLocation::Query, ParamStyle::Form, true);
+        let blob = BodyBinding {
+            media_type: "application/octet-stream".into(),
+            encoding: BodyEncoding::Text,
+            shape: BodyShape::Argument {
+                name: "data".into(),
+            },
+            required: false,
+            base64: true,
+        };
+        let p = plan(
+            "/b/{key}?x-id=Put",
+            vec![greedy, meta, extra, limit],
+            Some(blob),
+        );
+        let r = build(
+            "http://h",
+            &p,
+            &args(json!({
+                "key": "a b/c?d",
+                "meta": {"Color": "red", "Size": 2},
+                "extra": {"limit": "ignored", "tag": ["x", "y"], "q": "1&2"},
+                "limit": 5,
+                "data": "AAEC/w=="
+            })),
+        )
+        .unwrap();
+        assert_eq!(
+            r.url,
+            "http://h/b/a%20b/c%3Fd?x-id=Put&limit=5&q=1%262&tag=x&tag=y"
+        );
+        assert_eq!(
+            r.headers,
+            vec![
+                ("x-meta-Color".to_string(), "red".to_string()),
+                ("x-meta-Size".to_string(), "2".to_string())
+            ]
+        );
+        assert_eq!(
+            r.body,
+            Some((
+                "application/octet-stream".into(),
+                Body::Bytes(vec![0, 1, 2, 255])
+            ))
+        );
+        // A greedy label still cannot climb out of the path.
+        assert_eq!(
+            build("http://h", &p, &args(json!({"key": "a/../admin"}))),
+            Err(RequestError::DotSegment("key".into()))
+        );
+        assert!(matches!(
+            build("http://h", &p, &args(json!({"meta": {"Bad Name": "v"}}))),
+            Err(RequestError::BadValue { .. })
+        ));
+        assert!(matches!(
+            build("http://h", &p, &args(json!({"meta": "not a map"}))),
+            Err(RequestError::BadValue { .. })
+        ));
+        assert!(matches!(
+            build("http://h", &p, &args(json!({"data": "%%%"}))),
+            Err(RequestError::BadValue { .. })
+        ));
     }
 }

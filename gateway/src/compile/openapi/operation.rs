@@ -136,6 +136,7 @@ pub(super) fn compile(
             explode: param.explode,
             required: param.required,
             allow_reserved: param.allow_reserved,
+            expand: None,
         });
     }
 
@@ -180,6 +181,7 @@ pub(super) fn compile(
             encoding: body.encoding,
             shape,
             required: body.required,
+            base64: false,
         }
     });
 
@@ -203,6 +205,7 @@ pub(super) fn compile(
             path,
             params: bindings,
             body,
+            json_response: false,
         },
     })
 }

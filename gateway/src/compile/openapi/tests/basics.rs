@@ -66,8 +66,10 @@ fn seed_example_compiles_to_get_user() {
                 explode: false,
                 required: true,
                 allow_reserved: false,
+                expand: None,
             }],
             body: None,
+            json_response: false,
         }
     );
     assert_eq!(

@@ -104,6 +104,7 @@ fn object_body_properties_are_merged_into_the_arguments() {
                 properties: vec!["name".to_owned(), "tag".to_owned()],
             },
             required: true,
+            base64: false,
         }
     );
     // An optional body's required properties are not required arguments.

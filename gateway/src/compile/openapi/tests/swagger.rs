@@ -130,6 +130,7 @@ fn swagger_body_parameter_becomes_the_body() {
                 properties: vec!["name".to_owned(), "owner".to_owned()],
             },
             required: true,
+            base64: false,
         }
     );
     assert_eq!(add.input_schema["required"], json!(["name"]));
@@ -160,6 +161,7 @@ fn swagger_form_data_becomes_a_form_or_multipart_body() {
                 properties: vec!["name".to_owned(), "status".to_owned()],
             },
             required: true,
+            base64: false,
         }
     );
     assert_eq!(form.input_schema["required"], json!(["petId", "name"]));
