@@ -46,6 +46,9 @@ pub struct Metrics {
     reload_failures: Counter,
     generation: Gauge,
     tools: Gauge,
+    search_fallbacks: Counter,
+    search_embedding_healthy: Gauge,
+    search_embedded_texts: Gauge,
 }
 
 impl Default for Metrics {
@@ -87,7 +90,28 @@ impl Default for Metrics {
             "Tools served (search tool included)",
             tools.clone(),
         );
+        let search_fallbacks = Counter::default();
+        let search_embedding_healthy = Gauge::default();
+        let search_embedded_texts = Gauge::default();
+        registry.register(
+            "search_query_embedding_failures",
+            "Search queries answered by BM25 alone because the query could not be embedded",
+            search_fallbacks.clone(),
+        );
+        registry.register(
+            "search_embedding_healthy",
+            "1 when the search index is hybrid or no embedding is configured; 0 when configured embeddings failed and search fell back to BM25",
+            search_embedding_healthy.clone(),
+        );
+        registry.register(
+            "search_embedded_texts",
+            "Tool texts embedded since start (cache misses; a reload embeds only changed tools)",
+            search_embedded_texts.clone(),
+        );
         Self {
+            search_fallbacks,
+            search_embedding_healthy,
+            search_embedded_texts,
             registry,
             calls,
             errors,
@@ -133,6 +157,19 @@ impl Metrics {
         } else {
             self.reload_failures.inc();
         }
+    }
+
+    /// Counts a search query answered by BM25 alone because embedding it failed.
+    pub fn record_search_fallback(&self) {
+        self.search_fallbacks.inc();
+    }
+
+    /// Mirrors the runtime's embedding status into the gauges (at scrape time).
+    fn observe_search(&self, status: Option<&crate::runtime::search::EmbeddingStatus>) {
+        let healthy = status.is_none_or(|s| s.error.is_none());
+        self.search_embedding_healthy.set(i64::from(healthy));
+        self.search_embedded_texts
+            .set(status.map_or(0, |s| s.embedded_texts as i64));
     }
 
     fn encode(&self) -> String {
@@ -183,6 +220,9 @@ async fn readyz(State(state): State<AdminState>) -> Response {
 }
 
 async fn metrics_text(State(state): State<AdminState>) -> Response {
+    state
+        .metrics
+        .observe_search(state.runtime.status().search_embedding.as_ref());
     (
         [(
             header::CONTENT_TYPE,

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use arc_swap::ArcSwapOption;
 use toolyard_crds::{CONFIG_VERSION, GatewayConfig};
 
+use super::search::{EmbedderFactory, EmbeddingStatus, SearchEmbeddings};
 use super::snapshot::{Snapshot, SnapshotError};
 use crate::source::manifests::SecretValues;
 
@@ -46,6 +47,10 @@ pub struct ReloadStatus {
     pub last_error_at: Option<u64>,
     /// Milliseconds the last successful snapshot build took.
     pub last_build_ms: f64,
+    /// Dense search embeddings, when `search.embedding` is configured: whether the served index
+    /// is hybrid, or why it fell back to BM25.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_embedding: Option<EmbeddingStatus>,
 }
 
 /// The current snapshot plus reload bookkeeping. Cheap to share (`Arc`).
@@ -56,6 +61,8 @@ pub struct Runtime {
     reload_lock: Mutex<()>,
     /// Publishes each new generation, for listeners such as `notifications/tools/list_changed`.
     changes: tokio::sync::watch::Sender<u64>,
+    /// The search tool's embedder and vector cache (used under `reload_lock`).
+    embeddings: Mutex<SearchEmbeddings>,
 }
 
 impl Default for Runtime {
@@ -65,6 +72,7 @@ impl Default for Runtime {
             status: Mutex::default(),
             reload_lock: Mutex::default(),
             changes: tokio::sync::watch::Sender::new(0),
+            embeddings: Mutex::default(),
         }
     }
 }
@@ -73,6 +81,15 @@ impl Runtime {
     /// An empty runtime (not ready until the first successful reload).
     pub fn new() -> Arc<Runtime> {
         Arc::new(Runtime::default())
+    }
+
+    /// A runtime whose search embedders come from `factory` instead of the configured model or
+    /// endpoint (tests count embedding calls with it).
+    pub fn with_embedder_factory(factory: Box<EmbedderFactory>) -> Arc<Runtime> {
+        Arc::new(Runtime {
+            embeddings: Mutex::new(SearchEmbeddings::new(factory)),
+            ..Runtime::default()
+        })
     }
 
     /// The snapshot new requests should use.
@@ -104,6 +121,16 @@ impl Runtime {
         match result {
             Ok((snapshot, elapsed_ms)) => {
                 let generation = snapshot.generation;
+                status.search_embedding = None;
+                if snapshot.config.gateway.search.enabled
+                    && snapshot.config.gateway.search.embedding.is_some()
+                    && let Ok(embeddings) = self.embeddings.lock()
+                {
+                    status.search_embedding = Some(embeddings.status().clone());
+                }
+                if let Some(e) = &snapshot.search_error {
+                    tracing::warn!(error = %e, "search embeddings unavailable; the search tool serves BM25 results");
+                }
                 self.current.store(Some(Arc::new(snapshot)));
                 status.reloads += 1;
                 status.last_error = None;
@@ -149,7 +176,17 @@ impl Runtime {
         let previous = self.current.load_full();
         let generation = previous.as_ref().map_or(1, |p| p.generation + 1);
         let started = std::time::Instant::now();
-        let snapshot = Snapshot::build(config, secrets, generation, previous.as_deref())?;
+        let mut embeddings = self
+            .embeddings
+            .lock()
+            .map_err(|_| ReloadError::Source("embeddings lock poisoned".into()))?;
+        let snapshot = Snapshot::build_with_embeddings(
+            config,
+            secrets,
+            generation,
+            previous.as_deref(),
+            Some(&mut embeddings),
+        )?;
         Ok((snapshot, started.elapsed().as_secs_f64() * 1000.0))
     }
 }

@@ -10,6 +10,7 @@ use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::Value;
 use toolyard_crds::config::{GatewayConfig, OutboundCredentials, TargetConfig, ToolConfig};
 
+use super::search::SearchEmbeddings;
 use crate::search::{SearchIndex, ToolText};
 use crate::source::manifests::{SecretValue, SecretValues};
 
@@ -114,8 +115,11 @@ pub struct Snapshot {
     /// One per `config.targets`.
     pub targets: Vec<TargetRuntime>,
     /// The search index over `tools` (positions; the search tool itself is not indexed), when
-    /// search is enabled.
+    /// search is enabled. Hybrid (BM25 + dense) when embeddings are configured and worked.
     pub search: Option<SearchIndex>,
+    /// Why the search index is BM25-only although embeddings are configured (the model could
+    /// not be loaded, the endpoint failed, ...). The snapshot serves regardless.
+    pub search_error: Option<String>,
 }
 
 /// Why a snapshot could not be built.
@@ -146,10 +150,24 @@ pub enum SnapshotError {
 impl Snapshot {
     /// Builds a snapshot, reusing clients of `previous` where the transport settings match.
     pub fn build(
+        config: GatewayConfig,
+        secrets: &SecretValues,
+        generation: u64,
+        previous: Option<&Snapshot>,
+    ) -> Result<Snapshot, SnapshotError> {
+        Self::build_with_embeddings(config, secrets, generation, previous, None)
+    }
+
+    /// [`Snapshot::build`], adding dense vectors to the search index when `search.embedding` is
+    /// configured and `embeddings` (the runtime's embedder and cache) is given. Texts already
+    /// embedded by an earlier reload come from the cache. An embedding failure never fails the
+    /// build: the index stays BM25-only and `search_error` says why.
+    pub fn build_with_embeddings(
         mut config: GatewayConfig,
         secrets: &SecretValues,
         generation: u64,
         previous: Option<&Snapshot>,
+        embeddings: Option<&mut SearchEmbeddings>,
     ) -> Result<Snapshot, SnapshotError> {
         let mut tools = Vec::with_capacity(config.tool_count() + 1);
         let mut index = HashMap::with_capacity(config.tool_count());
@@ -172,8 +190,8 @@ impl Snapshot {
             owners.push((tools.len(), ti));
             tools.push(mcp_tool(&mut config.targets[ti].tools[ki]));
         }
-        let search = config.gateway.search.enabled.then(|| {
-            SearchIndex::build(owners.iter().map(|&(pos, ti)| {
+        let texts = || {
+            owners.iter().map(|&(pos, ti)| {
                 let tool = &tools[pos];
                 (
                     pos,
@@ -185,8 +203,37 @@ impl Snapshot {
                         target_description: config.targets[ti].description.as_deref(),
                     },
                 )
-            }))
-        });
+            })
+        };
+        let mut search = config
+            .gateway
+            .search
+            .enabled
+            .then(|| SearchIndex::build(texts()));
+        let mut search_error = None;
+        let embedding = config
+            .gateway
+            .search
+            .embedding
+            .as_ref()
+            .filter(|_| config.gateway.search.enabled);
+        match (embedding, embeddings, search.as_mut()) {
+            (Some(embedding), Some(embeddings), Some(index)) => {
+                let dense: Vec<String> = texts().map(|(_, t)| t.dense_text()).collect();
+                match embeddings.vectors(embedding, secrets, &dense) {
+                    Ok((embedder, vectors)) => {
+                        index.set_dense(embedder, &vectors);
+                        embeddings.record(Ok(()));
+                    }
+                    Err(e) => {
+                        embeddings.record(Err(&e));
+                        search_error = Some(e.to_string());
+                    }
+                }
+            }
+            (None, Some(embeddings), _) => embeddings.clear(),
+            _ => {}
+        }
         Ok(Snapshot {
             config,
             generation,
@@ -194,6 +241,7 @@ impl Snapshot {
             index,
             targets,
             search,
+            search_error,
         })
     }
 
