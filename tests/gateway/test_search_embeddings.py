@@ -30,7 +30,7 @@ PY_SEARCH = Path(os.environ.get("TOOLYARD_PY_SEARCH", CACHE / "venv-search" / "b
 # No tool shares a word with these queries (the BM25 gateway finds nothing for them).
 SYNONYM_QUERIES = [
     ("place a new purchase", "users___createOrder"),
-    ("pause for a few seconds", "echo___sleep"),
+    ("pause for a moment", "echo___sleep"),
 ]
 
 

@@ -356,6 +356,46 @@ stringData: {token: sk-test}
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// In a cluster the operator compiles the same manifests with its credentials Secret: the
+    /// API key reference points at the copy in the gateway's own Secret (`<secret>.<key>`),
+    /// which is what the kube source hands the runtime.
+    #[test]
+    fn operator_compile_points_the_api_key_at_the_gateways_own_secret() {
+        let dir = temp_dir("operator");
+        write(&dir, &[("g.yaml", GATEWAY.to_string())]);
+        let manifests = crate::source::manifests::Manifests::load(&dir).unwrap();
+        let ctx = crate::compile::gateway::CompileContext {
+            credentials_secret: Some("g-toolyard-credentials".into()),
+            ..Default::default()
+        };
+        let compiled = crate::compile::gateway::compile(
+            &manifests.gateways[0],
+            &[],
+            &manifests.resolved_refs(),
+            &ctx,
+        )
+        .unwrap();
+        let Some(EmbeddingConfig::OpenAi { api_key: Some(r), url, .. }) =
+            compiled.config.gateway.search.embedding
+        else {
+            panic!("no OpenAI embedding config");
+        };
+        assert_eq!(url, "http://127.0.0.1:9");
+        assert_eq!((r.secret.as_str(), r.key.as_str()), ("g-toolyard-credentials", "embed-key.token"));
+        let config = EmbeddingConfig::OpenAi { url, model: "m".into(), api_key: Some(r) };
+        let mut secrets = SecretValues::new();
+        assert!(matches!(
+            default_factory(&config, &secrets),
+            Err(EmbedError::MissingSecret { .. })
+        ));
+        secrets.insert(
+            ("g-toolyard-credentials".into(), "embed-key.token".into()),
+            crate::source::manifests::SecretValue("sk".into()),
+        );
+        assert!(default_factory(&config, &secrets).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// Without the `embeddings` feature, or with a bad model directory, the error names the
     /// field and what to do.
     #[test]
