@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use toolyard_gateway::search::embed::local::LocalEmbedder;
-use toolyard_gateway::search::embed::{EmbeddingCache, Embedder, normalize};
+use toolyard_gateway::search::embed::{Embedder, EmbeddingCache, normalize};
 use toolyard_gateway::search::fusion::Fusion;
 use toolyard_gateway::search::{DenseText, SearchIndex, ToolText};
 
@@ -83,7 +83,9 @@ fn load_bfcl(dir: &Path) -> Result<(Vec<Function>, Vec<Query>), Error> {
             })
             .collect();
         for item in items {
-            let Some(id) = item["id"].as_str() else { continue };
+            let Some(id) = item["id"].as_str() else {
+                continue;
+            };
             let Some(names) = truth.get(id) else { continue };
             let mut local: HashMap<String, usize> = HashMap::new();
             for f in item["function"].as_array().into_iter().flatten() {
@@ -100,7 +102,8 @@ fn load_bfcl(dir: &Path) -> Result<(Vec<Function>, Vec<Query>), Error> {
                 });
                 local.insert(name, doc);
             }
-            let relevant: HashSet<usize> = names.iter().filter_map(|n| local.get(n).copied()).collect();
+            let relevant: HashSet<usize> =
+                names.iter().filter_map(|n| local.get(n).copied()).collect();
             // The first turn's user messages.
             let text = item["question"][0]
                 .as_array()
@@ -142,7 +145,11 @@ fn quality(queries: &[Query], ranked: impl Fn(usize) -> Vec<usize>) -> Quality {
     let mut q = Quality::default();
     for (i, query) in queries.iter().enumerate() {
         let top = ranked(i);
-        let hits5 = top.iter().take(5).filter(|d| query.relevant.contains(d)).count();
+        let hits5 = top
+            .iter()
+            .take(5)
+            .filter(|d| query.relevant.contains(d))
+            .count();
         q.recall5 += hits5 as f64 / query.relevant.len() as f64;
         let dcg: f64 = top
             .iter()
@@ -185,10 +192,10 @@ fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1000.0)
 }
 
-fn embed_all(
-    e: &LocalEmbedder,
-    texts: &[String],
-) -> Result<(Vec<Arc<[f32]>>, Duration), Error> {
+/// Vectors, one per text.
+type Vectors = Vec<Arc<[f32]>>;
+
+fn embed_all(e: &LocalEmbedder, texts: &[String]) -> Result<(Vectors, Duration), Error> {
     let mut cache = EmbeddingCache::new();
     let started = Instant::now();
     let v = cache.resolve(e, texts)?;
@@ -260,38 +267,94 @@ fn main() -> Result<(), Error> {
 
     let styles: Vec<(&str, DenseText)> = if args.tune {
         vec![
-            ("description only", DenseText { name: false, parameters: false, parameter_descriptions: false, target: false }),
-            ("name + description", DenseText { name: true, parameters: false, parameter_descriptions: false, target: false }),
-            ("name + description + parameter names (default)", DenseText::default()),
-            ("name + description + parameters with descriptions", DenseText { name: true, parameters: true, parameter_descriptions: true, target: false }),
+            (
+                "description only",
+                DenseText {
+                    name: false,
+                    parameters: false,
+                    parameter_descriptions: false,
+                    target: false,
+                },
+            ),
+            (
+                "name + description",
+                DenseText {
+                    name: true,
+                    parameters: false,
+                    parameter_descriptions: false,
+                    target: false,
+                },
+            ),
+            (
+                "name + description + parameter names (default)",
+                DenseText::default(),
+            ),
+            (
+                "name + description + parameters with descriptions",
+                DenseText {
+                    name: true,
+                    parameters: true,
+                    parameter_descriptions: true,
+                    target: false,
+                },
+            ),
         ]
     } else {
-        vec![("name + description + parameter names (default)", DenseText::default())]
+        vec![(
+            "name + description + parameter names (default)",
+            DenseText::default(),
+        )]
     };
 
     let k = 10;
     let mut chosen: Option<(SearchIndex, Duration)> = None;
-    println!("\n## Quality (BFCL, {} queries, {} tools)\n", queries.len(), corpus.len());
+    println!(
+        "\n## Quality (BFCL, {} queries, {} tools)\n",
+        queries.len(),
+        corpus.len()
+    );
     println!("| method | embedded text | fusion | Recall@5 | nDCG@10 |");
     println!("|---|---|---|---|---|");
     let base = bm25_index(&corpus);
-    let q = quality(&queries, |i| base.rank(&queries[i].text, None, k, &|_| true));
+    let q = quality(&queries, |i| {
+        base.rank(&queries[i].text, None, k, &|_| true)
+    });
     println!("| BM25 | - | - | {:.3} | {:.3} |", q.recall5, q.ndcg10);
     for (label, style) in &styles {
-        let texts: Vec<String> = corpus.iter().map(|f| tool_text(f).dense_text_with(*style)).collect();
+        let texts: Vec<String> = corpus
+            .iter()
+            .map(|f| tool_text(f).dense_text_with(*style))
+            .collect();
         let (vectors, etime) = embed_all(&model, &texts)?;
         let mut index = bm25_index(&corpus);
         index.set_dense(Arc::new(model.clone()), &vectors);
-        let dense_only = Fusion { bm25_weight: 0.0, ..Fusion::default() };
+        let dense_only = Fusion {
+            bm25_weight: 0.0,
+            ..Fusion::default()
+        };
         let q = quality(&queries, |i| {
-            index.rank_with(&queries[i].text, Some(&query_vectors[i]), k, &|_| true, &dense_only)
+            index.rank_with(
+                &queries[i].text,
+                Some(&query_vectors[i]),
+                k,
+                &|_| true,
+                &dense_only,
+            )
         });
-        println!("| dense | {label} | - | {:.3} | {:.3} |", q.recall5, q.ndcg10);
+        println!(
+            "| dense | {label} | - | {:.3} | {:.3} |",
+            q.recall5, q.ndcg10
+        );
         let fusions: Vec<Fusion> = if args.tune {
             let mut v = Vec::new();
             for rrf_k in [5.0, 20.0, 60.0, 100.0] {
                 for (wb, wd) in [(1.0, 1.0), (1.0, 0.5), (0.5, 1.0)] {
-                    v.push(Fusion { k: rrf_k, bm25_weight: wb, dense_weight: wd, ..Fusion::default() });
+                    v.push(Fusion {
+                        k: rrf_k,
+                        bm25_weight: wb,
+                        dense_weight: wd,
+                        ..Fusion::default()
+                    });
                 }
             }
             v
@@ -302,7 +365,11 @@ fn main() -> Result<(), Error> {
             let q = quality(&queries, |i| {
                 index.rank_with(&queries[i].text, Some(&query_vectors[i]), k, &|_| true, &f)
             });
-            let tag = if f == Fusion::default() { " (default)" } else { "" };
+            let tag = if f == Fusion::default() {
+                " (default)"
+            } else {
+                ""
+            };
             println!(
                 "| hybrid | {label} | RRF k={}, w_bm25={}, w_dense={}{tag} | {:.3} | {:.3} |",
                 f.k, f.bm25_weight, f.dense_weight, q.recall5, q.ndcg10
@@ -326,8 +393,13 @@ fn main() -> Result<(), Error> {
     // ---- speed and size ----
     let default_texts: Vec<String> = corpus.iter().map(|f| tool_text(f).dense_text()).collect();
     let (base_vectors, _) = embed_all(&model, &default_texts)?;
-    println!("\n## Speed and size (top-10, {} BFCL queries per run)\n", args.latency_queries);
-    println!("| tools | BM25 p50 / p99 ms | hybrid p50 / p99 ms (query vector given) | hybrid end-to-end p50 / p99 ms (incl. query embedding) | BM25 build ms | reload, all vectors cached, ms | embedding all tools, s (measured throughput) | BM25 index MiB | vectors MiB |");
+    println!(
+        "\n## Speed and size (top-10, {} BFCL queries per run)\n",
+        args.latency_queries
+    );
+    println!(
+        "| tools | BM25 p50 / p99 ms | hybrid p50 / p99 ms (query vector given) | hybrid end-to-end p50 / p99 ms (incl. query embedding) | BM25 build ms | reload, all vectors cached, ms | embedding all tools, s (measured throughput) | BM25 index MiB | vectors MiB |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     for n in [1_000usize, 10_000] {
         let tools: Vec<Function> = (0..n)
@@ -335,7 +407,11 @@ fn main() -> Result<(), Error> {
                 let f = &corpus[i % corpus.len()];
                 let copy = i / corpus.len();
                 Function {
-                    name: if copy == 0 { f.name.clone() } else { format!("{}_v{copy}", f.name) },
+                    name: if copy == 0 {
+                        f.name.clone()
+                    } else {
+                        format!("{}_v{copy}", f.name)
+                    },
                     description: f.description.clone(),
                     schema: f.schema.clone(),
                 }
@@ -360,7 +436,10 @@ fn main() -> Result<(), Error> {
         // A reload with every text cached: hashing + lookups + index build.
         let texts: Vec<String> = tools.iter().map(|f| tool_text(f).dense_text()).collect();
         let mut cache = EmbeddingCache::new();
-        let fake = Precomputed { model: model.model_id().to_string(), by_text: texts.iter().cloned().zip(vectors.iter().cloned()).collect() };
+        let fake = Precomputed {
+            model: model.model_id().to_string(),
+            by_text: texts.iter().cloned().zip(vectors.iter().cloned()).collect(),
+        };
         cache.resolve(&fake, &texts)?;
         let t = Instant::now();
         let cached = cache.resolve(&fake, &texts)?;
@@ -371,7 +450,9 @@ fn main() -> Result<(), Error> {
         index.set_dense(Arc::new(model.clone()), &vectors);
         let vec_mib = mib(index.dense_bytes() as u64);
 
-        let sample: Vec<usize> = (0..args.latency_queries).map(|i| (i * 7919) % queries.len()).collect();
+        let sample: Vec<usize> = (0..args.latency_queries)
+            .map(|i| (i * 7919) % queries.len())
+            .collect();
         let (mut lex, mut hyb, mut e2e) = (Vec::new(), Vec::new(), Vec::new());
         for &qi in &sample {
             let text = &queries[qi].text;

@@ -234,7 +234,12 @@ async fn search(
         }
     };
     let top_k = snapshot.config.gateway.search.top_k as usize;
-    let visible = |pos: usize| snapshot.tools.get(pos).is_some_and(|t| t.name != name.as_str());
+    let visible = |pos: usize| {
+        snapshot
+            .tools
+            .get(pos)
+            .is_some_and(|t| t.name != name.as_str())
+    };
     let result = match snapshot.search.as_ref() {
         Some(index) => index.search_hybrid(query, top_k, &visible).await,
         None => Default::default(),

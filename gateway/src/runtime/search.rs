@@ -15,6 +15,9 @@ use crate::source::manifests::SecretValues;
 pub type EmbedderFactory =
     dyn Fn(&EmbeddingConfig, &SecretValues) -> Result<Arc<dyn Embedder>, EmbedError> + Send + Sync;
 
+/// An embedder and the vectors it made (or the cache held), one per text.
+pub type EmbedderAndVectors = (Arc<dyn Embedder>, Vec<Arc<[f32]>>);
+
 /// The embedder the gateway builds for a config: a local model directory or an
 /// OpenAI-compatible endpoint (API key from the referenced Secret).
 pub fn default_factory(
@@ -137,7 +140,7 @@ impl SearchEmbeddings {
         config: &EmbeddingConfig,
         secrets: &SecretValues,
         texts: &[String],
-    ) -> Result<(Arc<dyn Embedder>, Vec<Arc<[f32]>>), EmbedError> {
+    ) -> Result<EmbedderAndVectors, EmbedError> {
         let fp = fingerprint(config, secrets);
         let embedder = match &self.current {
             Some((f, e)) if *f == fp => e.clone(),
@@ -213,7 +216,13 @@ stringData: {token: sk-test}
     }
 
     /// `version` is appended to every tool description.
-    fn target_v(name: &str, prefix: &str, description: &str, tools: &[&str], version: &str) -> String {
+    fn target_v(
+        name: &str,
+        prefix: &str,
+        description: &str,
+        tools: &[&str],
+        version: &str,
+    ) -> String {
         let mut s = format!(
             "apiVersion: toolyard.dev/v1alpha1\nkind: GatewayTarget\nmetadata: {{name: {name}}}\nspec:\n  gatewayRef: {{name: g}}\n  toolPrefix: {prefix}\n  description: {description}\n  lambda:\n    functionArn: arn:aws:lambda:us-east-1:123456789012:function:{name}\n    toolSchema:\n      inline:\n"
         );
@@ -256,7 +265,9 @@ stringData: {token: sk-test}
         let (f, b) = (fake.clone(), built.clone());
         let runtime = Runtime::with_embedder_factory(Box::new(move |config, secrets| {
             // The OpenAI config and its key arrive compiled from the manifests.
-            assert!(matches!(config, EmbeddingConfig::OpenAi { model, .. } if model == "text-embedding-3-small"));
+            assert!(
+                matches!(config, EmbeddingConfig::OpenAi { model, .. } if model == "text-embedding-3-small")
+            );
             let key = secrets.get(&("embed-key".to_string(), "token".to_string()));
             assert_eq!(key.map(|k| k.0.as_str()), Some("sk-test"));
             b.lock().unwrap().push(config.clone());
@@ -267,12 +278,27 @@ stringData: {token: sk-test}
             &dir,
             &[
                 ("g.yaml", GATEWAY.to_string()),
-                ("a.yaml", target("a", "A", "Orders", &["get_order", "cancel_order", "list_orders"])),
-                ("b.yaml", target("b", "B", "Users", &["get_user", "delete_user"])),
+                (
+                    "a.yaml",
+                    target(
+                        "a",
+                        "A",
+                        "Orders",
+                        &["get_order", "cancel_order", "list_orders"],
+                    ),
+                ),
+                (
+                    "b.yaml",
+                    target("b", "B", "Users", &["get_user", "delete_user"]),
+                ),
             ],
         );
         apply(&runtime, &dir);
-        assert_eq!(fake.texts.load(Ordering::SeqCst), 5, "first load embeds every tool");
+        assert_eq!(
+            fake.texts.load(Ordering::SeqCst),
+            5,
+            "first load embeds every tool"
+        );
         let snapshot = runtime.snapshot().unwrap();
         assert!(snapshot.search.as_ref().unwrap().is_hybrid());
         assert_eq!(snapshot.search_error, None);
@@ -286,10 +312,27 @@ stringData: {token: sk-test}
 
         // Target b's description changes (part of no embedded text) and a's tools stay: still
         // nothing. Then b gets a new tool list: only b's tools are embedded.
-        write(&dir, &[("b.yaml", target("b", "B", "User directory", &["get_user", "delete_user"]))]);
+        write(
+            &dir,
+            &[(
+                "b.yaml",
+                target("b", "B", "User directory", &["get_user", "delete_user"]),
+            )],
+        );
         apply(&runtime, &dir);
         assert_eq!(fake.texts.load(Ordering::SeqCst), 5);
-        write(&dir, &[("b.yaml", target("b", "B", "Users", &["get_user", "delete_user", "rename_user"]))]);
+        write(
+            &dir,
+            &[(
+                "b.yaml",
+                target(
+                    "b",
+                    "B",
+                    "Users",
+                    &["get_user", "delete_user", "rename_user"],
+                ),
+            )],
+        );
         apply(&runtime, &dir);
         assert_eq!(
             fake.texts.load(Ordering::SeqCst),
@@ -297,14 +340,41 @@ stringData: {token: sk-test}
             "only the new tool of the changed target is embedded"
         );
         // Every tool of b gets a new description: exactly b's three tools are embedded, none of a's.
-        write(&dir, &[("b.yaml", target_v("b", "B", "Users", &["get_user", "delete_user", "rename_user"], " (v2)"))]);
+        write(
+            &dir,
+            &[(
+                "b.yaml",
+                target_v(
+                    "b",
+                    "B",
+                    "Users",
+                    &["get_user", "delete_user", "rename_user"],
+                    " (v2)",
+                ),
+            )],
+        );
         apply(&runtime, &dir);
         assert_eq!(fake.texts.load(Ordering::SeqCst), 6 + 3);
         // A new prefix renames b's tools but leaves their embedded text alone: nothing to embed.
-        write(&dir, &[("b.yaml", target_v("b", "People", "Users", &["get_user", "delete_user", "rename_user"], " (v2)"))]);
+        write(
+            &dir,
+            &[(
+                "b.yaml",
+                target_v(
+                    "b",
+                    "People",
+                    "Users",
+                    &["get_user", "delete_user", "rename_user"],
+                    " (v2)",
+                ),
+            )],
+        );
         apply(&runtime, &dir);
         assert_eq!(fake.texts.load(Ordering::SeqCst), 9);
-        assert_eq!(runtime.snapshot().unwrap().search.as_ref().unwrap().len(), 6);
+        assert_eq!(
+            runtime.snapshot().unwrap().search.as_ref().unwrap().len(),
+            6
+        );
         assert_eq!(built.lock().unwrap().len(), 1, "the embedder is built once");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -331,7 +401,10 @@ stringData: {token: sk-test}
             &dir,
             &[
                 ("g.yaml", GATEWAY.to_string()),
-                ("a.yaml", target("a", "A", "Orders", &["get_order", "cancel_order"])),
+                (
+                    "a.yaml",
+                    target("a", "A", "Orders", &["get_order", "cancel_order"]),
+                ),
             ],
         );
         let generation = apply(&runtime, &dir);
@@ -339,9 +412,15 @@ stringData: {token: sk-test}
         assert_eq!(snapshot.generation, generation, "the config is served");
         let index = snapshot.search.as_ref().unwrap();
         assert!(!index.is_hybrid());
-        assert!(!index.search("cancel order", 5).is_empty(), "BM25 still answers");
+        assert!(
+            !index.search("cancel order", 5).is_empty(),
+            "BM25 still answers"
+        );
         let e = snapshot.search_error.clone().unwrap();
-        assert!(e.contains("connection refused") && !e.contains("sk-test"), "{e}");
+        assert!(
+            e.contains("connection refused") && !e.contains("sk-test"),
+            "{e}"
+        );
         let status = runtime.status();
         let emb = status.search_embedding.unwrap();
         assert!(!emb.active && emb.failures == 1 && emb.error.is_some());
@@ -375,14 +454,24 @@ stringData: {token: sk-test}
             &ctx,
         )
         .unwrap();
-        let Some(EmbeddingConfig::OpenAi { api_key: Some(r), url, .. }) =
-            compiled.config.gateway.search.embedding
+        let Some(EmbeddingConfig::OpenAi {
+            api_key: Some(r),
+            url,
+            ..
+        }) = compiled.config.gateway.search.embedding
         else {
             panic!("no OpenAI embedding config");
         };
         assert_eq!(url, "http://127.0.0.1:9");
-        assert_eq!((r.secret.as_str(), r.key.as_str()), ("g-toolyard-credentials", "embed-key.token"));
-        let config = EmbeddingConfig::OpenAi { url, model: "m".into(), api_key: Some(r) };
+        assert_eq!(
+            (r.secret.as_str(), r.key.as_str()),
+            ("g-toolyard-credentials", "embed-key.token")
+        );
+        let config = EmbeddingConfig::OpenAi {
+            url,
+            model: "m".into(),
+            api_key: Some(r),
+        };
         let mut secrets = SecretValues::new();
         assert!(matches!(
             default_factory(&config, &secrets),

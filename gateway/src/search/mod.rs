@@ -153,7 +153,11 @@ fn push_sentence(out: &mut String, text: &str) {
         return;
     }
     if !out.is_empty() {
-        out.push_str(if out.ends_with(['.', '!', '?', ':']) { " " } else { ". " });
+        out.push_str(if out.ends_with(['.', '!', '?', ':']) {
+            " "
+        } else {
+            ". "
+        });
     }
     out.push_str(text);
 }

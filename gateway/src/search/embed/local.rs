@@ -142,7 +142,10 @@ impl BertEncoder {
                 format!("hidden_act {act:?} is not supported (only gelu)"),
             ));
         }
-        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0
+        if config.num_attention_heads == 0
+            || !config
+                .hidden_size
+                .is_multiple_of(config.num_attention_heads)
         {
             return Err(model_err(
                 &dir.join("config.json"),
@@ -181,7 +184,8 @@ impl BertEncoder {
         let bad = |e: candle_core::Error| model_err(&weights_path, e);
         let h = config.hidden_size;
         let emb = vb.pp("embeddings");
-        let words = candle_nn::embedding(config.vocab_size, h, emb.pp("word_embeddings")).map_err(bad)?;
+        let words =
+            candle_nn::embedding(config.vocab_size, h, emb.pp("word_embeddings")).map_err(bad)?;
         let positions = candle_nn::embedding(
             config.max_position_embeddings,
             h,
@@ -301,11 +305,11 @@ impl BertEncoder {
             let v = split(layer.value.forward(&x)?)?;
             let scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?.broadcast_add(&bias)?;
             let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-            let ctx = probs
-                .matmul(&v)?
-                .transpose(1, 2)?
-                .contiguous()?
-                .reshape((b, n, self.heads * self.head_dim))?;
+            let ctx = probs.matmul(&v)?.transpose(1, 2)?.contiguous()?.reshape((
+                b,
+                n,
+                self.heads * self.head_dim,
+            ))?;
             let attended = layer
                 .attention_norm
                 .forward(&(layer.attention_out.forward(&ctx)? + &x)?)?;
@@ -375,8 +379,13 @@ mod tests {
 
     #[test]
     fn a_missing_directory_is_a_clear_error() {
-        let e = BertEncoder::load("/nonexistent/model").unwrap_err().to_string();
-        assert!(e.contains("/nonexistent/model") && e.contains("not a directory"), "{e}");
+        let e = BertEncoder::load("/nonexistent/model")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/nonexistent/model") && e.contains("not a directory"),
+            "{e}"
+        );
         let dir = std::env::temp_dir().join(format!("toolyard-empty-model-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let e = BertEncoder::load(&dir).unwrap_err().to_string();

@@ -218,10 +218,7 @@ pub(crate) mod tests {
             self.texts.fetch_add(texts.len() as u64, Ordering::SeqCst);
             Ok(texts.iter().map(|t| letters(t)).collect())
         }
-        fn embed_query<'a>(
-            &'a self,
-            text: &'a str,
-        ) -> BoxFuture<'a, Result<Vec<f32>, EmbedError>> {
+        fn embed_query<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Vec<f32>, EmbedError>> {
             Box::pin(async move { Ok(letters(text)) })
         }
     }
@@ -233,7 +230,11 @@ pub(crate) mod tests {
         let texts: Vec<String> = ["a", "b", "c", "a"].map(String::from).to_vec();
         let v = cache.resolve(&e, &texts).unwrap();
         assert_eq!(v.len(), 4);
-        assert_eq!(e.texts.load(Ordering::SeqCst), 3, "duplicates embedded once");
+        assert_eq!(
+            e.texts.load(Ordering::SeqCst),
+            3,
+            "duplicates embedded once"
+        );
         let n: f32 = v[1].iter().map(|x| x * x).sum();
         assert!((n - 1.0).abs() < 1e-5, "normalised");
         let texts: Vec<String> = ["a", "b", "d"].map(String::from).to_vec();

@@ -122,7 +122,9 @@ impl OpenAiEmbedder {
                 .collect();
             let hint = match status.as_u16() {
                 401 | 403 => "; check the API key Secret (search.embedding.openAi.apiKeySecretRef)",
-                404 => "; check the URL (the gateway posts to <url>/v1/embeddings) and the model name",
+                404 => {
+                    "; check the URL (the gateway posts to <url>/v1/embeddings) and the model name"
+                }
                 _ => "",
             };
             return Err(self.error(format!("HTTP {status}{hint}: {excerpt}")));
@@ -267,7 +269,10 @@ mod tests {
         )
         .unwrap();
         let err = e.embed_query("x").await.unwrap_err().to_string();
-        assert!(err.contains("401") && err.contains("apiKeySecretRef"), "{err}");
+        assert!(
+            err.contains("401") && err.contains("apiKeySecretRef"),
+            "{err}"
+        );
         assert!(!err.contains("sk-secret-value"), "{err}");
         // Nothing listens on port 9 (discard) on loopback.
         let down = OpenAiEmbedder::new("http://127.0.0.1:9", "m", None).unwrap();
@@ -276,7 +281,10 @@ mod tests {
             .unwrap()
             .unwrap_err()
             .to_string();
-        assert!(err.contains("http://127.0.0.1:9/v1/embeddings") && err.contains("request failed"), "{err}");
+        assert!(
+            err.contains("http://127.0.0.1:9/v1/embeddings") && err.contains("request failed"),
+            "{err}"
+        );
     }
 
     #[test]
