@@ -51,6 +51,9 @@ pub struct Metrics {
     upstream_syncs: Family<TargetLabels, Gauge>,
     upstream_sync_failures: Family<TargetLabels, Gauge>,
     upstream_last_sync_error: Family<TargetLabels, Gauge>,
+    search_fallbacks: Counter,
+    search_embedding_healthy: Gauge,
+    search_embedded_texts: Gauge,
 }
 
 impl Default for Metrics {
@@ -122,12 +125,33 @@ impl Default for Metrics {
             "1 while the last sync or connection attempt of the upstream failed",
             upstream_last_sync_error.clone(),
         );
+        let search_fallbacks = Counter::default();
+        let search_embedding_healthy = Gauge::default();
+        let search_embedded_texts = Gauge::default();
+        registry.register(
+            "search_query_embedding_failures",
+            "Search queries answered by BM25 alone because the query could not be embedded",
+            search_fallbacks.clone(),
+        );
+        registry.register(
+            "search_embedding_healthy",
+            "1 when the search index is hybrid or no embedding is configured; 0 when configured embeddings failed and search fell back to BM25",
+            search_embedding_healthy.clone(),
+        );
+        registry.register(
+            "search_embedded_texts",
+            "Tool texts embedded since start (cache misses; a reload embeds only changed tools)",
+            search_embedded_texts.clone(),
+        );
         Self {
             upstream_connected,
             upstream_tools,
             upstream_syncs,
             upstream_sync_failures,
             upstream_last_sync_error,
+            search_fallbacks,
+            search_embedding_healthy,
+            search_embedded_texts,
             registry,
             calls,
             errors,
@@ -204,6 +228,19 @@ impl Metrics {
         }
     }
 
+    /// Counts a search query answered by BM25 alone because embedding it failed.
+    pub fn record_search_fallback(&self) {
+        self.search_fallbacks.inc();
+    }
+
+    /// Mirrors the runtime's embedding status into the gauges (at scrape time).
+    fn observe_search(&self, status: Option<&crate::runtime::search::EmbeddingStatus>) {
+        let healthy = status.is_none_or(|s| s.error.is_none());
+        self.search_embedding_healthy.set(i64::from(healthy));
+        self.search_embedded_texts
+            .set(status.map_or(0, |s| s.embedded_texts as i64));
+    }
+
     fn encode(&self) -> String {
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
@@ -261,6 +298,9 @@ async fn metrics_text(State(state): State<AdminState>) -> Response {
         state.metrics.generation.set(s.generation as i64);
         state.metrics.tools.set(s.tools.len() as i64);
     }
+    state
+        .metrics
+        .observe_search(state.runtime.status().search_embedding.as_ref());
     (
         [(
             header::CONTENT_TYPE,

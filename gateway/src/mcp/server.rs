@@ -225,7 +225,7 @@ impl ServerHandler for GatewayHandler {
         if snapshot.config.gateway.search.enabled
             && name == snapshot.config.gateway.search.tool_name
         {
-            return Ok(search(&snapshot, &args).into());
+            return Ok(search(&snapshot, &args, &self.metrics).await.into());
         }
         let Some(found) = snapshot.find(name) else {
             return Err(ErrorData::invalid_params(
@@ -463,10 +463,14 @@ fn call_context(context: &RequestContext<RoleServer>) -> invoke::CallContext {
 
 /// The built-in search tool: `{"query": "..."}` → one text block holding
 /// `{"tools": [<full tool definitions>]}`, most relevant first, at most `search.topK`. Only
-/// listed tools are returned (today every caller can list every tool), never the search tool.
-fn search(
+/// listed tools are returned (today every caller can list every tool: the `visible` filter is
+/// where per-caller visibility plugs in), never the search tool. With embeddings configured the
+/// ranking is hybrid; if the query cannot be embedded, BM25 answers and the failure is logged
+/// and counted.
+async fn search(
     snapshot: &Snapshot,
     args: &serde_json::Map<String, serde_json::Value>,
+    metrics: &crate::admin::Metrics,
 ) -> CallToolResult {
     let name = &snapshot.config.gateway.search.tool_name;
     let query = match args.get("query") {
@@ -488,11 +492,22 @@ fn search(
         }
     };
     let top_k = snapshot.config.gateway.search.top_k as usize;
-    let found: Vec<&Tool> = snapshot
-        .search
-        .as_ref()
-        .map(|index| index.search(query, top_k))
-        .unwrap_or_default()
+    let visible = |pos: usize| {
+        snapshot
+            .tools
+            .get(pos)
+            .is_some_and(|t| t.name != name.as_str())
+    };
+    let result = match snapshot.search.as_ref() {
+        Some(index) => index.search_hybrid(query, top_k, &visible).await,
+        None => Default::default(),
+    };
+    if let Some(e) = &result.dense_error {
+        metrics.record_search_fallback();
+        tracing::warn!(error = %e, "could not embed the search query; answering with BM25 alone");
+    }
+    let found: Vec<&Tool> = result
+        .positions
         .into_iter()
         .filter_map(|pos| snapshot.tools.get(pos))
         .filter(|tool| tool.name != name.as_str())

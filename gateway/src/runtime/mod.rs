@@ -3,6 +3,7 @@
 //! finish on the config they started with while new requests see the new one.
 
 pub mod reload;
+pub mod search;
 pub mod snapshot;
 
 pub use reload::{ReloadError, ReloadStatus, Runtime};

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwapOption;
 use toolyard_crds::{CONFIG_VERSION, GatewayConfig};
 
+use super::search::{EmbedderFactory, EmbeddingStatus, SearchEmbeddings};
 use super::snapshot::{Snapshot, SnapshotError};
 use crate::source::manifests::SecretValues;
 use crate::upstream::{Handles, Upstreams};
@@ -51,6 +52,10 @@ pub struct ReloadStatus {
     pub last_error_at: Option<u64>,
     /// Milliseconds the last successful snapshot build took.
     pub last_build_ms: f64,
+    /// Dense search embeddings, when `search.embedding` is configured: whether the served index
+    /// is hybrid, or why it fell back to BM25.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_embedding: Option<EmbeddingStatus>,
 }
 
 /// The current snapshot plus reload bookkeeping. Cheap to share (`Arc`).
@@ -72,6 +77,8 @@ pub struct Runtime {
     me: Weak<Runtime>,
     /// Whether the refresher task runs.
     refresher: std::sync::Once,
+    /// The search tool's embedder and vector cache (used under `reload_lock`).
+    embeddings: Mutex<SearchEmbeddings>,
 }
 
 impl Default for Runtime {
@@ -86,6 +93,7 @@ impl Default for Runtime {
             upstream_epoch: std::sync::atomic::AtomicU64::new(0),
             me: Weak::new(),
             refresher: std::sync::Once::new(),
+            embeddings: Mutex::default(),
         }
     }
 }
@@ -95,6 +103,15 @@ impl Runtime {
     pub fn new() -> Arc<Runtime> {
         Arc::new_cyclic(|me| Runtime {
             me: me.clone(),
+            ..Runtime::default()
+        })
+    }
+
+    /// A runtime whose search embedders come from `factory` instead of the configured model or
+    /// endpoint (tests count embedding calls with it).
+    pub fn with_embedder_factory(factory: Box<EmbedderFactory>) -> Arc<Runtime> {
+        Arc::new(Runtime {
+            embeddings: Mutex::new(SearchEmbeddings::new(factory)),
             ..Runtime::default()
         })
     }
@@ -131,6 +148,16 @@ impl Runtime {
                 self.upstreams.commit(&handles);
                 if !handles.is_empty() {
                     self.start_refresher();
+                }
+                status.search_embedding = None;
+                if snapshot.config.gateway.search.enabled
+                    && snapshot.config.gateway.search.embedding.is_some()
+                    && let Ok(embeddings) = self.embeddings.lock()
+                {
+                    status.search_embedding = Some(embeddings.status().clone());
+                }
+                if let Some(e) = &snapshot.search_error {
+                    tracing::warn!(error = %e, "search embeddings unavailable; the search tool serves BM25 results");
                 }
                 self.current.store(Some(Arc::new(snapshot)));
                 status.reloads += 1;
@@ -181,8 +208,18 @@ impl Runtime {
         // Keep the config for rebuilds only when upstream catalogs can change it (a copy of a
         // large OpenAPI-only config would double its memory for nothing).
         let base = (!handles.is_empty()).then(|| (config.clone(), secrets.clone()));
-        let mut snapshot =
-            Snapshot::build_with(config, secrets, generation, previous.as_deref(), &handles)?;
+        let mut embeddings = self
+            .embeddings
+            .lock()
+            .map_err(|_| ReloadError::Source("embeddings lock poisoned".into()))?;
+        let mut snapshot = Snapshot::build_full(
+            config,
+            secrets,
+            generation,
+            previous.as_deref(),
+            &handles,
+            Some(&mut embeddings),
+        )?;
         snapshot.upstream_epoch = self
             .upstream_epoch
             .load(std::sync::atomic::Ordering::Relaxed);
@@ -205,7 +242,16 @@ impl Runtime {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
         let handles = self.upstreams.current();
-        match Snapshot::build_with(config, &secrets, generation, previous.as_deref(), &handles) {
+        // The search vectors come from the embedding cache (only new upstream tools are embedded).
+        let mut embeddings = self.embeddings.lock().ok()?;
+        match Snapshot::build_full(
+            config,
+            &secrets,
+            generation,
+            previous.as_deref(),
+            &handles,
+            Some(&mut embeddings),
+        ) {
             Ok(mut snapshot) => {
                 snapshot.upstream_epoch = epoch;
                 self.current.store(Some(Arc::new(snapshot)));

@@ -12,6 +12,7 @@ use toolyard_crds::config::{
     Endpoint, GatewayConfig, OutboundCredentials, TargetConfig, ToolConfig,
 };
 
+use super::search::SearchEmbeddings;
 use crate::search::{SearchIndex, ToolText};
 use crate::source::manifests::{SecretValue, SecretValues};
 use crate::upstream::{Handles, UpstreamHandle, catalog as upstream_catalog};
@@ -128,7 +129,7 @@ pub struct Snapshot {
     /// One per `config.targets`.
     pub targets: Vec<TargetRuntime>,
     /// The search index over `tools` (positions; the search tool itself is not indexed), when
-    /// search is enabled.
+    /// search is enabled. Hybrid (BM25 + dense) when embeddings are configured and worked.
     pub search: Option<SearchIndex>,
     /// Inbound authentication (its key cache carried over from `previous` when unchanged).
     pub auth: crate::auth::Authenticator,
@@ -151,6 +152,9 @@ pub struct Snapshot {
     /// Fingerprints of what upstreams contribute to the tools, prompts and resources lists: with
     /// the config revision, they tell which `*/list_changed` notifications a rebuild needs.
     pub upstream_lists: [u64; 3],
+    /// Why the search index is BM25-only although embeddings are configured (the model could
+    /// not be loaded, the endpoint failed, ...). The snapshot serves regardless.
+    pub search_error: Option<String>,
 }
 
 /// Why a snapshot could not be built.
@@ -186,18 +190,52 @@ impl Snapshot {
         generation: u64,
         previous: Option<&Snapshot>,
     ) -> Result<Snapshot, SnapshotError> {
-        Self::build_with(config, secrets, generation, previous, &Handles::new())
+        Self::build_full(config, secrets, generation, previous, &Handles::new(), None)
     }
 
-    /// [`Snapshot::build`] plus the current catalogs of upstream MCP servers: their tools join
-    /// the served list (a name another target already serves is left out and reported in
-    /// `upstream_skipped`), their prompts, resources and templates are served as well.
+    /// [`Snapshot::build`] plus the current catalogs of upstream MCP servers (no embeddings).
     pub fn build_with(
+        config: GatewayConfig,
+        secrets: &SecretValues,
+        generation: u64,
+        previous: Option<&Snapshot>,
+        upstreams: &Handles,
+    ) -> Result<Snapshot, SnapshotError> {
+        Self::build_full(config, secrets, generation, previous, upstreams, None)
+    }
+
+    /// [`Snapshot::build`] with dense search vectors (no upstream catalogs).
+    pub fn build_with_embeddings(
+        config: GatewayConfig,
+        secrets: &SecretValues,
+        generation: u64,
+        previous: Option<&Snapshot>,
+        embeddings: Option<&mut SearchEmbeddings>,
+    ) -> Result<Snapshot, SnapshotError> {
+        Self::build_full(
+            config,
+            secrets,
+            generation,
+            previous,
+            &Handles::new(),
+            embeddings,
+        )
+    }
+
+    /// Builds a snapshot with everything: the current catalogs of upstream MCP servers (their
+    /// tools join the served list — a name another target already serves is left out and
+    /// reported in `upstream_skipped` — and their prompts, resources and templates are served),
+    /// and dense vectors in the search index when `search.embedding` is configured and
+    /// `embeddings` (the runtime's embedder and cache) is given. Texts already embedded by an
+    /// earlier reload come from the cache. An embedding failure never fails the build: the
+    /// index stays BM25-only and `search_error` says why.
+    pub fn build_full(
         mut config: GatewayConfig,
         secrets: &SecretValues,
         generation: u64,
         previous: Option<&Snapshot>,
         upstreams: &Handles,
+        embeddings: Option<&mut SearchEmbeddings>,
     ) -> Result<Snapshot, SnapshotError> {
         let mut tools = Vec::with_capacity(config.tool_count() + 1);
         let mut index = HashMap::with_capacity(config.tool_count());
@@ -234,8 +272,8 @@ impl Snapshot {
                 None => tools.push(mcp_tool(&mut config.targets[ti].tools[ki])),
             }
         }
-        let search = config.gateway.search.enabled.then(|| {
-            SearchIndex::build(owners.iter().map(|&(pos, ti)| {
+        let texts = || {
+            owners.iter().map(|&(pos, ti)| {
                 let tool = &tools[pos];
                 (
                     pos,
@@ -247,8 +285,37 @@ impl Snapshot {
                         target_description: config.targets[ti].description.as_deref(),
                     },
                 )
-            }))
-        });
+            })
+        };
+        let mut search = config
+            .gateway
+            .search
+            .enabled
+            .then(|| SearchIndex::build(texts()));
+        let mut search_error = None;
+        let embedding = config
+            .gateway
+            .search
+            .embedding
+            .as_ref()
+            .filter(|_| config.gateway.search.enabled);
+        match (embedding, embeddings, search.as_mut()) {
+            (Some(embedding), Some(embeddings), Some(index)) => {
+                let dense: Vec<String> = texts().map(|(_, t)| t.dense_text()).collect();
+                match embeddings.vectors(embedding, secrets, &dense) {
+                    Ok((embedder, vectors)) => {
+                        index.set_dense(embedder, &vectors);
+                        embeddings.record(Ok(()));
+                    }
+                    Err(e) => {
+                        embeddings.record(Err(&e));
+                        search_error = Some(e.to_string());
+                    }
+                }
+            }
+            (None, Some(embeddings), _) => embeddings.clear(),
+            _ => {}
+        }
         let auth = crate::auth::Authenticator::build(
             &config.gateway.inbound_auth,
             previous.map(|p| &p.auth),
@@ -270,6 +337,7 @@ impl Snapshot {
             upstream_skipped: upstream.skipped,
             upstream_epoch: 0,
             upstream_lists: upstream.fingerprints,
+            search_error,
         })
     }
 

@@ -273,6 +273,16 @@ impl Bm25Index {
     /// The `k` best documents for `query` with their scores, best first; equal scores in name
     /// order. Documents matching no query word are not returned.
     pub fn search(&self, query: &str, k: usize) -> Vec<(u32, f32)> {
+        self.search_filtered(query, k, &|_| true)
+    }
+
+    /// [`Bm25Index::search`] among the documents `keep` accepts.
+    pub fn search_filtered(
+        &self,
+        query: &str,
+        k: usize,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Vec<(u32, f32)> {
         if k == 0 || self.is_empty() {
             return Vec::new();
         }
@@ -319,6 +329,7 @@ impl Bm25Index {
             }
             scores.into_iter().collect()
         };
+        hits.retain(|h| keep(h.0));
         let better = |a: &(u32, f32), b: &(u32, f32)| {
             b.1.total_cmp(&a.1)
                 .then(self.rank[a.0 as usize].cmp(&self.rank[b.0 as usize]))

