@@ -79,6 +79,12 @@ fail_suite() {
 }
 
 suite_unit() {
+  # The operator alone (as its Dockerfile builds it): the gateway crate without its `server`
+  # feature must compile; a workspace build unifies features and would hide a missing cfg.
+  if ! cargo check -p toolyard-operator; then
+    fail_suite unit "toolyard-operator does not build on its own (cargo check -p toolyard-operator)"
+    return
+  fi
   run_suite unit -- cargo test --workspace --no-fail-fast
 }
 

@@ -7,6 +7,7 @@ pub mod source;
 
 #[cfg(feature = "server")]
 pub mod admin;
+#[cfg(feature = "server")]
 pub mod auth;
 #[cfg(feature = "server")]
 pub mod aws;
