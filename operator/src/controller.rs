@@ -579,27 +579,11 @@ async fn write_gateway_status(
         outcome,
         now,
     );
-    if gateway.status.as_ref() == Some(&new) {
-        return Ok(());
-    }
-    let api: Api<Gateway> = Api::namespaced(ctx.client.clone(), &namespace);
-    let patch = json!({"apiVersion": "toolyard.dev/v1alpha1", "kind": "Gateway", "status": new});
-    ctx.metrics.wrote();
-    // Forced: the status of a Gateway is written by the operator only.
-    api.patch_status(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(|source| kube_error("write the status of", "Gateway", &name, source))?;
     let old = gateway
         .status
         .as_ref()
-        .map(|s| s.conditions.as_slice())
-        .unwrap_or_default();
-    publish_transition(ctx, gateway.object_ref(&()), old, &new.conditions).await;
-    Ok(())
+        .map(|s| (s, s.conditions.as_slice()));
+    write_status(ctx, gateway, "Gateway", old, (&new, &new.conditions)).await
 }
 
 async fn write_target_status(
@@ -607,29 +591,44 @@ async fn write_target_status(
     target: &GatewayTarget,
     new: toolyard_crds::GatewayTargetStatus,
 ) -> Result<(), Error> {
-    if target.status.as_ref() == Some(&new) {
+    let old = target.status.as_ref().map(|s| (s, s.conditions.as_slice()));
+    write_status(ctx, target, "GatewayTarget", old, (&new, &new.conditions)).await
+}
+
+/// Writes `new` as the status of `object` (server-side apply, forced: statuses are the
+/// operator's alone) unless it equals the stored `old`, and publishes an Event on a `Ready`
+/// transition.
+async fn write_status<K, S>(
+    ctx: &Context,
+    object: &K,
+    kind: &'static str,
+    old: Option<(&S, &[Condition])>,
+    (new, new_conditions): (&S, &[Condition]),
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned,
+    S: Serialize + PartialEq,
+{
+    if old.is_some_and(|(o, _)| o == new) {
         return Ok(());
     }
-    let name = target.name_any();
-    let namespace = target.namespace().unwrap_or_default();
-    let api: Api<GatewayTarget> = Api::namespaced(ctx.client.clone(), &namespace);
-    let patch =
-        json!({"apiVersion": "toolyard.dev/v1alpha1", "kind": "GatewayTarget", "status": new});
+    let name = object.name_any();
+    let namespace = object.namespace().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let patch = json!({"apiVersion": "toolyard.dev/v1alpha1", "kind": kind, "status": new});
     ctx.metrics.wrote();
-    // Forced: the status of a GatewayTarget is written by the operator only.
     api.patch_status(
         &name,
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(&patch),
     )
     .await
-    .map_err(|source| kube_error("write the status of", "GatewayTarget", &name, source))?;
-    let old = target
-        .status
-        .as_ref()
-        .map(|s| s.conditions.as_slice())
-        .unwrap_or_default();
-    publish_transition(ctx, target.object_ref(&()), old, &new.conditions).await;
+    .map_err(|source| kube_error("write the status of", kind, &name, source))?;
+    let old_conditions = old.map(|(_, c)| c).unwrap_or_default();
+    publish_transition(ctx, object.object_ref(&()), old_conditions, new_conditions).await;
     Ok(())
 }
 

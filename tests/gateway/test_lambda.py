@@ -279,7 +279,7 @@ def test_no_aws_identity_is_a_clear_tool_error(gw_anonymous, lam):
     result, _ = call_tool(gw_anonymous.url, "LambdaUsingSDK___get_order_tool", {"orderId": "123"})
     assert result.isError
     text = text_of(result)
-    assert text.startswith("Could not sign the Lambda request: no AWS credentials for the gateway:"), text
+    assert text.startswith("Could not sign the request for LambdaUsingSDK___get_order_tool: no AWS credentials for the gateway:"), text
     assert "IRSA" in text and "AWS_ACCESS_KEY_ID" in text
     assert "did not answer" not in text, text
     assert len(lam.requests()) == before, "nothing unsigned is sent"

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use toolyard_crds::config::{Endpoint, SecurityConfig};
 use toolyard_crds::gateway::HttpMethod;
 
-use super::http::{ReadError, domain_allowed, read_limited, without_url};
+use super::http::{domain_allowed, read_body, send, sign, without_url};
 use super::result::{self, ErrorKind, ToolOutcome};
 use crate::runtime::Found;
 use crate::runtime::snapshot::ResolvedCredentials;
@@ -136,53 +136,28 @@ pub async fn call(
         }
     };
     if let Some(ResolvedCredentials::AwsSigV4(signer)) = &runtime.credentials
-        && let Err(e) = signer.sign(&mut req).await
+        && let Err(outcome) = sign(signer, &mut req, runtime, &target.name, &tool.name).await
     {
-        tracing::warn!(target = %target.name, error = %e, "SigV4 signing failed");
-        return ToolOutcome::error_kind(
-            ErrorKind::Backend,
-            format!("Could not sign the request for {}: {e}.", tool.name),
-        );
+        return outcome;
     }
-    let response = match runtime.client.execute(req).await {
+    let req = reqwest::RequestBuilder::from_parts(runtime.client.clone(), req);
+    let response = match send(req, runtime, &target.name, &tool.name, debug).await {
         Ok(r) => r,
-        Err(e) if e.is_timeout() => {
-            return ToolOutcome::error_kind(
-                ErrorKind::Backend,
-                format!(
-                    "The backend did not answer within {} ms.",
-                    runtime.timeout.as_millis()
-                ),
-            );
-        }
-        Err(e) => {
-            tracing::warn!(target = %target.name, tool = %tool.name, error = %e, "AWS request failed");
-            return result::backend_error(debug, None, &without_url(&e));
-        }
+        Err(outcome) => return outcome,
     };
     let status = response.status();
     let response_headers = response.headers().clone();
-    let body = match read_limited(response, security.max_response_bytes).await {
+    let body = match read_body(
+        response,
+        security.max_response_bytes,
+        runtime,
+        debug,
+        "The backend",
+    )
+    .await
+    {
         Ok(b) => b,
-        Err(ReadError::TooLarge) => {
-            return ToolOutcome::error_kind(
-                ErrorKind::Backend,
-                format!(
-                    "The backend's response is over the gateway's limit of {} bytes.",
-                    security.max_response_bytes
-                ),
-            );
-        }
-        Err(ReadError::Timeout) => {
-            return ToolOutcome::error_kind(
-                ErrorKind::Backend,
-                format!(
-                    "The backend did not finish its response within {} ms.",
-                    runtime.timeout.as_millis()
-                ),
-            );
-        }
-        Err(ReadError::Other(e)) => return result::backend_error(debug, Some(status.as_u16()), &e),
+        Err(outcome) => return outcome,
     };
     if !status.is_success() {
         let detail = error_detail(&response_headers, &body);

@@ -174,20 +174,9 @@ pub async fn call(
                     );
                 }
             };
-            let signed = tokio::time::timeout(runtime.timeout, signer.sign(&mut built))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(crate::aws::Error::Credentials(format!(
-                        "not available within the target's timeout of {} ms",
-                        runtime.timeout.as_millis()
-                    )))
-                });
-            if let Err(e) = signed {
-                tracing::warn!(target = %target.name, error = %e, "SigV4 signing failed");
-                return ToolOutcome::error_kind(
-                    ErrorKind::Backend,
-                    format!("Could not sign the request for {}: {e}.", tool.name),
-                );
+            if let Err(outcome) = sign(signer, &mut built, runtime, &target.name, &tool.name).await
+            {
+                return outcome;
             }
             let req = reqwest::RequestBuilder::from_parts(runtime.client.clone(), built);
             match send(req, runtime, &target.name, &tool.name, debug).await {
@@ -254,27 +243,17 @@ pub async fn call(
     let error_headers = (!status.is_success())
         .then(|| response.headers().clone())
         .filter(|h| h.contains_key("x-amzn-errortype"));
-    let body = match read_limited(response, security.max_response_bytes).await {
+    let body = match read_body(
+        response,
+        security.max_response_bytes,
+        runtime,
+        debug,
+        "The backend",
+    )
+    .await
+    {
         Ok(b) => b,
-        Err(ReadError::TooLarge) => {
-            return ToolOutcome::error_kind(
-                ErrorKind::Backend,
-                format!(
-                    "The backend's response is over the gateway's limit of {} bytes.",
-                    security.max_response_bytes
-                ),
-            );
-        }
-        Err(ReadError::Timeout) => {
-            return ToolOutcome::error_kind(
-                ErrorKind::Backend,
-                format!(
-                    "The backend did not finish its response within {} ms.",
-                    runtime.timeout.as_millis()
-                ),
-            );
-        }
-        Err(ReadError::Other(e)) => return result::backend_error(debug, Some(status.as_u16()), &e),
+        Err(outcome) => return outcome,
     };
     if !status.is_success() {
         tracing::info!(target = %target.name, tool = %tool.name, status = status.as_u16(), "backend returned an error status");
@@ -300,7 +279,34 @@ pub async fn call(
 }
 
 /// Sends one request; a transport failure becomes the tool error.
-async fn send(
+/// Signs `req` with SigV4, bounded by the target's timeout (a credential lookup can be slow), or
+/// returns the tool error.
+pub(crate) async fn sign(
+    signer: &crate::aws::Signer,
+    req: &mut reqwest::Request,
+    runtime: &crate::runtime::TargetRuntime,
+    target: &str,
+    tool: &str,
+) -> Result<(), ToolOutcome> {
+    let signed = tokio::time::timeout(runtime.timeout, signer.sign(req))
+        .await
+        .unwrap_or_else(|_| {
+            Err(crate::aws::Error::Credentials(format!(
+                "not available within the target's timeout of {} ms",
+                runtime.timeout.as_millis()
+            )))
+        });
+    signed.map_err(|e| {
+        tracing::warn!(target = %target, error = %e, "SigV4 signing failed");
+        ToolOutcome::error_kind(
+            ErrorKind::Backend,
+            format!("Could not sign the request for {tool}: {e}."),
+        )
+    })
+}
+
+/// Sends a backend request; a failure becomes the tool error (logged without the URL).
+pub(crate) async fn send(
     req: reqwest::RequestBuilder,
     runtime: &crate::runtime::TargetRuntime,
     target: &str,
@@ -350,7 +356,7 @@ pub(crate) fn without_url(e: &reqwest::Error) -> String {
 }
 
 /// Why a response body could not be read.
-pub(crate) enum ReadError {
+enum ReadError {
     /// Over the limit.
     TooLarge,
     /// The call's time limit passed.
@@ -360,10 +366,33 @@ pub(crate) enum ReadError {
 }
 
 /// Reads a body of at most `limit` bytes.
-pub(crate) async fn read_limited(
+/// Reads a backend's response body up to `limit` bytes, or returns the tool error saying why it
+/// could not (`who` starts the message, e.g. "The backend").
+pub(crate) async fn read_body(
     response: reqwest::Response,
     limit: u64,
-) -> Result<Vec<u8>, ReadError> {
+    runtime: &crate::runtime::TargetRuntime,
+    debug: bool,
+    who: &str,
+) -> Result<Vec<u8>, ToolOutcome> {
+    let status = response.status().as_u16();
+    read_limited(response, limit).await.map_err(|e| match e {
+        ReadError::TooLarge => ToolOutcome::error_kind(
+            ErrorKind::Backend,
+            format!("{who}'s response is over the gateway's limit of {limit} bytes."),
+        ),
+        ReadError::Timeout => ToolOutcome::error_kind(
+            ErrorKind::Backend,
+            format!(
+                "{who} did not finish its response within {} ms.",
+                runtime.timeout.as_millis()
+            ),
+        ),
+        ReadError::Other(e) => result::backend_error(debug, Some(status), &e),
+    })
+}
+
+async fn read_limited(response: reqwest::Response, limit: u64) -> Result<Vec<u8>, ReadError> {
     if response.content_length().is_some_and(|n| n > limit) {
         return Err(ReadError::TooLarge);
     }

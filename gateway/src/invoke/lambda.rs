@@ -12,7 +12,6 @@
 //!   result with `isError: true`.
 
 use base64::Engine;
-use futures::StreamExt;
 use serde_json::{Map, Value, json};
 use toolyard_crds::config::{GatewaySettings, SecurityConfig};
 
@@ -192,24 +191,10 @@ pub async fn call(
             );
         }
     };
-    match tokio::time::timeout(runtime.timeout, signer.sign(&mut request)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::warn!(target = %target.name, error = %e, "SigV4 signing failed");
-            return ToolOutcome::error_kind(
-                ErrorKind::Backend,
-                format!("Could not sign the Lambda request: {e}."),
-            );
-        }
-        Err(_) => {
-            return ToolOutcome::error_kind(
-                ErrorKind::Backend,
-                format!(
-                    "The gateway's AWS credentials were not available within {} ms (the target's timeout).",
-                    runtime.timeout.as_millis()
-                ),
-            );
-        }
+    if let Err(outcome) =
+        super::http::sign(signer, &mut request, runtime, &target.name, &tool.name).await
+    {
+        return outcome;
     }
     let response = match runtime.client.execute(request).await {
         Ok(r) => r,
@@ -227,7 +212,10 @@ pub async fn call(
             return ToolOutcome::error_kind(
                 ErrorKind::Backend,
                 if debug {
-                    format!("The Lambda Invoke request failed: {}", error_text(&e))
+                    format!(
+                        "The Lambda Invoke request failed: {}",
+                        super::http::without_url(&e)
+                    )
                 } else {
                     "The Lambda function could not be reached. Please retry later.".into()
                 },
@@ -244,28 +232,18 @@ pub async fn call(
     };
     let function_error = header("x-amz-function-error");
     let error_type = header("x-amzn-errortype");
-    let body =
-        match read_limited(response, security.max_response_bytes.min(MAX_PAYLOAD_BYTES)).await {
-            Ok(b) => b,
-            Err(ReadError::TooLarge(limit)) => {
-                return ToolOutcome::error_kind(
-                    ErrorKind::Backend,
-                    format!("The Lambda function's response is over the limit of {limit} bytes."),
-                );
-            }
-            Err(ReadError::Timeout) => {
-                return ToolOutcome::error_kind(
-                    ErrorKind::Backend,
-                    format!(
-                        "The Lambda function did not finish its response within {} ms.",
-                        runtime.timeout.as_millis()
-                    ),
-                );
-            }
-            Err(ReadError::Other(e)) => {
-                return result::backend_error(debug, Some(status.as_u16()), &e);
-            }
-        };
+    let body = match super::http::read_body(
+        response,
+        security.max_response_bytes.min(MAX_PAYLOAD_BYTES),
+        runtime,
+        debug,
+        "The Lambda function",
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(outcome) => return outcome,
+    };
     if !status.is_success() {
         tracing::info!(target = %target.name, tool = %tool.name, status = status.as_u16(), error_type = ?error_type, "Lambda Invoke API error");
         return ToolOutcome::error_kind(
@@ -342,49 +320,6 @@ fn function_error_text(kind: &str, body: &[u8], debug: bool) -> String {
         text.push_str(&String::from_utf8_lossy(body));
     }
     text
-}
-
-/// A reqwest error with its sources, without the URL (it only names the function).
-fn error_text(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    if let Some(url) = e.url() {
-        text = text.replace(url.as_str(), "<lambda>");
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-enum ReadError {
-    TooLarge(u64),
-    Timeout,
-    Other(String),
-}
-
-async fn read_limited(response: reqwest::Response, limit: u64) -> Result<Vec<u8>, ReadError> {
-    if response.content_length().is_some_and(|n| n > limit) {
-        return Err(ReadError::TooLarge(limit));
-    }
-    let mut stream = response.bytes_stream();
-    let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            if e.is_timeout() {
-                ReadError::Timeout
-            } else {
-                ReadError::Other(error_text(&e))
-            }
-        })?;
-        if (body.len() + chunk.len()) as u64 > limit {
-            return Err(ReadError::TooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 #[cfg(test)]
