@@ -6,6 +6,11 @@
 //! the background when the cache is older than [`MAX_AGE`]. A failed fetch keeps the keys it
 //! had, so a provider that is briefly down does not lock anybody out. The cache is shared across
 //! reloads while the discovery URL stays the same.
+//!
+//! The same cache serves Kubernetes ServiceAccount tokens verified offline
+//! (`serviceAccount.verification: Oidc`): then the discovery document and the JWKS come from the
+//! API server itself ([`KeySource::KubernetesApi`]), read with the pod's own credentials, since
+//! the issuer URL in the document is often not reachable from inside the cluster.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -195,6 +200,26 @@ struct Discovery {
     jwks_uri: String,
 }
 
+/// Where a [`KeySet`] gets its issuer and keys.
+pub enum KeySource {
+    /// OIDC discovery at a URL (the JWT authorizer's `discoveryUrl`), then its `jwks_uri`.
+    Discovery(reqwest::Client),
+    /// The Kubernetes API server's service-account issuer discovery
+    /// ([`KUBERNETES_DISCOVERY_PATH`] for the issuer, [`KUBERNETES_JWKS_PATH`] for the keys), read
+    /// through the API client (in-cluster: the pod's ServiceAccount token and CA). Every
+    /// ServiceAccount may read both through the default `system:service-account-issuer-discovery`
+    /// binding.
+    #[cfg(feature = "kube")]
+    KubernetesApi(tokio::sync::OnceCell<Result<kube::Client, String>>),
+}
+
+/// The API server's OIDC discovery document.
+pub const KUBERNETES_DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+/// The API server's ServiceAccount token signing keys.
+pub const KUBERNETES_JWKS_PATH: &str = "/openid/v1/jwks";
+/// The [`KeySet::discovery_url`] of the Kubernetes API source (a label, not fetched as a URL).
+pub const KUBERNETES_SOURCE: &str = "kubernetes-api:/.well-known/openid-configuration";
+
 /// Bookkeeping of fetches (under the single-flight lock).
 #[derive(Default)]
 struct FetchState {
@@ -204,7 +229,7 @@ struct FetchState {
 /// The cached keys of one provider; shared by every snapshot with the same discovery URL.
 pub struct KeySet {
     discovery_url: String,
-    http: reqwest::Client,
+    source: KeySource,
     keys: ArcSwapOption<Keys>,
     /// Single flight: one fetch at a time; waiters see its result.
     fetch: tokio::sync::Mutex<FetchState>,
@@ -215,9 +240,23 @@ pub struct KeySet {
 impl KeySet {
     /// An empty key set for `discovery_url` (nothing is fetched yet).
     pub fn new(discovery_url: String, http: reqwest::Client) -> Arc<KeySet> {
+        Self::from_source(discovery_url, KeySource::Discovery(http))
+    }
+
+    /// An empty key set for the ServiceAccount tokens of the cluster the gateway runs in (the
+    /// API client is created on the first fetch).
+    #[cfg(feature = "kube")]
+    pub fn kubernetes() -> Arc<KeySet> {
+        Self::from_source(
+            KUBERNETES_SOURCE.to_string(),
+            KeySource::KubernetesApi(tokio::sync::OnceCell::new()),
+        )
+    }
+
+    fn from_source(discovery_url: String, source: KeySource) -> Arc<KeySet> {
         Arc::new(KeySet {
             discovery_url,
-            http,
+            source,
             keys: ArcSwapOption::default(),
             fetch: tokio::sync::Mutex::new(FetchState::default()),
             last_error: std::sync::Mutex::new(None),
@@ -329,17 +368,18 @@ impl KeySet {
     }
 
     async fn fetch_keys(&self) -> Result<Keys, JwksError> {
-        let discovery: Discovery =
-            serde_json::from_slice(&get(&self.http, &self.discovery_url).await?).map_err(|e| {
-                JwksError::Document {
-                    url: self.discovery_url.clone(),
-                    message: format!(
-                        "not an OIDC discovery document with issuer and jwks_uri: {e}"
-                    ),
-                }
-            })?;
+        let http = match &self.source {
+            KeySource::Discovery(http) => http,
+            #[cfg(feature = "kube")]
+            KeySource::KubernetesApi(client) => return fetch_kubernetes(client).await,
+        };
+        let discovery: Discovery = serde_json::from_slice(&get(http, &self.discovery_url).await?)
+            .map_err(|e| JwksError::Document {
+            url: self.discovery_url.clone(),
+            message: format!("not an OIDC discovery document with issuer and jwks_uri: {e}"),
+        })?;
         let jwks: serde_json::Value =
-            serde_json::from_slice(&get(&self.http, &discovery.jwks_uri).await?).map_err(|e| {
+            serde_json::from_slice(&get(http, &discovery.jwks_uri).await?).map_err(|e| {
                 JwksError::Document {
                     url: discovery.jwks_uri.clone(),
                     message: format!("not JSON: {e}"),
@@ -358,6 +398,82 @@ impl KeySet {
         }
         Ok(keys)
     }
+}
+
+/// The issuer and keys of the API server's ServiceAccount tokens. The keys are read from
+/// [`KUBERNETES_JWKS_PATH`] on the API server, not from the document's `jwks_uri`, which may
+/// name a host only reachable from outside (for example a cloud provider's OIDC bucket).
+#[cfg(feature = "kube")]
+async fn fetch_kubernetes(
+    client: &tokio::sync::OnceCell<Result<kube::Client, String>>,
+) -> Result<Keys, JwksError> {
+    let client = client
+        .get_or_init(|| async { kube::Client::try_default().await.map_err(|e| e.to_string()) })
+        .await
+        .as_ref()
+        .map_err(|e| JwksError::Fetch {
+            url: KUBERNETES_SOURCE.into(),
+            message: format!("no Kubernetes API client ({e}); run in a pod or set KUBECONFIG"),
+        })?
+        .clone();
+    let get = |path: &'static str| {
+        let client = client.clone();
+        async move {
+            let request = http::Request::get(path)
+                .header(http::header::ACCEPT, "application/json")
+                .body(Vec::new())
+                .map_err(|e| JwksError::Fetch {
+                    url: path.into(),
+                    message: e.to_string(),
+                })?;
+            let text = tokio::time::timeout(FETCH_TIMEOUT, client.request_text(request))
+                .await
+                .map_err(|_| JwksError::Fetch {
+                    url: path.into(),
+                    message: format!("no answer within {FETCH_TIMEOUT:?}"),
+                })?
+                .map_err(|e| JwksError::Fetch {
+                    url: path.into(),
+                    message: e.to_string(),
+                })?;
+            if text.len() > MAX_DOCUMENT_BYTES {
+                return Err(JwksError::Fetch {
+                    url: path.into(),
+                    message: "the document is too large".into(),
+                });
+            }
+            Ok::<_, JwksError>(text)
+        }
+    };
+    #[derive(Deserialize)]
+    struct Issuer {
+        issuer: String,
+    }
+    let discovery: Issuer =
+        serde_json::from_str(&get(KUBERNETES_DISCOVERY_PATH).await?).map_err(|e| {
+            JwksError::Document {
+                url: KUBERNETES_DISCOVERY_PATH.into(),
+                message: format!("not an OIDC discovery document with an issuer: {e}"),
+            }
+        })?;
+    let jwks: serde_json::Value =
+        serde_json::from_str(&get(KUBERNETES_JWKS_PATH).await?).map_err(|e| {
+            JwksError::Document {
+                url: KUBERNETES_JWKS_PATH.into(),
+                message: format!("not JSON: {e}"),
+            }
+        })?;
+    let keys = Keys::from_jwks(discovery.issuer, &jwks).map_err(|message| JwksError::Document {
+        url: KUBERNETES_JWKS_PATH.into(),
+        message,
+    })?;
+    if keys.is_empty() {
+        return Err(JwksError::Document {
+            url: KUBERNETES_JWKS_PATH.into(),
+            message: "the JWKS holds no asymmetric signing key".into(),
+        });
+    }
+    Ok(keys)
 }
 
 /// GET with the fetch time limit and size limit.

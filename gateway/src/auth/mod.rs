@@ -40,6 +40,9 @@ pub enum PrincipalKind {
         namespace: String,
         /// The ServiceAccount's name.
         name: String,
+        /// The pod the token is bound to (`kubernetes.io.pod.name`, or the TokenReview's
+        /// `authentication.kubernetes.io/pod-name`), if any.
+        pod: Option<String>,
     },
 }
 
