@@ -31,6 +31,7 @@ use kube::core::{
     DeserializeGuard, NamespaceResourceScope, PartialObjectMeta, error_boundary::InvalidObject,
 };
 use kube::runtime::controller::Action;
+use kube::runtime::finalizer;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
@@ -44,6 +45,7 @@ use toolyard_crds::{Gateway, GatewayTarget};
 use toolyard_gateway::compile::gateway::{CompileContext, compile};
 
 use crate::admin::Metrics;
+use crate::auth_delegator;
 use crate::dereference::{self, gateway_references, target_references};
 use crate::render::{self, Children, DESIRED_HASH_ANNOTATION, Names};
 use crate::status::{self, GatewayOutcome};
@@ -70,6 +72,18 @@ pub enum Error {
     /// Rendering failed.
     #[error("failed to render the gateway's children")]
     Render(#[from] render::Error),
+    /// The `system:auth-delegator` binding of a TokenReview Gateway could not be removed.
+    #[error("failed to remove the auth-delegator binding")]
+    AuthDelegator(#[from] crate::auth_delegator::Error),
+    /// Adding or removing the Gateway's finalizer failed.
+    #[error("failed to {action} the finalizer {}", crate::auth_delegator::FINALIZER)]
+    Finalizer {
+        /// `add` or `remove`.
+        action: &'static str,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
     /// An API call on a child or status failed.
     #[error("failed to {action} {kind} {name}")]
     Kube {
@@ -93,6 +107,8 @@ impl Error {
             Error::MissingMetadata(_) => "MissingMetadata",
             Error::Dereference(_) => "DereferenceFailed",
             Error::Render(_) => "RenderFailed",
+            Error::AuthDelegator(_) => "AuthDelegatorBindingFailed",
+            Error::Finalizer { .. } => "FinalizerFailed",
             Error::Kube {
                 action: "apply", ..
             } => "ApplyFailed",
@@ -121,7 +137,9 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
 }
 
-/// Reconciles one Gateway.
+/// Reconciles one Gateway. A Gateway that verifies ServiceAccount tokens with TokenReview
+/// also gets the `system:auth-delegator` binding and the finalizer that removes it (see
+/// [`crate::auth_delegator`]); the finalizer stays only while the Gateway uses TokenReview.
 pub async fn reconcile(
     obj: Arc<DeserializeGuard<Gateway>>,
     ctx: Arc<Context>,
@@ -130,6 +148,130 @@ pub async fn reconcile(
         Ok(g) => g,
         Err(invalid) => return Err(Error::InvalidObject(Box::new(invalid.clone()))),
     };
+    let wants_binding = auth_delegator::uses_token_review(gateway);
+    let has_finalizer = gateway
+        .finalizers()
+        .iter()
+        .any(|f| f == auth_delegator::FINALIZER);
+    if !wants_binding && !has_finalizer {
+        return reconcile_gateway(gateway, &ctx).await;
+    }
+    let name = gateway
+        .metadata
+        .name
+        .clone()
+        .ok_or(Error::MissingMetadata("name"))?;
+    let namespace = gateway
+        .metadata
+        .namespace
+        .clone()
+        .ok_or(Error::MissingMetadata("namespace"))?;
+    let api: Api<Gateway> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = finalizer::finalizer(
+        &api,
+        auth_delegator::FINALIZER,
+        Arc::new(gateway.clone()),
+        |event| async {
+            match event {
+                finalizer::Event::Apply(g) if wants_binding => {
+                    let sa = Names::of(&name).service_account;
+                    let bound = auth_delegator::ensure(
+                        &ctx.client,
+                        FIELD_MANAGER,
+                        &namespace,
+                        &name,
+                        &sa,
+                    )
+                    .await;
+                    match bound {
+                        Ok(wrote) => {
+                            if wrote {
+                                ctx.metrics.wrote();
+                            }
+                            reconcile_gateway(&g, &ctx).await
+                        }
+                        Err(e) => {
+                            // Usually the operator's RBAC: say so on the Gateway, retry later.
+                            let message = error_chain(&e);
+                            tracing::warn!(gateway = %name, %namespace, error = %message, "cannot bind the gateway's ServiceAccount to system:auth-delegator");
+                            let now = Time(k8s_openapi::jiff::Timestamp::now());
+                            write_gateway_status(
+                                &ctx,
+                                &g,
+                                GatewayOutcome::Failed {
+                                    reason: "AuthDelegatorBindingFailed",
+                                    message: &message,
+                                },
+                                &now,
+                            )
+                            .await?;
+                            Ok(Action::requeue(RETRY * 6))
+                        }
+                    }
+                }
+                // No longer TokenReview: drop the binding, then the finalizer.
+                finalizer::Event::Apply(g) => {
+                    if auth_delegator::remove(&ctx.client, &namespace, &name).await? {
+                        ctx.metrics.wrote();
+                    }
+                    remove_finalizer(&api, &g).await?;
+                    ctx.metrics.wrote();
+                    reconcile_gateway(&g, &ctx).await
+                }
+                finalizer::Event::Cleanup(_) => {
+                    if auth_delegator::remove(&ctx.client, &namespace, &name).await? {
+                        ctx.metrics.wrote();
+                    }
+                    Ok(Action::await_change())
+                }
+            }
+        },
+    )
+    .await;
+    result.map_err(|e| match e {
+        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
+        finalizer::Error::AddFinalizer(source) => Error::Finalizer {
+            action: "add",
+            source,
+        },
+        finalizer::Error::RemoveFinalizer(source) => Error::Finalizer {
+            action: "remove",
+            source,
+        },
+        finalizer::Error::UnnamedObject | finalizer::Error::InvalidFinalizer => {
+            Error::MissingMetadata("name")
+        }
+    })
+}
+
+/// Removes [`auth_delegator::FINALIZER`] from `gateway`: a merge patch of the remaining list
+/// with the stored `resourceVersion` as precondition, so a concurrent change of the list fails
+/// (and is retried) instead of being overwritten.
+async fn remove_finalizer(api: &Api<Gateway>, gateway: &Gateway) -> Result<(), Error> {
+    let rest: Vec<&String> = gateway
+        .finalizers()
+        .iter()
+        .filter(|f| *f != auth_delegator::FINALIZER)
+        .collect();
+    let patch = json!({"metadata": {
+        "resourceVersion": gateway.resource_version(),
+        "finalizers": rest,
+    }});
+    api.patch(
+        &gateway.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(|source| Error::Finalizer {
+        action: "remove",
+        source,
+    })?;
+    Ok(())
+}
+
+/// The pipeline of one Gateway: dereference → compile → render → apply → status.
+async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, Error> {
     let name = gateway
         .metadata
         .name

@@ -5,6 +5,7 @@
 //! from YAML fixtures.
 
 pub mod admin;
+pub mod auth_delegator;
 pub mod controller;
 pub mod dereference;
 pub mod leader;

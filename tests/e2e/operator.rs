@@ -1001,9 +1001,41 @@ async fn helm_chart_lints_renders_and_installs() -> Result<()> {
         "watchNamespace=agents",
     ])?;
     let docs = parse_yaml_docs(&namespaced)?;
+    // The only cluster-wide rules: the auth-delegator bindings of TokenReview Gateways.
+    for role in docs.iter().filter(|d| d["kind"] == "ClusterRole") {
+        for rule in role["rules"].as_array().into_iter().flatten() {
+            assert_eq!(
+                rule["apiGroups"],
+                json!(["rbac.authorization.k8s.io"]),
+                "namespaced mode grants cluster-wide {rule}"
+            );
+            assert!(
+                rule["resources"] == json!(["clusterrolebindings"])
+                    || (rule["resources"] == json!(["clusterroles"])
+                        && rule["resourceNames"] == json!(["system:auth-delegator"])
+                        && rule["verbs"] == json!(["bind"])),
+                "namespaced mode grants cluster-wide {rule}"
+            );
+        }
+    }
+    let without = helm(&[
+        "template",
+        "toolyard",
+        &chart,
+        "--namespace",
+        "toolyard-system",
+        "--kube-version",
+        "1.35.0",
+        "--set",
+        "watchNamespace=agents",
+        "--set",
+        "serviceAccountAuth.tokenReview=false",
+    ])?;
     assert!(
-        !docs.iter().any(|d| d["kind"] == "ClusterRole"),
-        "namespaced mode rendered a ClusterRole"
+        !parse_yaml_docs(&without)?
+            .iter()
+            .any(|d| d["kind"] == "ClusterRole"),
+        "namespaced mode without TokenReview rendered a ClusterRole"
     );
     let operator = docs
         .iter()
@@ -1041,6 +1073,13 @@ async fn helm_chart_lints_renders_and_installs() -> Result<()> {
         ("get", "secrets", "", "yes"),
         ("delete", "secrets", "", "no"),
         ("create", "pods", "", "no"),
+        // The auth-delegator bindings of TokenReview Gateways, and nothing else to bind.
+        ("create", "clusterrolebindings", "", "yes"),
+        ("delete", "clusterrolebindings", "", "yes"),
+        ("bind", "clusterroles/system:auth-delegator", "", "yes"),
+        ("bind", "clusterroles/cluster-admin", "", "no"),
+        ("escalate", "clusterroles", "", "no"),
+        ("patch", "gateways.toolyard.dev", "", "yes"),
     ] {
         let sub = format!("--subresource={subresource}");
         let mut args = vec![

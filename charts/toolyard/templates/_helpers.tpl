@@ -30,6 +30,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: ["toolyard.dev"]
   resources: ["gateways", "gatewaytargets"]
   verbs: ["get", "list", "watch"]
+# Gateways: patch only to add and remove the auth-delegator finalizer (metadata.finalizers).
+- apiGroups: ["toolyard.dev"]
+  resources: ["gateways"]
+  verbs: ["patch"]
 - apiGroups: ["toolyard.dev"]
   resources: ["gateways/status", "gatewaytargets/status"]
   verbs: ["get", "patch", "update"]
