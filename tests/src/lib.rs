@@ -602,6 +602,33 @@ pub async fn http_post_json(
     http_exchange(addr, &req).await
 }
 
+/// [`http_post_json`], also returning the response's header lines (names lower-cased).
+pub async fn http_post_json_with_headers(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> Result<(u16, Vec<(String, String)>, String)> {
+    let body = body.to_string();
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    let (status, head, body) = http_exchange_full(addr, &req).await?;
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok((status, headers, body))
+}
+
 /// `GET http://{addr}{path}` → (status, body).
 pub async fn http_get(addr: &str, path: &str) -> Result<(u16, String)> {
     http_exchange(
@@ -613,6 +640,12 @@ pub async fn http_get(addr: &str, path: &str) -> Result<(u16, String)> {
 
 /// Sends one raw HTTP/1.1 request and reads the response to the end.
 async fn http_exchange(addr: &str, req: &str) -> Result<(u16, String)> {
+    let (status, _, body) = http_exchange_full(addr, req).await?;
+    Ok((status, body))
+}
+
+/// [`http_exchange`] with the response head (status line and headers).
+async fn http_exchange_full(addr: &str, req: &str) -> Result<(u16, String, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     stream.write_all(req.as_bytes()).await?;
@@ -636,7 +669,7 @@ async fn http_exchange(addr: &str, req: &str) -> Result<(u16, String)> {
     } else {
         rest.to_string()
     };
-    Ok((status, body))
+    Ok((status, head.to_string(), body))
 }
 
 fn dechunk(mut s: &str) -> String {
