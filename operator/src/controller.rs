@@ -31,8 +31,8 @@ use kube::core::{
     DeserializeGuard, NamespaceResourceScope, PartialObjectMeta, error_boundary::InvalidObject,
 };
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::finalizer;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -76,7 +76,10 @@ pub enum Error {
     #[error("failed to remove the auth-delegator binding")]
     AuthDelegator(#[from] crate::auth_delegator::Error),
     /// Adding or removing the Gateway's finalizer failed.
-    #[error("failed to {action} the finalizer {}", crate::auth_delegator::FINALIZER)]
+    #[error(
+        "failed to {action} the finalizer {}",
+        crate::auth_delegator::FINALIZER
+    )]
     Finalizer {
         /// `add` or `remove`.
         action: &'static str,

@@ -29,6 +29,9 @@ pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
 pub const MAX_AGE: Duration = Duration::from_secs(600);
 /// Time limit of one discovery or JWKS request.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// The `Accept` of discovery and JWKS requests: some servers (the Kubernetes API server among them)
+/// serve a JWKS only as `application/jwk-set+json` (RFC 7517 §8.5).
+const ACCEPT_DOCUMENTS: &str = "application/json, application/jwk-set+json";
 /// Largest discovery document or JWKS read.
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 
@@ -419,8 +422,9 @@ async fn fetch_kubernetes(
     let get = |path: &'static str| {
         let client = client.clone();
         async move {
+            // The API server answers the JWKS only as `application/jwk-set+json` (406 otherwise).
             let request = http::Request::get(path)
-                .header(http::header::ACCEPT, "application/json")
+                .header(http::header::ACCEPT, ACCEPT_DOCUMENTS)
                 .body(Vec::new())
                 .map_err(|e| JwksError::Fetch {
                     url: path.into(),
@@ -484,7 +488,7 @@ async fn get(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, JwksError> {
     };
     let response = http
         .get(url)
-        .header(reqwest::header::ACCEPT, "application/json")
+        .header(reqwest::header::ACCEPT, ACCEPT_DOCUMENTS)
         .timeout(FETCH_TIMEOUT)
         .send()
         .await
