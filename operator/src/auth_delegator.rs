@@ -34,17 +34,34 @@ pub enum Error {
     /// An API call on the binding failed (most often: the operator's RBAC lacks `bind` on
     /// `system:auth-delegator` or write access to ClusterRoleBindings).
     #[error(
-        "cannot {action} ClusterRoleBinding {name} (binds the gateway's ServiceAccount to {CLUSTER_ROLE} for TokenReview): {source}; the operator needs get/create/patch/delete on clusterrolebindings and bind on clusterrole {CLUSTER_ROLE} (Helm value serviceAccountAuth.tokenReview=true)"
+        "cannot {action} ClusterRoleBinding {name}, which gives the gateway's ServiceAccount {CLUSTER_ROLE} for TokenReview: {reason}. The operator needs get/create/patch/delete on clusterrolebindings and bind on clusterrole {CLUSTER_ROLE} (Helm value serviceAccountAuth.tokenReview=true); or use verification: Oidc"
     )]
     Api {
         /// `read`, `apply` or `delete`.
         action: &'static str,
         /// The binding.
         name: String,
+        /// The API server's message (or the transport error).
+        reason: String,
         /// The API error.
         #[source]
         source: kube::Error,
     },
+}
+
+impl Error {
+    fn api(action: &'static str, name: &str, source: kube::Error) -> Self {
+        let reason = match &source {
+            kube::Error::Api(status) => status.message.clone(),
+            other => other.to_string(),
+        };
+        Error::Api {
+            action,
+            name: name.to_string(),
+            reason,
+            source,
+        }
+    }
 }
 
 /// Whether `gateway` verifies ServiceAccount tokens with TokenReview.
@@ -129,11 +146,10 @@ pub async fn ensure(
     let desired = render(namespace, gateway, service_account);
     let name = desired.name_any();
     let api: Api<ClusterRoleBinding> = Api::all(client.clone());
-    let stored = api.get_opt(&name).await.map_err(|source| Error::Api {
-        action: "read",
-        name: name.clone(),
-        source,
-    })?;
+    let stored = api
+        .get_opt(&name)
+        .await
+        .map_err(|source| Error::api("read", &name, source))?;
     if let Some(stored) = stored
         && is_ours(&stored, namespace, gateway)
         && stored.role_ref == desired.role_ref
@@ -147,11 +163,7 @@ pub async fn ensure(
         &Patch::Apply(&desired),
     )
     .await
-    .map_err(|source| Error::Api {
-        action: "apply",
-        name: name.clone(),
-        source,
-    })?;
+    .map_err(|source| Error::api("apply", &name, source))?;
     tracing::info!(binding = %name, %namespace, %gateway, "bound the gateway's ServiceAccount to system:auth-delegator");
     Ok(true)
 }
@@ -161,24 +173,17 @@ pub async fn ensure(
 pub async fn remove(client: &Client, namespace: &str, gateway: &str) -> Result<bool, Error> {
     let name = binding_name(namespace, gateway);
     let api: Api<ClusterRoleBinding> = Api::all(client.clone());
-    let stored = api.get_opt(&name).await.map_err(|source| Error::Api {
-        action: "read",
-        name: name.clone(),
-        source,
-    })?;
+    let stored = api
+        .get_opt(&name)
+        .await
+        .map_err(|source| Error::api("read", &name, source))?;
     if !stored.is_some_and(|s| is_ours(&s, namespace, gateway)) {
         return Ok(false);
     }
     match api.delete(&name, &DeleteParams::default()).await {
         Ok(_) => {}
         Err(kube::Error::Api(status)) if status.code == 404 => return Ok(false),
-        Err(source) => {
-            return Err(Error::Api {
-                action: "delete",
-                name,
-                source,
-            });
-        }
+        Err(source) => return Err(Error::api("delete", &name, source)),
     }
     tracing::info!(binding = %name, %namespace, %gateway, "removed the gateway's system:auth-delegator binding");
     Ok(true)

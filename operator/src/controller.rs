@@ -195,7 +195,7 @@ pub async fn reconcile(
                         }
                         Err(e) => {
                             // Usually the operator's RBAC: say so on the Gateway, retry later.
-                            let message = error_chain(&e);
+                            let message = e.to_string();
                             tracing::warn!(gateway = %name, %namespace, error = %message, "cannot bind the gateway's ServiceAccount to system:auth-delegator");
                             let now = Time(k8s_openapi::jiff::Timestamp::now());
                             write_gateway_status(

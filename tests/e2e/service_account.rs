@@ -170,10 +170,20 @@ fn binding_name(ns: &str) -> String {
 impl Scenario {
     /// Namespace, operator and objects; the gateway process starts with [`Scenario::start_gateway`].
     async fn create(prefix: &str, verification: &str) -> Result<Self> {
+        Self::create_with(prefix, verification, |_| Ok(())).await
+    }
+
+    /// [`Scenario::create`], running `before(namespace)` before the operator starts.
+    async fn create_with(
+        prefix: &str,
+        verification: &str,
+        before: impl FnOnce(&str) -> Result<()>,
+    ) -> Result<Self> {
         let client = client().await?;
         install_crds(&client).await?;
         let namespace = TestNamespace::create(&client, prefix).await?;
         let ns = namespace.name.clone();
+        before(&ns)?;
         let operator = toolyard_e2e::start_operator(&ns, prefix, "info,toolyard_operator=debug")?;
         let (port, admin_port) = (free_port()?, free_port()?);
         for obj in objects(&ns, verification, admin_port)? {
@@ -639,4 +649,81 @@ async fn oidc_verification_end_to_end() -> Result<()> {
     assert_eq!(listed.stdout.trim(), "", "{}", listed.stderr);
     s.operator.check_running()?;
     Ok(())
+}
+
+/// A ClusterRoleBinding the operator cannot write (someone else's object with the binding's name
+/// and another, immutable, `roleRef`): the Gateway reports `AuthDelegatorBindingFailed` with the
+/// API error and the fix; deleting the Gateway leaves the foreign object alone.
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server: run tests/cluster/cluster.sh run -- cargo test -p toolyard-e2e -- --ignored"]
+async fn a_binding_that_cannot_be_written_is_reported() -> Result<()> {
+    let foreign = std::cell::RefCell::new(String::new());
+    let s = Scenario::create_with("sa-conflict", "TokenReview", |ns| {
+        let name = binding_name(ns);
+        kubectl_ok(&[
+            "create",
+            "clusterrolebinding",
+            &name,
+            "--clusterrole",
+            "view",
+            "--user",
+            "somebody",
+        ])?;
+        *foreign.borrow_mut() = name;
+        Ok(())
+    })
+    .await?;
+    let foreign = foreign.into_inner();
+    let result = async {
+        let gw = wait_for("Ready=False AuthDelegatorBindingFailed", WAIT, || async {
+            let gw = s.gateway_object().await?.context("no Gateway")?;
+            let failed = gw.status.as_ref().is_some_and(|st| {
+                st.conditions.iter().any(|c| {
+                    c.type_ == "Ready"
+                        && c.status == "False"
+                        && c.reason == "AuthDelegatorBindingFailed"
+                })
+            });
+            Ok(failed.then_some(gw))
+        })
+        .await
+        .with_context(|| s.logs())?;
+        let conditions = gw.status.map(|st| st.conditions).unwrap_or_default();
+        let ready = conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .context("no Ready")?;
+        for part in [
+            foreign.as_str(),
+            "system:auth-delegator",
+            "serviceAccountAuth.tokenReview",
+        ] {
+            assert!(
+                ready.message.contains(part),
+                "{part} missing from {}",
+                ready.message
+            );
+        }
+        // The foreign binding is untouched and survives the Gateway.
+        Api::<Gateway>::namespaced(s.client.clone(), &s.ns)
+            .delete(GATEWAY, &DeleteParams::default())
+            .await?;
+        wait_for("the Gateway gone", WAIT, || async {
+            Ok(s.gateway_object().await?.is_none().then_some(()))
+        })
+        .await
+        .with_context(|| s.logs())?;
+        let still = s
+            .binding()
+            .await?
+            .context("the foreign binding was deleted")?;
+        assert_eq!(still.role_ref.name, "view");
+        s.operator.check_running()?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    Api::<ClusterRoleBinding>::all(s.client.clone())
+        .delete(&foreign, &DeleteParams::default())
+        .await?;
+    result
 }
