@@ -325,7 +325,7 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
             let message = e.to_string();
             tracing::warn!(gateway = %name, %namespace, error = %message, "Gateway spec is invalid");
             write_gateway_status(
-                &ctx,
+                ctx,
                 gateway,
                 GatewayOutcome::Failed {
                     reason: "InvalidSpec",
@@ -343,7 +343,7 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
                     &format!("Gateway {name} is invalid: {message}"),
                     &now,
                 );
-                write_target_status(&ctx, t, s).await?;
+                write_target_status(ctx, t, s).await?;
             }
             return Ok(Action::await_change());
         }
@@ -365,7 +365,7 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
         Err(e @ render::Error::ConfigTooLarge { .. }) => {
             let message = e.to_string();
             write_gateway_status(
-                &ctx,
+                ctx,
                 gateway,
                 GatewayOutcome::Failed {
                     reason: "ConfigTooLarge",
@@ -381,7 +381,7 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
 
     // 4. apply
     let config_map = apply_children(&ctx.client, &ctx.metrics, &namespace, &children).await?;
-    let replicas = replica_reports(&ctx, &namespace, &name, &config_map).await?;
+    let replicas = replica_reports(ctx, &namespace, &name, &config_map).await?;
 
     // 5. status
     let failed_targets = compiled
@@ -394,7 +394,7 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
         failed_targets,
         replicas: &replicas,
     };
-    write_gateway_status(&ctx, gateway, outcome, &now).await?;
+    write_gateway_status(ctx, gateway, outcome, &now).await?;
     let programmed = replicas.serving(&compiled.config.revision).programmed;
     for report in &compiled.targets {
         if let Some(t) = targets
@@ -409,7 +409,7 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
                 programmed,
                 &now,
             );
-            write_target_status(&ctx, t, s).await?;
+            write_target_status(ctx, t, s).await?;
         }
     }
     Ok(Action::requeue(RESYNC))
