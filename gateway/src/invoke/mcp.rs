@@ -5,7 +5,8 @@
 //! caller's own credentials are never sent: the upstream session carries only the target's.
 
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, ServerResult,
+    CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam,
+    ClientRequest, ServerResult,
 };
 use rmcp::service::{PeerRequestOptions, ServiceError};
 use serde_json::{Map, Value};
@@ -51,13 +52,36 @@ pub async fn call(
         let pending = peer
             .send_request_with_option(request, PeerRequestOptions::no_options())
             .await?;
-        let _inflight = context.peer.clone().map(|p| handle.inflight.enter(p));
+        // A 2026-07-28 caller is asked through its round; a 2025 caller through its session.
+        let _inflight = match &context.round {
+            Some(round) => Some(handle.inflight.enter_round(round.clone())),
+            None => context.peer.clone().map(|p| handle.inflight.enter(p)),
+        };
         let _route = context.progress.as_ref().map(|(downstream, token)| {
             handle
                 .progress
                 .register_as(&pending.progress_token, downstream.clone(), token.clone())
         });
-        pending.await_response().await
+        let Some(round) = &context.round else {
+            return pending.await_response().await;
+        };
+        let id = pending.id.clone();
+        match round.drive(pending.await_response()).await {
+            Some(result) => result,
+            None => {
+                // The caller is asked instead: the upstream call is abandoned (and repeated
+                // with the answers).
+                let cancelled = CancelledNotificationParam::new(
+                    Some(id),
+                    Some(
+                        "the gateway's caller was asked for input; the call will be repeated"
+                            .into(),
+                    ),
+                );
+                let _ = peer.notify_cancelled(cancelled).await;
+                Ok(ServerResult::empty(()))
+            }
+        }
     };
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(ServerResult::CallToolResult(result))) => outcome(result),

@@ -31,6 +31,9 @@ pub struct CallContext {
         rmcp::service::Peer<rmcp::RoleServer>,
         rmcp::model::ProgressToken,
     )>,
+    /// For a 2026-07-28 caller of an upstream MCP tool: the MRTR round that answers (or
+    /// collects) the upstream's questions. See [`crate::upstream::mrtr`].
+    pub round: Option<std::sync::Arc<crate::upstream::mrtr::Round>>,
 }
 
 /// Calls one tool of a snapshot.

@@ -23,6 +23,8 @@ use crate::invoke;
 use crate::mcp::upstream;
 use crate::runtime::Runtime;
 use crate::runtime::snapshot::Snapshot;
+use crate::upstream::mrtr::{CallerFeatures, Round};
+use toolyard_crds::config::CallPlan;
 
 /// How long clients of 2026-07-28 may cache `tools/list` (hot reloads make longer TTLs stale).
 const LIST_TTL_MS: u64 = 5_000;
@@ -233,8 +235,29 @@ impl ServerHandler for GatewayHandler {
                 None,
             ));
         };
+        let mut call = call_context(&context);
+        if matches!(found.tool.call, CallPlan::Mcp { .. }) && is_stateless(&context) {
+            let round = Round::open(
+                CallerFeatures::of(context.client_capabilities().as_ref()),
+                "tools/call",
+                name,
+                request.arguments.as_ref(),
+                request.input_responses.as_ref(),
+                request.request_state.as_deref(),
+            )
+            .map_err(|e| e.to_rpc())?;
+            call.round = Some(Arc::new(round));
+        }
         let started = Instant::now();
-        let outcome = invoke::call_with(&snapshot, found, args, &call_context(&context)).await;
+        let outcome = invoke::call_with(&snapshot, found, args, &call).await;
+        if let Some(round) = &call.round {
+            if let Some(invalid) = round.invalid() {
+                return Err(invalid.to_rpc());
+            }
+            if round.interrupted() {
+                return Ok(CallToolResponse::InputRequired(round.input_required()));
+            }
+        }
         self.metrics.record_call(
             &found.target.name,
             &found.tool.name,
@@ -261,7 +284,7 @@ impl ServerHandler for GatewayHandler {
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let snapshot = self.upstream_snapshot::<rmcp::model::GetPromptRequestMethod>()?;
         let Some((target, runtime, upstream_name)) = snapshot.find_prompt(&request.name) else {
@@ -270,10 +293,26 @@ impl ServerHandler for GatewayHandler {
                 None,
             ));
         };
+        let round = if is_stateless(&context) {
+            let round = Round::open(
+                CallerFeatures::of(context.client_capabilities().as_ref()),
+                "prompts/get",
+                &request.name,
+                request.arguments.as_ref(),
+                request.input_responses.as_ref(),
+                request.request_state.as_deref(),
+            )
+            .map_err(|e| e.to_rpc())?;
+            Some(Arc::new(round))
+        } else {
+            None
+        };
         let mut params = request.clone();
         params.name = upstream_name.to_string();
         params.meta = None;
-        upstream::get_prompt(target, runtime, params).await
+        params.input_responses = None;
+        params.request_state = None;
+        upstream::get_prompt(target, runtime, params, round).await
     }
 
     async fn list_resources(
@@ -383,6 +422,14 @@ impl ServerHandler for GatewayHandler {
     }
 }
 
+/// Whether the request is of a stateless revision (2026-07-28 or newer): its caller cannot be
+/// asked mid-call, so upstream questions become an `InputRequiredResult`.
+fn is_stateless(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .protocol_version()
+        .is_some_and(|v| v.as_str() >= "2026-07-28")
+}
+
 /// Capabilities of a gateway that fronts upstream MCP servers: tools plus the prompts,
 /// resources and completions it relays.
 fn upstream_capabilities() -> ServerCapabilities {
@@ -458,6 +505,7 @@ fn call_context(context: &RequestContext<RoleServer>) -> invoke::CallContext {
             .meta
             .get_progress_token()
             .map(|token| (context.peer.clone(), token)),
+        round: None,
     }
 }
 

@@ -12,8 +12,9 @@ use rmcp::ErrorData;
 use rmcp::model::{
     ClientCapabilities, ClientConfig, ClientResult, CreateMessageRequest,
     CreateMessageRequestParams, CreateMessageResult, ElicitRequest, ElicitRequestParams,
-    ElicitResult, Implementation, LoggingMessageNotificationParam, NumberOrString,
-    ProgressNotificationParam, ProgressToken, ResourceUpdatedNotificationParam, ServerRequest,
+    ElicitResult, Implementation, InputRequest, ListRootsRequest, ListRootsResult,
+    LoggingMessageNotificationParam, NumberOrString, ProgressNotificationParam, ProgressToken,
+    ResourceUpdatedNotificationParam, ServerRequest,
 };
 use rmcp::service::RequestContext;
 use rmcp::service::{NotificationContext, Peer, RunningService};
@@ -22,6 +23,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{ClientHandler, RoleClient, RoleServer, ServiceExt};
 use toolyard_crds::target::McpTransport;
 
+use super::mrtr::{Kind, Round};
 use super::{UpstreamError, UpstreamHandle};
 use crate::runtime::snapshot::ResolvedCredentials;
 
@@ -81,8 +83,18 @@ pub struct InFlight {
     calls: Mutex<HashMap<u64, Call>>,
 }
 
-/// A caller's session and, once its call has returned, when.
-type Call = (Peer<RoleServer>, Option<Instant>);
+/// Who answers the upstream's questions for a call: a 2025 caller's session (asked directly),
+/// or the round of a 2026-07-28 caller's call (asked through an `InputRequiredResult`).
+#[derive(Clone)]
+pub enum Recipient {
+    /// A session of a 2025 revision.
+    Session(Peer<RoleServer>),
+    /// A 2026-07-28 call (MRTR translation).
+    Round(Arc<Round>),
+}
+
+/// A caller and, once its call has returned, when.
+type Call = (Recipient, Option<Instant>);
 
 /// How long a finished call still receives the upstream's log messages.
 const LOG_GRACE: Duration = Duration::from_millis(500);
@@ -106,30 +118,43 @@ impl Drop for InFlightGuard<'_> {
 impl InFlight {
     /// Records a call of `peer` until the guard drops.
     pub fn enter(&self, peer: Peer<RoleServer>) -> InFlightGuard<'_> {
+        self.enter_as(Recipient::Session(peer))
+    }
+
+    /// Records a 2026-07-28 call (its round collects the upstream's questions).
+    pub fn enter_round(&self, round: Arc<Round>) -> InFlightGuard<'_> {
+        self.enter_as(Recipient::Round(round))
+    }
+
+    fn enter_as(&self, recipient: Recipient) -> InFlightGuard<'_> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut c) = self.calls.lock() {
             c.retain(|_, (_, ended)| ended.is_none_or(|t| t.elapsed() < LOG_GRACE));
-            c.insert(id, (peer, None));
+            c.insert(id, (recipient, None));
         }
         InFlightGuard { inflight: self, id }
     }
 
-    /// Calls in flight or ended less than [`LOG_GRACE`] ago (log recipients).
+    /// Sessions with calls in flight or ended less than [`LOG_GRACE`] ago (log recipients;
+    /// 2026-07-28 callers get no relayed logs: they have no stream to receive them on).
     fn recent(&self) -> Vec<Peer<RoleServer>> {
         self.calls
             .lock()
             .map(|c| {
                 c.values()
                     .filter(|(_, ended)| ended.is_none_or(|t| t.elapsed() < LOG_GRACE))
-                    .map(|(p, _)| p.clone())
+                    .filter_map(|(r, _)| match r {
+                        Recipient::Session(p) => Some(p.clone()),
+                        Recipient::Round(_) => None,
+                    })
                     .collect()
             })
             .unwrap_or_default()
     }
 
     /// The caller a server-to-client request belongs to: the only one in flight.
-    fn sole(&self, what: &str) -> Result<Peer<RoleServer>, ErrorData> {
-        let all: Vec<Peer<RoleServer>> = self
+    fn sole(&self, what: &str) -> Result<Recipient, ErrorData> {
+        let all: Vec<Recipient> = self
             .calls
             .lock()
             .map(|c| {
@@ -170,9 +195,10 @@ pub struct UpstreamClient {
 
 impl ClientHandler for UpstreamClient {
     fn get_info(&self) -> ClientConfig {
-        // Sampling and elicitation are relayed to the caller (who may refuse them).
+        // Sampling, elicitation and roots are relayed to the caller (who may refuse them), or
+        // turned into an `InputRequiredResult` for a 2026-07-28 caller.
         let capabilities: ClientCapabilities = serde_json::from_value(
-            serde_json::json!({"sampling": {}, "elicitation": {"form": {}}}),
+            serde_json::json!({"sampling": {}, "elicitation": {"form": {}}, "roots": {}}),
         )
         .unwrap_or_default();
         let mut info = ClientConfig::new(
@@ -237,8 +263,16 @@ impl ClientHandler for UpstreamClient {
             .handle
             .upgrade()
             .ok_or_else(|| ErrorData::internal_error("upstream target removed", None))?;
-        let peer = h.inflight.sole("sampling/createMessage")?;
-        let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
+        let request = CreateMessageRequest::new(params);
+        let peer = match h.inflight.sole("sampling/createMessage")? {
+            Recipient::Session(peer) => peer,
+            Recipient::Round(round) => {
+                return round
+                    .ask_as(Kind::Sampling, InputRequest::CreateMessage(request))
+                    .await;
+            }
+        };
+        let request = ServerRequest::CreateMessageRequest(request);
         match relay_to_caller(&h, &peer, request).await? {
             ClientResult::CreateMessageResult(r) => Ok(*r),
             _ => Err(ErrorData::internal_error(
@@ -257,12 +291,49 @@ impl ClientHandler for UpstreamClient {
             .handle
             .upgrade()
             .ok_or_else(|| ErrorData::internal_error("upstream target removed", None))?;
-        let peer = h.inflight.sole("elicitation/create")?;
-        let request = ServerRequest::ElicitRequest(ElicitRequest::new(params));
+        let request = ElicitRequest::new(params);
+        let peer = match h.inflight.sole("elicitation/create")? {
+            Recipient::Session(peer) => peer,
+            Recipient::Round(round) => {
+                return round
+                    .ask_as(Kind::Elicitation, InputRequest::Elicitation(request))
+                    .await;
+            }
+        };
+        let request = ServerRequest::ElicitRequest(request);
         match relay_to_caller(&h, &peer, request).await? {
             ClientResult::ElicitResult(r) => Ok(r),
             _ => Err(ErrorData::internal_error(
                 "the caller answered elicitation/create with another result type",
+                None,
+            )),
+        }
+    }
+
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        let h = self
+            .handle
+            .upgrade()
+            .ok_or_else(|| ErrorData::internal_error("upstream target removed", None))?;
+        let peer = match h.inflight.sole("roots/list")? {
+            Recipient::Session(peer) => peer,
+            Recipient::Round(round) => {
+                return round
+                    .ask_as(
+                        Kind::Roots,
+                        InputRequest::ListRoots(ListRootsRequest::default()),
+                    )
+                    .await;
+            }
+        };
+        let request = ServerRequest::ListRootsRequest(ListRootsRequest::default());
+        match relay_to_caller(&h, &peer, request).await? {
+            ClientResult::ListRootsResult(r) => Ok(r),
+            _ => Err(ErrorData::internal_error(
+                "the caller answered roots/list with another result type",
                 None,
             )),
         }

@@ -12,6 +12,7 @@
 pub mod catalog;
 pub mod client;
 pub mod manager;
+pub mod mrtr;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
