@@ -257,6 +257,11 @@ impl ServerHandler for GatewayHandler {
             if round.interrupted() {
                 return Ok(CallToolResponse::InputRequired(round.input_required()));
             }
+            if outcome.error.is_some()
+                && let Some(missing) = round.missing_capability()
+            {
+                return Err(missing);
+            }
         }
         self.metrics.record_call(
             &found.target.name,

@@ -121,7 +121,10 @@ pub async fn get_prompt(
     let Some(response) = driven else {
         return Ok(GetPromptResponse::InputRequired(round.input_required()));
     };
-    let mut response = response?;
+    let mut response = match response {
+        Ok(r) => r,
+        Err(e) => return Err(round.missing_capability().unwrap_or(e)),
+    };
     if let GetPromptResponse::Complete(r) = &mut response {
         r.result_type = Some(ResultType::COMPLETE);
     }

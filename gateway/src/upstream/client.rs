@@ -24,6 +24,7 @@ use rmcp::{ClientHandler, RoleClient, RoleServer, ServiceExt};
 use toolyard_crds::target::McpTransport;
 
 use super::mrtr::{Kind, Round};
+use super::sse::SseTransport;
 use super::{UpstreamError, UpstreamHandle};
 use crate::runtime::snapshot::ResolvedCredentials;
 
@@ -257,7 +258,7 @@ impl ClientHandler for UpstreamClient {
     async fn create_message(
         &self,
         params: CreateMessageRequestParams,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
         let h = self
             .handle
@@ -268,7 +269,11 @@ impl ClientHandler for UpstreamClient {
             Recipient::Session(peer) => peer,
             Recipient::Round(round) => {
                 return round
-                    .ask_as(Kind::Sampling, InputRequest::CreateMessage(request))
+                    .ask_as(
+                        Kind::Sampling,
+                        InputRequest::CreateMessage(request),
+                        input_key(&context),
+                    )
                     .await;
             }
         };
@@ -285,7 +290,7 @@ impl ClientHandler for UpstreamClient {
     async fn create_elicitation(
         &self,
         params: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
         let h = self
             .handle
@@ -296,7 +301,11 @@ impl ClientHandler for UpstreamClient {
             Recipient::Session(peer) => peer,
             Recipient::Round(round) => {
                 return round
-                    .ask_as(Kind::Elicitation, InputRequest::Elicitation(request))
+                    .ask_as(
+                        Kind::Elicitation,
+                        InputRequest::Elicitation(request),
+                        input_key(&context),
+                    )
                     .await;
             }
         };
@@ -312,7 +321,7 @@ impl ClientHandler for UpstreamClient {
 
     async fn list_roots(
         &self,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, ErrorData> {
         let h = self
             .handle
@@ -325,6 +334,7 @@ impl ClientHandler for UpstreamClient {
                     .ask_as(
                         Kind::Roots,
                         InputRequest::ListRoots(ListRootsRequest::default()),
+                        input_key(&context),
                     )
                     .await;
             }
@@ -355,18 +365,21 @@ impl ClientHandler for UpstreamClient {
     }
 }
 
+/// The key the upstream gave its question (`_meta`, which rmcp moves into the context).
+fn input_key(context: &RequestContext<RoleClient>) -> Option<&str> {
+    context
+        .meta
+        .get(super::mrtr::INPUT_KEY_META)
+        .and_then(serde_json::Value::as_str)
+}
+
 /// Opens a session with the upstream (the `initialize` handshake), within the target's timeout
 /// (at most 10 s). The caller's credentials are never involved: only the target's own.
 pub async fn connect(
     handle: &Arc<UpstreamHandle>,
 ) -> Result<RunningService<RoleClient, UpstreamClient>, UpstreamError> {
-    if handle.transport != McpTransport::StreamableHttp {
-        return Err(UpstreamError::Transport {
-            target: handle.target.clone(),
-            transport: handle.transport,
-        });
-    }
     let mut url = handle.url.clone();
+    let mut api_key_query: Option<(String, String)> = None;
     let mut headers = reqwest13::header::HeaderMap::new();
     match &handle.credentials {
         None => {}
@@ -401,6 +414,7 @@ pub async fn connect(
             };
             let sep = if url.contains('?') { '&' } else { '?' };
             url = format!("{url}{sep}{}={}", encode(name), encode(&value.0));
+            api_key_query = Some((name.clone(), value.0.clone()));
         }
         Some(ResolvedCredentials::OAuth2(source)) => {
             // The session keeps this header; when the token expires the upstream answers 401,
@@ -446,10 +460,6 @@ pub async fn connect(
             target: handle.target.clone(),
             message: e.to_string(),
         })?;
-    let config = StreamableHttpClientTransportConfig::with_uri(url)
-        .reinit_on_expired_session(true)
-        .control_request_timeout(handle.timeout);
-    let transport = StreamableHttpClientTransport::with_client(client, config);
     let service = UpstreamClient {
         handle: Arc::downgrade(handle),
     };
@@ -458,7 +468,23 @@ pub async fn connect(
         url: handle.url.clone(),
         message,
     };
-    match tokio::time::timeout(connect_timeout, service.serve(transport)).await {
+    let serving = match handle.transport {
+        McpTransport::StreamableHttp => {
+            let config = StreamableHttpClientTransportConfig::with_uri(url)
+                .reinit_on_expired_session(true)
+                .control_request_timeout(handle.timeout);
+            let transport = StreamableHttpClientTransport::with_client(client, config);
+            tokio::time::timeout(connect_timeout, service.serve(transport)).await
+        }
+        McpTransport::Sse => {
+            let transport =
+                SseTransport::connect(client, &handle.url, api_key_query, connect_timeout)
+                    .await
+                    .map_err(|e| connect_error(handle.redact(e.to_string())))?;
+            tokio::time::timeout(connect_timeout, service.serve(transport)).await
+        }
+    };
+    match serving {
         Ok(Ok(running)) => Ok(running),
         Ok(Err(e)) => Err(connect_error(e.to_string())),
         Err(_) => Err(connect_error(format!(

@@ -151,6 +151,7 @@ pub struct Round {
     asked: Notify,
     ended: watch::Sender<bool>,
     interrupted: std::sync::atomic::AtomicBool,
+    refused: Mutex<Vec<Kind>>,
 }
 
 impl Round {
@@ -185,20 +186,29 @@ impl Round {
             asked: Notify::new(),
             ended: watch::Sender::new(false),
             interrupted: std::sync::atomic::AtomicBool::new(false),
+            refused: Mutex::default(),
         })
     }
 
     /// An upstream question: the caller's answer when it has one; otherwise the question is
     /// recorded for the `InputRequiredResult` and this waits until the round ends, then fails
     /// (the upstream call is abandoned and repeated with the answer).
-    pub async fn ask(&self, kind: Kind, request: InputRequest) -> Result<Value, ErrorData> {
-        self.ask_keyed(kind, request).await.map(|(_, v)| v)
+    ///
+    /// `hint` is the key the upstream named in the request's `_meta` ([`INPUT_KEY_META`]).
+    pub async fn ask(
+        &self,
+        kind: Kind,
+        request: InputRequest,
+        hint: Option<&str>,
+    ) -> Result<Value, ErrorData> {
+        self.ask_keyed(kind, request, hint).await.map(|(_, v)| v)
     }
 
     async fn ask_keyed(
         &self,
         kind: Kind,
         request: InputRequest,
+        hint: Option<&str>,
     ) -> Result<(String, Value), ErrorData> {
         let allowed = match kind {
             Kind::Elicitation => self.features.elicitation,
@@ -206,6 +216,11 @@ impl Round {
             Kind::Roots => self.features.roots,
         };
         if !allowed {
+            if let Ok(mut refused) = self.refused.lock()
+                && !refused.contains(&kind)
+            {
+                refused.push(kind);
+            }
             return Err(ErrorData::new(
                 ErrorCode::METHOD_NOT_FOUND,
                 format!(
@@ -215,7 +230,7 @@ impl Round {
                 None,
             ));
         }
-        let key = self.key_for(kind, &request);
+        let key = self.key_for(kind, hint);
         if let Some(answer) = self.answers.get(&key) {
             return Ok((key, answer.clone()));
         }
@@ -237,8 +252,9 @@ impl Round {
         &self,
         kind: Kind,
         request: InputRequest,
+        hint: Option<&str>,
     ) -> Result<T, ErrorData> {
-        let (key, answer) = self.ask_keyed(kind, request).await?;
+        let (key, answer) = self.ask_keyed(kind, request, hint).await?;
         serde_json::from_value(answer).map_err(|e| {
             self.reject(&key, kind, e.to_string());
             ErrorData::invalid_params(
@@ -264,15 +280,9 @@ impl Round {
     }
 
     /// The key of a question: the upstream's `_meta` hint, else `<kind>-<n>`.
-    pub fn key_for(&self, kind: Kind, request: &InputRequest) -> String {
-        let hint = serde_json::to_value(request).ok().and_then(|v| {
-            v.pointer("/params/_meta")
-                .and_then(|m| m.get(INPUT_KEY_META))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        });
+    pub fn key_for(&self, kind: Kind, hint: Option<&str>) -> String {
         if let Some(hint) = hint.filter(|h| !h.is_empty() && h.len() <= 128) {
-            return hint;
+            return hint.to_string();
         }
         let n = self
             .counters
@@ -310,6 +320,29 @@ impl Round {
     /// Ends the round: waiting questions fail towards the upstream.
     pub fn end(&self) {
         self.ended.send_replace(true);
+    }
+
+    /// For a call that failed after the upstream asked for a feature the caller did not
+    /// declare: the error that says so (-32021 with `requiredCapabilities`, HTTP 400), instead
+    /// of the upstream's own failure. A call that coped with the refusal is left alone.
+    pub fn missing_capability(&self) -> Option<ErrorData> {
+        let refused = self.refused.lock().ok()?.clone();
+        if refused.is_empty() {
+            return None;
+        }
+        let mut required = Map::new();
+        for kind in &refused {
+            required.insert(kind.word().to_string(), Value::Object(Map::new()));
+        }
+        let words: Vec<&str> = refused.iter().map(|k| k.word()).collect();
+        Some(ErrorData::new(
+            ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+            format!(
+                "the upstream tool needs the client capability {} which this request did not declare in io.modelcontextprotocol/clientCapabilities; declare it and call again",
+                words.join(" and ")
+            ),
+            Some(serde_json::json!({ "requiredCapabilities": Value::Object(required) })),
+        ))
     }
 
     /// The invalid answer, if one was seen.
@@ -508,14 +541,11 @@ mod tests {
         );
     }
 
-    fn elicit(key: Option<&str>) -> InputRequest {
-        let mut params = serde_json::json!({
+    fn elicit() -> InputRequest {
+        let params = serde_json::json!({
             "message": "What is your name?",
             "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}},
         });
-        if let Some(k) = key {
-            params["_meta"] = serde_json::json!({ INPUT_KEY_META: k });
-        }
         let request: ElicitRequest = serde_json::from_value(serde_json::json!({
             "method": "elicitation/create", "params": params
         }))
@@ -579,9 +609,17 @@ mod tests {
             None,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let refused = round.ask(Kind::Elicitation, elicit(None)).await;
+        let refused = round.ask(Kind::Elicitation, elicit(), None).await;
         assert!(refused.is_err());
         assert!(round.pending.lock().map(|p| p.is_empty()).unwrap_or(false));
+        let error = round
+            .missing_capability()
+            .unwrap_or_else(|| panic!("no error"));
+        assert_eq!(error.code, ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY);
+        assert_eq!(
+            error.data,
+            Some(serde_json::json!({"requiredCapabilities": {"elicitation": {}}}))
+        );
     }
 
     #[test]
