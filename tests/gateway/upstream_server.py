@@ -1,5 +1,6 @@
 """A small upstream MCP server for test_upstream.py (the Python `mcp` SDK's FastMCP over
-streamable HTTP): a few tools, one that adds a tool at runtime and announces
+streamable HTTP, or with `--transport sse` over the legacy HTTP+SSE transport of 2024-11-05 for
+test_upstream_sse.py): a few tools, one that adds a tool at runtime and announces
 `notifications/tools/list_changed`, and one that reports the request headers it received (to
 check what the gateway forwards)."""
 
@@ -11,6 +12,7 @@ from mcp.server.fastmcp import Context, FastMCP
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
+parser.add_argument("--transport", choices=["streamable-http", "sse"], default="streamable-http")
 args = parser.parse_args()
 
 mcp = FastMCP("small-upstream", host="127.0.0.1", port=args.port)
@@ -50,4 +52,4 @@ async def add_tool(name: str, ctx: Context) -> str:
 
 
 if __name__ == "__main__":
-    mcp.run(transport="streamable-http")
+    mcp.run(transport=args.transport)
