@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from mcp.server.fastmcp import Context, FastMCP
+from pydantic import BaseModel
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
@@ -36,6 +37,20 @@ def whoami(ctx: Context) -> dict:
     request = ctx.request_context.request
     headers = {k.lower(): v for k, v in request.headers.items()} if request is not None else {}
     return {"headers": headers}
+
+
+class Person(BaseModel):
+    name: str
+
+
+@mcp.tool()
+async def greet_person(ctx: Context) -> str:
+    """Asks the user for their name (elicitation, the 2025-11-25 way: a request in the middle of
+    the call), then greets them."""
+    answer = await ctx.elicit("What is your name?", Person)
+    if answer.action == "accept":
+        return f"Hello, {answer.data.name}!"
+    return f"No name given ({answer.action})"
 
 
 def _added_tool(word: str) -> str:
