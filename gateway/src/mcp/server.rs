@@ -23,7 +23,7 @@ use crate::invoke;
 use crate::mcp::upstream;
 use crate::runtime::Runtime;
 use crate::runtime::snapshot::Snapshot;
-use crate::upstream::mrtr::{CallerFeatures, Round};
+use crate::upstream::mrtr::{CallerFeatures, Passthrough, Round};
 use toolyard_crds::config::CallPlan;
 
 /// How long clients of 2026-07-28 may cache `tools/list` (hot reloads make longer TTLs stale).
@@ -236,7 +236,16 @@ impl ServerHandler for GatewayHandler {
             ));
         };
         let mut call = call_context(&context);
-        if matches!(found.tool.call, CallPlan::Mcp { .. }) && is_stateless(&context) {
+        let modern_upstream = modern_upstream(found.runtime);
+        if matches!(found.tool.call, CallPlan::Mcp { .. })
+            && is_stateless(&context)
+            && modern_upstream
+        {
+            call.passthrough = Some(Arc::new(Passthrough::new(
+                request.input_responses.clone(),
+                request.request_state.clone(),
+            )));
+        } else if matches!(found.tool.call, CallPlan::Mcp { .. }) && is_stateless(&context) {
             let round = Round::open(
                 CallerFeatures::of(context.client_capabilities().as_ref()),
                 "tools/call",
@@ -250,6 +259,9 @@ impl ServerHandler for GatewayHandler {
         }
         let started = Instant::now();
         let outcome = invoke::call_with(&snapshot, found, args, &call).await;
+        if let Some(asked) = call.passthrough.as_ref().and_then(|p| p.take()) {
+            return Ok(CallToolResponse::InputRequired(asked));
+        }
         if let Some(round) = &call.round {
             if let Some(invalid) = round.invalid() {
                 return Err(invalid.to_rpc());
@@ -298,7 +310,9 @@ impl ServerHandler for GatewayHandler {
                 None,
             ));
         };
-        let round = if is_stateless(&context) {
+        // A 2026-07-28 upstream answers a 2026-07-28 caller's continuation itself.
+        let modern = modern_upstream(runtime);
+        let round = if is_stateless(&context) && !modern {
             let round = Round::open(
                 CallerFeatures::of(context.client_capabilities().as_ref()),
                 "prompts/get",
@@ -315,8 +329,10 @@ impl ServerHandler for GatewayHandler {
         let mut params = request.clone();
         params.name = upstream_name.to_string();
         params.meta = None;
-        params.input_responses = None;
-        params.request_state = None;
+        if !modern {
+            params.input_responses = None;
+            params.request_state = None;
+        }
         upstream::get_prompt(target, runtime, params, round).await
     }
 
@@ -435,6 +451,19 @@ fn is_stateless(context: &RequestContext<RoleServer>) -> bool {
         .is_some_and(|v| v.as_str() >= "2026-07-28")
 }
 
+/// Whether the target's upstream session is of a stateless revision (2026-07-28 or newer).
+fn modern_upstream(runtime: &crate::runtime::TargetRuntime) -> bool {
+    runtime
+        .upstream
+        .as_ref()
+        .and_then(|h| h.peer())
+        .and_then(|p| {
+            p.peer_info()
+                .map(|i| i.protocol_version.as_str() >= "2026-07-28")
+        })
+        .unwrap_or(false)
+}
+
 /// Capabilities of a gateway that fronts upstream MCP servers: tools plus the prompts,
 /// resources and completions it relays.
 fn upstream_capabilities() -> ServerCapabilities {
@@ -511,6 +540,7 @@ fn call_context(context: &RequestContext<RoleServer>) -> invoke::CallContext {
             .get_progress_token()
             .map(|token| (context.peer.clone(), token)),
         round: None,
+        passthrough: None,
     }
 }
 

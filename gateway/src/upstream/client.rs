@@ -14,9 +14,10 @@ use rmcp::model::{
     CreateMessageRequestParams, CreateMessageResult, ElicitRequest, ElicitRequestParams,
     ElicitResult, Implementation, InputRequest, ListRootsRequest, ListRootsResult,
     LoggingMessageNotificationParam, NumberOrString, ProgressNotificationParam, ProgressToken,
-    ResourceUpdatedNotificationParam, ServerRequest,
+    ProtocolVersion, ResourceUpdatedNotificationParam, ServerRequest,
 };
 use rmcp::service::RequestContext;
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
 use rmcp::service::{NotificationContext, Peer, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -373,8 +374,12 @@ fn input_key(context: &RequestContext<RoleClient>) -> Option<&str> {
         .and_then(serde_json::Value::as_str)
 }
 
-/// Opens a session with the upstream (the `initialize` handshake), within the target's timeout
-/// (at most 10 s). The caller's credentials are never involved: only the target's own.
+/// Longest wait for an answer to `server/discover` before falling back to `initialize`.
+const DISCOVER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens a session with the upstream, within the target's timeout (at most 10 s): over
+/// streamable HTTP `server/discover` (2026-07-28, stateless) with a fallback to the `initialize`
+/// handshake of older revisions; over legacy HTTP+SSE `initialize`. The caller's credentials are never involved: only the target's own.
 pub async fn connect(
     handle: &Arc<UpstreamHandle>,
 ) -> Result<RunningService<RoleClient, UpstreamClient>, UpstreamError> {
@@ -473,8 +478,28 @@ pub async fn connect(
             let config = StreamableHttpClientTransportConfig::with_uri(url)
                 .reinit_on_expired_session(true)
                 .control_request_timeout(handle.timeout);
-            let transport = StreamableHttpClientTransport::with_client(client, config);
-            tokio::time::timeout(connect_timeout, service.serve(transport)).await
+            let transport =
+                || StreamableHttpClientTransport::with_client(client.clone(), config.clone());
+            // 2026-07-28 first (`server/discover`, no session); a server of an older revision
+            // refuses it (HTTP 400 without a session, or -32601), and then a fresh transport
+            // does the `initialize` handshake.
+            let discover = ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            };
+            let discover_timeout = connect_timeout.min(DISCOVER_TIMEOUT);
+            match tokio::time::timeout(
+                discover_timeout,
+                service.clone().serve_with_lifecycle(transport(), discover),
+            )
+            .await
+            {
+                Ok(Ok(running)) => Ok(Ok(running)),
+                Ok(Err(e)) => {
+                    tracing::debug!(target_name = %handle.target, error = %e, "server/discover refused; using initialize");
+                    tokio::time::timeout(connect_timeout, service.serve(transport())).await
+                }
+                Err(_) => tokio::time::timeout(connect_timeout, service.serve(transport())).await,
+            }
         }
         McpTransport::Sse => {
             let transport =
@@ -496,7 +521,7 @@ pub async fn connect(
 
 /// Sends an upstream's server-to-client request to the caller, within the target's timeout; the
 /// caller's JSON-RPC error goes back to the upstream unchanged.
-async fn relay_to_caller(
+pub(crate) async fn relay_to_caller(
     handle: &UpstreamHandle,
     peer: &Peer<RoleServer>,
     request: ServerRequest,

@@ -358,6 +358,41 @@ impl Round {
     }
 }
 
+/// A 2026-07-28 caller of a 2026-07-28 upstream: nothing to translate. The caller's answers
+/// and state go upstream unchanged; the upstream's `InputRequiredResult` comes back unchanged
+/// (its `requestState` is the upstream's to verify).
+#[derive(Debug, Default)]
+pub struct Passthrough {
+    /// The caller's `inputResponses`.
+    pub input_responses: Option<InputResponses>,
+    /// The caller's `requestState`.
+    pub request_state: Option<String>,
+    result: Mutex<Option<InputRequiredResult>>,
+}
+
+impl Passthrough {
+    /// The caller's continuation fields.
+    pub fn new(input_responses: Option<InputResponses>, request_state: Option<String>) -> Self {
+        Self {
+            input_responses,
+            request_state,
+            result: Mutex::default(),
+        }
+    }
+
+    /// Records the upstream's InputRequiredResult.
+    pub fn set(&self, result: InputRequiredResult) {
+        if let Ok(mut r) = self.result.lock() {
+            *r = Some(result);
+        }
+    }
+
+    /// The upstream's InputRequiredResult, if it sent one.
+    pub fn take(&self) -> Option<InputRequiredResult> {
+        self.result.lock().ok().and_then(|mut r| r.take())
+    }
+}
+
 /// Canonical JSON (object keys sorted at every level), so the binding does not depend on the
 /// order a client writes arguments in.
 fn canonical(value: &Value) -> Value {
