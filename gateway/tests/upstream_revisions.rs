@@ -13,30 +13,28 @@ use toolyard_gateway::admin::Metrics;
 use toolyard_gateway::runtime::Runtime;
 use toolyard_gateway::source::watch;
 
-fn config_dir(name: &str, yaml: &str) -> PathBuf {
+fn config_dir(name: &str, yaml: &str) -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!(
         "toolyard-upstream-revisions-{}-{name}",
         std::process::id()
     ));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.join("gateway.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"));
-    dir
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("gateway.yaml"), yaml)?;
+    Ok(dir)
 }
 
 /// A gateway on `dir`'s manifests, serving MCP on a loopback port.
-async fn serve(dir: &Path) -> (Arc<Runtime>, SocketAddr) {
+async fn serve(dir: &Path) -> anyhow::Result<(Arc<Runtime>, SocketAddr)> {
     let runtime = Runtime::new();
     let metrics = Arc::new(Metrics::default());
-    watch::reload_once(&runtime, &metrics, dir, None).unwrap_or_else(|e| panic!("{e}"));
+    watch::reload_once(&runtime, &metrics, dir, None)?;
     let app = toolyard_gateway::mcp::http::router(runtime.clone(), metrics, 4 << 20);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    (runtime, addr)
+    Ok((runtime, addr))
 }
 
 fn upstream(name: &str, versions: &str) -> String {
@@ -65,17 +63,14 @@ spec:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn discover_for_2026_upstreams_and_initialize_for_older_ones() {
-    let (_modern_rt, modern) = serve(&config_dir(
+async fn discover_for_2026_upstreams_and_initialize_for_older_ones() -> anyhow::Result<()> {
+    let modern_dir = config_dir(
         "modern",
         &upstream("modern", r#"["2025-11-25", "2026-07-28"]"#),
-    ))
-    .await;
-    let (_legacy_rt, legacy) = serve(&config_dir(
-        "legacy",
-        &upstream("legacy", r#"["2025-11-25"]"#),
-    ))
-    .await;
+    )?;
+    let (_modern_rt, modern) = serve(&modern_dir).await?;
+    let legacy_dir = config_dir("legacy", &upstream("legacy", r#"["2025-11-25"]"#))?;
+    let (_legacy_rt, legacy) = serve(&legacy_dir).await?;
     let front = format!(
         r#"apiVersion: toolyard.dev/v1alpha1
 kind: Gateway
@@ -100,7 +95,7 @@ spec:
   timeout: 5s
 "#
     );
-    let (front_rt, _front) = serve(&config_dir("front", &front)).await;
+    let (front_rt, _front) = serve(&config_dir("front", &front)?).await?;
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let statuses = loop {
@@ -151,4 +146,5 @@ spec:
         assert!(Instant::now() < deadline, "front gateway lists {names:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    Ok(())
 }

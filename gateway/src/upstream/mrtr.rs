@@ -502,6 +502,7 @@ fn open_state(
 }
 
 #[cfg(test)]
+#[allow(deprecated)] // roots/list (SEP-2577 deprecates it; 2025 upstreams still ask for it)
 mod tests {
     use super::*;
     use rmcp::model::{ElicitRequest, ListRootsRequest};
@@ -605,7 +606,7 @@ mod tests {
         let round = Round::open(all(), "tools/call", "t", None, Some(&responses), None)
             .unwrap_or_else(|e| panic!("{e}"));
         let answered = round
-            .ask(Kind::Elicitation, elicit(Some("user_name")))
+            .ask(Kind::Elicitation, elicit(), Some("user_name"))
             .await;
         assert_eq!(answered.ok(), Some(serde_json::json!({"action": "accept"})));
         let outcome = round
@@ -614,6 +615,7 @@ mod tests {
                     .ask(
                         Kind::Roots,
                         InputRequest::ListRoots(ListRootsRequest::default()),
+                        None,
                     )
                     .await;
                 "finished"
@@ -661,17 +663,9 @@ mod tests {
     fn keys_default_to_kind_and_count() {
         let round = Round::open(all(), "tools/call", "t", None, None, None)
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            round.key_for(Kind::Elicitation, &elicit(None)),
-            "elicitation-1"
-        );
-        assert_eq!(
-            round.key_for(Kind::Elicitation, &elicit(None)),
-            "elicitation-2"
-        );
-        assert_eq!(
-            round.key_for(Kind::Elicitation, &elicit(Some("step2"))),
-            "step2"
-        );
+        assert_eq!(round.key_for(Kind::Elicitation, None), "elicitation-1");
+        assert_eq!(round.key_for(Kind::Elicitation, None), "elicitation-2");
+        assert_eq!(round.key_for(Kind::Sampling, None), "sampling-1");
+        assert_eq!(round.key_for(Kind::Elicitation, Some("step2")), "step2");
     }
 }
