@@ -40,7 +40,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use toolyard_crds::refs::conditions::READY;
-use toolyard_crds::served::{SERVED_ANNOTATION_PREFIX, replica_key};
+use toolyard_crds::served::{
+    SERVED_ANNOTATION_PREFIX, SYNC_ANNOTATION_PREFIX, SyncReport, replica_key,
+};
+use toolyard_crds::target::TargetKind;
 use toolyard_crds::{Gateway, GatewayTarget};
 use toolyard_gateway::compile::gateway::{CompileContext, compile};
 
@@ -381,7 +384,7 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
 
     // 4. apply
     let config_map = apply_children(&ctx.client, &ctx.metrics, &namespace, &children).await?;
-    let replicas = replica_reports(ctx, &namespace, &name, &config_map).await?;
+    let (replicas, syncs) = replica_reports(ctx, &namespace, &name, &config_map).await?;
 
     // 5. status
     let failed_targets = compiled
@@ -401,7 +404,7 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
             .iter()
             .find(|t| t.metadata.name.as_deref() == Some(report.name.as_str()))
         {
-            let s = status::target_status(
+            let mut s = status::target_status(
                 t.status.as_ref(),
                 t.metadata.generation,
                 &name,
@@ -409,6 +412,15 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
                 programmed,
                 &now,
             );
+            if report.kind == Some(TargetKind::McpServer) && report.outcome.is_ok() {
+                let state = crate::sync::target_sync(
+                    &replicas,
+                    &syncs,
+                    &compiled.config.revision,
+                    &report.name,
+                );
+                crate::sync::apply(&mut s, t.status.as_ref(), &state, &now);
+            }
             write_target_status(ctx, t, s).await?;
         }
     }
@@ -416,20 +428,36 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
 }
 
 /// What the gateway's replicas report serving: the `served.toolyard.dev/*` annotations of its
-/// config ConfigMap, and its running pods. Reports of pods that no longer exist are removed
-/// (only while some pod runs: gateways outside the Deployment have no pod to match).
+/// config ConfigMap, and its running pods; and their upstream sync results
+/// (`sync.toolyard.dev/*`, by replica key; a report that does not parse is ignored). Reports of
+/// pods that no longer exist are removed (only while some pod runs: gateways outside the
+/// Deployment have no pod to match).
 async fn replica_reports(
     ctx: &Context,
     namespace: &str,
     gateway: &str,
     config_map: &ConfigMap,
-) -> Result<status::Replicas, Error> {
+) -> Result<(status::Replicas, BTreeMap<String, SyncReport>), Error> {
     let reports: BTreeMap<String, String> = config_map
         .annotations()
         .iter()
         .filter_map(|(k, v)| {
             k.strip_prefix(SERVED_ANNOTATION_PREFIX)
                 .map(|key| (key.to_string(), v.clone()))
+        })
+        .collect();
+    let syncs: BTreeMap<String, SyncReport> = config_map
+        .annotations()
+        .iter()
+        .filter_map(|(k, v)| {
+            let key = k.strip_prefix(SYNC_ANNOTATION_PREFIX)?;
+            match serde_json::from_str(v) {
+                Ok(report) => Some((key.to_string(), report)),
+                Err(e) => {
+                    tracing::warn!(%gateway, annotation = %k, error = %e, "ignoring an upstream sync report that does not parse");
+                    None
+                }
+            }
         })
         .collect();
     let selector = render::selector_labels(gateway)
@@ -456,16 +484,22 @@ async fn replica_reports(
         })
         .map(|p| replica_key(&p.name_any()))
         .collect();
-    let stale: Vec<&String> = reports.keys().filter(|k| !existing.contains(*k)).collect();
+    let stale: BTreeSet<&String> = reports
+        .keys()
+        .chain(syncs.keys())
+        .filter(|k| !existing.contains(*k))
+        .collect();
     if !running.is_empty() && !stale.is_empty() {
         let removals: serde_json::Map<String, serde_json::Value> = stale
             .iter()
-            .map(|k| {
-                (
+            .flat_map(|k| {
+                [
                     format!("{SERVED_ANNOTATION_PREFIX}{k}"),
-                    serde_json::Value::Null,
-                )
+                    format!("{SYNC_ANNOTATION_PREFIX}{k}"),
+                ]
             })
+            .filter(|key| config_map.annotations().contains_key(key))
+            .map(|key| (key, serde_json::Value::Null))
             .collect();
         let cm_name = config_map.name_any();
         tracing::debug!(%gateway, stale = ?stale, "removing the served reports of gone pods");
@@ -479,7 +513,7 @@ async fn replica_reports(
             .await
             .map_err(|source| kube_error("write", "ConfigMap", &cm_name, source))?;
     }
-    Ok(status::Replicas { reports, running })
+    Ok((status::Replicas { reports, running }, syncs))
 }
 
 /// [`reconcile`], counted and timed in the operator's metrics.

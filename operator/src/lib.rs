@@ -11,3 +11,4 @@ pub mod dereference;
 pub mod leader;
 pub mod render;
 pub mod status;
+pub mod sync;

@@ -37,7 +37,8 @@ pub struct Desired {
 }
 
 impl Desired {
-    fn new(
+    /// A condition to set.
+    pub fn new(
         type_: &'static str,
         status: bool,
         reason: impl Into<String>,
@@ -62,22 +63,25 @@ pub fn merge_conditions(
 ) -> Vec<Condition> {
     desired
         .iter()
-        .map(|d| {
-            let status = if d.status { "True" } else { "False" }.to_string();
-            let last_transition_time = old
-                .iter()
-                .find(|c| c.type_ == d.type_ && c.status == status)
-                .map_or_else(|| now.clone(), |c| c.last_transition_time.clone());
-            Condition {
-                type_: d.type_.to_string(),
-                status,
-                reason: d.reason.clone(),
-                message: truncate(&d.message, 1024),
-                last_transition_time,
-                observed_generation: generation,
-            }
-        })
+        .map(|d| merge_one(old, d, generation, now))
         .collect()
+}
+
+/// One condition of [`merge_conditions`].
+pub fn merge_one(old: &[Condition], d: &Desired, generation: Option<i64>, now: &Time) -> Condition {
+    let status = if d.status { "True" } else { "False" }.to_string();
+    let last_transition_time = old
+        .iter()
+        .find(|c| c.type_ == d.type_ && c.status == status)
+        .map_or_else(|| now.clone(), |c| c.last_transition_time.clone());
+    Condition {
+        type_: d.type_.to_string(),
+        status,
+        reason: d.reason.clone(),
+        message: truncate(&d.message, 1024),
+        last_transition_time,
+        observed_generation: generation,
+    }
 }
 
 fn truncate(s: &str, max: usize) -> String {

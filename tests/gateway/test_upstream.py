@@ -284,3 +284,32 @@ def test_typescript_sdk_uses_an_upstream_tool(env):
     assert out["inputSchema"]["properties"]["a"]["type"] == "number", out["inputSchema"]
     assert out["isError"] is False, out
     assert "11" in out["content"][0]["text"], out
+
+
+@pytest.mark.parametrize("mode,version", [("auto", "2026-07-28"), ("legacy", None)])
+def test_upstream_elicitation_reaches_a_real_client(env, mode, version):
+    """The small upstream's `greet_person` elicits in the middle of the call (2025-11-25). A
+    2026-07-28 client (`auto`) gets an InputRequiredResult from the gateway and its SDK repeats
+    the call with the answer (MRTR translation); a legacy client gets the request relayed on its
+    session. Both end with the greeting, and the callback ran exactly once."""
+    import subprocess
+
+    from conftest import PY_MCP2
+
+    if not PY_MCP2.exists():
+        pytest.fail(f"{PY_MCP2} is missing: run tests/gateway/setup.sh", pytrace=False)
+    _ups, gw = env
+    done = subprocess.run(
+        [PY_MCP2, HERE / "clients" / "mcp2_elicit_client.py", gw.url, mode, "greet_person", "Ada"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"mcp 2.x client failed:\n{done.stdout}\n{done.stderr}\n{gw.proc.log_tail()}"
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    if version:
+        assert out["protocol_version"] == version, out
+    else:
+        assert out["protocol_version"] < "2026-07-28", out
+    assert out["asked"] == ["What is your name?"], out
+    assert out["is_error"] is False and "Hello, Ada!" in out["text"], out

@@ -1,5 +1,6 @@
 """A small upstream MCP server for test_upstream.py (the Python `mcp` SDK's FastMCP over
-streamable HTTP): a few tools, one that adds a tool at runtime and announces
+streamable HTTP, or with `--transport sse` over the legacy HTTP+SSE transport of 2024-11-05 for
+test_upstream_sse.py): a few tools, one that adds a tool at runtime and announces
 `notifications/tools/list_changed`, and one that reports the request headers it received (to
 check what the gateway forwards)."""
 
@@ -8,9 +9,11 @@ from __future__ import annotations
 import argparse
 
 from mcp.server.fastmcp import Context, FastMCP
+from pydantic import BaseModel
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
+parser.add_argument("--transport", choices=["streamable-http", "sse"], default="streamable-http")
 args = parser.parse_args()
 
 mcp = FastMCP("small-upstream", host="127.0.0.1", port=args.port)
@@ -36,6 +39,20 @@ def whoami(ctx: Context) -> dict:
     return {"headers": headers}
 
 
+class Person(BaseModel):
+    name: str
+
+
+@mcp.tool()
+async def greet_person(ctx: Context) -> str:
+    """Asks the user for their name (elicitation, the 2025-11-25 way: a request in the middle of
+    the call), then greets them."""
+    answer = await ctx.elicit("What is your name?", Person)
+    if answer.action == "accept":
+        return f"Hello, {answer.data.name}!"
+    return f"No name given ({answer.action})"
+
+
 def _added_tool(word: str) -> str:
     """A tool added at runtime by add_tool."""
     return f"added tool got {word}"
@@ -50,4 +67,4 @@ async def add_tool(name: str, ctx: Context) -> str:
 
 
 if __name__ == "__main__":
-    mcp.run(transport="streamable-http")
+    mcp.run(transport=args.transport)

@@ -5,14 +5,18 @@
 //! caller's own credentials are never sent: the upstream session carries only the target's.
 
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, ServerResult,
+    CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam,
+    ClientRequest, InputRequest, InputRequests, InputResponses, ServerRequest, ServerResult,
 };
-use rmcp::service::{PeerRequestOptions, ServiceError};
+use rmcp::service::{Peer, PeerRequestOptions, ServiceError};
+use rmcp::{RoleClient, RoleServer};
 use serde_json::{Map, Value};
 
 use super::CallContext;
 use super::result::{ErrorKind, ToolOutcome};
 use crate::runtime::Found;
+use crate::upstream::UpstreamHandle;
+use crate::upstream::client::relay_to_caller;
 
 /// Calls `upstream_name` on the target's upstream.
 pub async fn call(
@@ -42,26 +46,49 @@ pub async fn call(
             ),
         );
     };
-    let params = CallToolRequestParams::new(upstream_name.to_string()).with_arguments(args);
+    let mut params = CallToolRequestParams::new(upstream_name.to_string()).with_arguments(args);
+    if let Some(p) = &context.passthrough {
+        params.input_responses = p.input_responses.clone();
+        params.request_state = p.request_state.clone();
+    }
     let timeout = found.runtime.timeout;
     let call = async {
-        // rmcp gives every request its own progress token; progress the upstream reports under
-        // it is routed back to the caller's token for as long as the call runs.
-        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        let pending = peer
-            .send_request_with_option(request, PeerRequestOptions::no_options())
-            .await?;
-        let _inflight = context.peer.clone().map(|p| handle.inflight.enter(p));
-        let _route = context.progress.as_ref().map(|(downstream, token)| {
-            handle
-                .progress
-                .register_as(&pending.progress_token, downstream.clone(), token.clone())
-        });
-        pending.await_response().await
+        let mut params = params;
+        for _ in 0..MAX_ROUNDS {
+            let response = request_once(handle, &peer, params.clone(), context).await?;
+            // A 2026-07-28 upstream asks with an InputRequiredResult. A 2025 caller (a session)
+            // is asked on its session, and the call is repeated with the answers.
+            match response {
+                ServerResult::InputRequiredResult(asked)
+                    if context.passthrough.is_none() && context.round.is_none() =>
+                {
+                    let Some(caller) = &context.peer else {
+                        return Ok(ServerResult::InputRequiredResult(asked));
+                    };
+                    let answers = fulfil(handle, caller, asked.input_requests.unwrap_or_default())
+                        .await
+                        .map_err(ServiceError::McpError)?;
+                    params.input_responses = Some(answers);
+                    params.request_state = asked.request_state;
+                }
+                other => return Ok(other),
+            }
+        }
+        Err(ServiceError::McpError(rmcp::ErrorData::internal_error(
+            format!("the upstream asked for input more than {MAX_ROUNDS} times"),
+            None,
+        )))
     };
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(ServerResult::CallToolResult(result))) => outcome(result),
         Ok(Ok(ServerResult::EmptyResult(_))) => outcome(CallToolResult::success(vec![])),
+        Ok(Ok(ServerResult::InputRequiredResult(asked))) if context.passthrough.is_some() => {
+            // A 2026-07-28 upstream asks a 2026-07-28 caller: its result goes back as is.
+            if let Some(p) = &context.passthrough {
+                p.set(asked);
+            }
+            outcome(CallToolResult::success(vec![]))
+        }
         Ok(Ok(_)) => ToolOutcome::error_kind(
             ErrorKind::Backend,
             format!(
@@ -96,6 +123,81 @@ pub async fn call(
             )
         }
     }
+}
+
+/// Most rounds of input a 2026-07-28 upstream may ask for in one call.
+const MAX_ROUNDS: usize = 10;
+
+/// One `tools/call` on the upstream: progress routed back to the caller, questions of a
+/// 2025 upstream answered by the caller's session or collected by its MRTR round.
+async fn request_once(
+    handle: &UpstreamHandle,
+    peer: &Peer<RoleClient>,
+    params: CallToolRequestParams,
+    context: &CallContext,
+) -> Result<ServerResult, ServiceError> {
+    // rmcp gives every request its own progress token; progress the upstream reports under
+    // it is routed back to the caller's token for as long as the call runs.
+    let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+    let pending = peer
+        .send_request_with_option(request, PeerRequestOptions::no_options())
+        .await?;
+    // A 2026-07-28 caller is asked through its round; a 2025 caller through its session.
+    let _inflight = match &context.round {
+        Some(round) => Some(handle.inflight.enter_round(round.clone())),
+        None => context.peer.clone().map(|p| handle.inflight.enter(p)),
+    };
+    let _route = context.progress.as_ref().map(|(downstream, token)| {
+        handle
+            .progress
+            .register_as(&pending.progress_token, downstream.clone(), token.clone())
+    });
+    let Some(round) = &context.round else {
+        return pending.await_response().await;
+    };
+    let id = pending.id.clone();
+    match round.drive(pending.await_response()).await {
+        Some(result) => result,
+        None => {
+            // The caller is asked instead: the upstream call is abandoned (and repeated with
+            // the answers).
+            let cancelled = CancelledNotificationParam::new(
+                Some(id),
+                Some("the gateway's caller was asked for input; the call will be repeated".into()),
+            );
+            let _ = peer.notify_cancelled(cancelled).await;
+            Ok(ServerResult::empty(()))
+        }
+    }
+}
+
+/// Asks a 2025 caller, on its session, what a 2026-07-28 upstream asked for.
+async fn fulfil(
+    handle: &UpstreamHandle,
+    caller: &Peer<RoleServer>,
+    requests: InputRequests,
+) -> Result<InputResponses, rmcp::ErrorData> {
+    let mut answers = InputResponses::new();
+    for (key, request) in requests {
+        let request = match request {
+            InputRequest::CreateMessage(r) => ServerRequest::CreateMessageRequest(r),
+            InputRequest::Elicitation(r) => ServerRequest::ElicitRequest(r),
+            InputRequest::ListRoots(r) => ServerRequest::ListRootsRequest(r),
+            _ => {
+                return Err(rmcp::ErrorData::invalid_request(
+                    format!(
+                        "the upstream asked for input {key} of a kind this gateway cannot relay"
+                    ),
+                    None,
+                ));
+            }
+        };
+        let result = relay_to_caller(handle, caller, request).await?;
+        let value = serde_json::to_value(result)
+            .map_err(|e| rmcp::ErrorData::internal_error(e.to_string(), None))?;
+        answers.insert(key, value);
+    }
+    Ok(answers)
 }
 
 /// The upstream's result, marked complete: a 2025 upstream sends no `resultType`, which

@@ -31,6 +31,13 @@ pub struct CallContext {
         rmcp::service::Peer<rmcp::RoleServer>,
         rmcp::model::ProgressToken,
     )>,
+    /// For a 2026-07-28 caller of an upstream MCP tool: the MRTR round that answers (or
+    /// collects) the upstream's questions. See [`crate::upstream::mrtr`].
+    pub round: Option<std::sync::Arc<crate::upstream::mrtr::Round>>,
+    /// For a 2026-07-28 caller of a 2026-07-28 upstream: its `inputResponses` and
+    /// `requestState` go upstream as they are, and so does the upstream's InputRequiredResult
+    /// come back.
+    pub passthrough: Option<std::sync::Arc<crate::upstream::mrtr::Passthrough>>,
 }
 
 /// Calls one tool of a snapshot.

@@ -23,6 +23,8 @@ use crate::invoke;
 use crate::mcp::upstream;
 use crate::runtime::Runtime;
 use crate::runtime::snapshot::Snapshot;
+use crate::upstream::mrtr::{CallerFeatures, Passthrough, Round};
+use toolyard_crds::config::CallPlan;
 
 /// How long clients of 2026-07-28 may cache `tools/list` (hot reloads make longer TTLs stale).
 const LIST_TTL_MS: u64 = 5_000;
@@ -233,8 +235,46 @@ impl ServerHandler for GatewayHandler {
                 None,
             ));
         };
+        let mut call = call_context(&context);
+        let modern_upstream = modern_upstream(found.runtime);
+        if matches!(found.tool.call, CallPlan::Mcp { .. })
+            && is_stateless(&context)
+            && modern_upstream
+        {
+            call.passthrough = Some(Arc::new(Passthrough::new(
+                request.input_responses.clone(),
+                request.request_state.clone(),
+            )));
+        } else if matches!(found.tool.call, CallPlan::Mcp { .. }) && is_stateless(&context) {
+            let round = Round::open(
+                CallerFeatures::of(context.client_capabilities().as_ref()),
+                "tools/call",
+                name,
+                request.arguments.as_ref(),
+                request.input_responses.as_ref(),
+                request.request_state.as_deref(),
+            )
+            .map_err(|e| e.to_rpc())?;
+            call.round = Some(Arc::new(round));
+        }
         let started = Instant::now();
-        let outcome = invoke::call_with(&snapshot, found, args, &call_context(&context)).await;
+        let outcome = invoke::call_with(&snapshot, found, args, &call).await;
+        if let Some(asked) = call.passthrough.as_ref().and_then(|p| p.take()) {
+            return Ok(CallToolResponse::InputRequired(asked));
+        }
+        if let Some(round) = &call.round {
+            if let Some(invalid) = round.invalid() {
+                return Err(invalid.to_rpc());
+            }
+            if round.interrupted() {
+                return Ok(CallToolResponse::InputRequired(round.input_required()));
+            }
+            if outcome.error.is_some()
+                && let Some(missing) = round.missing_capability()
+            {
+                return Err(missing);
+            }
+        }
         self.metrics.record_call(
             &found.target.name,
             &found.tool.name,
@@ -261,7 +301,7 @@ impl ServerHandler for GatewayHandler {
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let snapshot = self.upstream_snapshot::<rmcp::model::GetPromptRequestMethod>()?;
         let Some((target, runtime, upstream_name)) = snapshot.find_prompt(&request.name) else {
@@ -270,10 +310,30 @@ impl ServerHandler for GatewayHandler {
                 None,
             ));
         };
+        // A 2026-07-28 upstream answers a 2026-07-28 caller's continuation itself.
+        let modern = modern_upstream(runtime);
+        let round = if is_stateless(&context) && !modern {
+            let round = Round::open(
+                CallerFeatures::of(context.client_capabilities().as_ref()),
+                "prompts/get",
+                &request.name,
+                request.arguments.as_ref(),
+                request.input_responses.as_ref(),
+                request.request_state.as_deref(),
+            )
+            .map_err(|e| e.to_rpc())?;
+            Some(Arc::new(round))
+        } else {
+            None
+        };
         let mut params = request.clone();
         params.name = upstream_name.to_string();
         params.meta = None;
-        upstream::get_prompt(target, runtime, params).await
+        if !modern {
+            params.input_responses = None;
+            params.request_state = None;
+        }
+        upstream::get_prompt(target, runtime, params, round).await
     }
 
     async fn list_resources(
@@ -383,6 +443,27 @@ impl ServerHandler for GatewayHandler {
     }
 }
 
+/// Whether the request is of a stateless revision (2026-07-28 or newer): its caller cannot be
+/// asked mid-call, so upstream questions become an `InputRequiredResult`.
+fn is_stateless(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .protocol_version()
+        .is_some_and(|v| v.as_str() >= "2026-07-28")
+}
+
+/// Whether the target's upstream session is of a stateless revision (2026-07-28 or newer).
+fn modern_upstream(runtime: &crate::runtime::TargetRuntime) -> bool {
+    runtime
+        .upstream
+        .as_ref()
+        .and_then(|h| h.peer())
+        .and_then(|p| {
+            p.peer_info()
+                .map(|i| i.protocol_version.as_str() >= "2026-07-28")
+        })
+        .unwrap_or(false)
+}
+
 /// Capabilities of a gateway that fronts upstream MCP servers: tools plus the prompts,
 /// resources and completions it relays.
 fn upstream_capabilities() -> ServerCapabilities {
@@ -458,6 +539,8 @@ fn call_context(context: &RequestContext<RoleServer>) -> invoke::CallContext {
             .meta
             .get_progress_token()
             .map(|token| (context.peer.clone(), token)),
+        round: None,
+        passthrough: None,
     }
 }
 

@@ -16,6 +16,7 @@ use toolyard_crds::config::TargetConfig;
 use crate::runtime::TargetRuntime;
 use crate::upstream::UpstreamHandle;
 use crate::upstream::manager::request;
+use crate::upstream::mrtr::Round;
 
 /// The JSON-RPC error for a URI no upstream serves (-32602 with the URI, as 2026-07-28 asks;
 /// 2025 clients accept any error there).
@@ -91,13 +92,39 @@ async fn relay<T>(
 }
 
 /// `prompts/get` on the upstream (name already mapped to the upstream's).
+///
+/// With a `round` (a 2026-07-28 caller), the upstream's questions during the call are answered
+/// from the caller's `inputResponses` or turn into an `InputRequiredResult`.
 pub async fn get_prompt(
     target: &TargetConfig,
     runtime: &TargetRuntime,
     params: GetPromptRequestParams,
+    round: Option<std::sync::Arc<Round>>,
 ) -> Result<GetPromptResponse, ErrorData> {
     let (handle, peer) = session(target, runtime)?;
-    let mut response = relay(&handle, "prompts/get", peer.get_prompt_once(params)).await?;
+    let Some(round) = round else {
+        let mut response = relay(&handle, "prompts/get", peer.get_prompt_once(params)).await?;
+        if let GetPromptResponse::Complete(r) = &mut response {
+            r.result_type = Some(ResultType::COMPLETE);
+        }
+        return Ok(response);
+    };
+    let _inflight = handle.inflight.enter_round(round.clone());
+    // Dropping the request on interruption leaves the upstream's answer unread; its questions
+    // already failed, so it finishes (or times out) on its own.
+    let driven = round
+        .drive(relay(&handle, "prompts/get", peer.get_prompt_once(params)))
+        .await;
+    if let Some(invalid) = round.invalid() {
+        return Err(invalid.to_rpc());
+    }
+    let Some(response) = driven else {
+        return Ok(GetPromptResponse::InputRequired(round.input_required()));
+    };
+    let mut response = match response {
+        Ok(r) => r,
+        Err(e) => return Err(round.missing_capability().unwrap_or(e)),
+    };
     if let GetPromptResponse::Complete(r) = &mut response {
         r.result_type = Some(ResultType::COMPLETE);
     }

@@ -12,7 +12,9 @@
 //! its own annotation `served.toolyard.dev/<pod name>` of the ConfigMap (server-side apply with a
 //! field manager of its own, which owns nothing else; see [`toolyard_crds::served`]). The
 //! operator watches that ConfigMap and sets the Gateway's `Programmed` condition when every
-//! running replica serves the revision it compiled.
+//! running replica serves the revision it compiled. The same report carries the sync results
+//! of the replica's `mcpServer` targets ([`super::report`]), which become the GatewayTargets'
+//! `lastSynchronized`, `lastSyncError` and `Synchronized` condition.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -20,13 +22,13 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use sha2::{Digest, Sha256};
 use toolyard_crds::GatewayConfig;
 
 use super::manifests::{SecretValue, SecretValues};
+use super::report::Observed;
 use crate::admin::Metrics;
 use crate::runtime::{ReloadError, Runtime};
 
@@ -222,6 +224,15 @@ pub async fn watch(
         .map(Input::Secret)
         .boxed();
     let mut events = futures::stream::select(cm_events, secret_events);
+    // The reporter writes the served revision and upstream sync results; it ends when `report`
+    // is dropped with this function.
+    let (report, observations) = tokio::sync::watch::channel(Observed::default());
+    tokio::spawn(super::report::run(
+        runtime.clone(),
+        config_maps.clone(),
+        source.replica.clone(),
+        observations,
+    ));
 
     let mut config_map = Watched::<ConfigMap>::default();
     let mut secret = Watched::<Secret>::default();
@@ -265,7 +276,7 @@ pub async fn watch(
         let key = (config.revision.clone(), digest(&values));
         if attempted.as_ref() == Some(&key) {
             // Nothing new (e.g. our own annotation, or a resync).
-            report_served(&config_maps, cm, &source.replica, served.as_deref()).await;
+            report.send_replace(observed(cm, &source.replica, served.as_deref()));
             continue;
         }
         attempted = Some(key);
@@ -291,36 +302,25 @@ pub async fn watch(
                 tracing::error!(error = %e, "config build panicked; the previous config keeps serving")
             }
         }
-        report_served(&config_maps, cm, &source.replica, served.as_deref()).await;
+        report.send_replace(observed(cm, &source.replica, served.as_deref()));
     }
     Ok(())
 }
 
-/// Writes this replica's served revision onto the ConfigMap when it differs from what is there.
-async fn report_served(api: &Api<ConfigMap>, cm: &ConfigMap, replica: &str, served: Option<&str>) {
-    let Some(served) = served else { return };
-    let key = toolyard_crds::served::served_annotation_key(replica);
-    let current = cm.metadata.annotations.as_ref().and_then(|a| a.get(&key));
-    if current.map(String::as_str) == Some(served) {
-        return;
-    }
-    let name = cm.metadata.name.clone().unwrap_or_default();
-    let patch = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "annotations": {key: served}},
-    });
-    // Forced: this replica's field manager owns this one annotation and nothing else.
-    let manager = toolyard_crds::served::served_field_manager(replica);
-    if let Err(e) = api
-        .patch(
-            &name,
-            &PatchParams::apply(&manager).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-    {
-        tracing::warn!(error = %e, "failed to report the served revision (the Gateway's Programmed condition will lag)");
+/// What the watch saw, for the reporter: the served revision and this replica's annotations.
+fn observed(cm: &ConfigMap, replica: &str, served: Option<&str>) -> Observed {
+    let annotation = |key: String| {
+        cm.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(&key))
+            .cloned()
+    };
+    Observed {
+        served: served.map(str::to_string),
+        config_map: cm.metadata.name.clone().unwrap_or_default(),
+        served_annotation: annotation(toolyard_crds::served::served_annotation_key(replica)),
+        sync_annotation: annotation(toolyard_crds::served::sync_annotation_key(replica)),
     }
 }
 

@@ -4,5 +4,7 @@
 #[cfg(feature = "kube")]
 pub mod kube;
 pub mod manifests;
+#[cfg(feature = "kube")]
+pub mod report;
 #[cfg(feature = "server")]
 pub mod watch;

@@ -12,16 +12,20 @@ use rmcp::ErrorData;
 use rmcp::model::{
     ClientCapabilities, ClientConfig, ClientResult, CreateMessageRequest,
     CreateMessageRequestParams, CreateMessageResult, ElicitRequest, ElicitRequestParams,
-    ElicitResult, Implementation, LoggingMessageNotificationParam, NumberOrString,
-    ProgressNotificationParam, ProgressToken, ResourceUpdatedNotificationParam, ServerRequest,
+    ElicitResult, Implementation, InputRequest, ListRootsRequest, ListRootsResult,
+    LoggingMessageNotificationParam, NumberOrString, ProgressNotificationParam, ProgressToken,
+    ProtocolVersion, ResourceUpdatedNotificationParam, ServerRequest,
 };
 use rmcp::service::RequestContext;
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
 use rmcp::service::{NotificationContext, Peer, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientHandler, RoleClient, RoleServer, ServiceExt};
 use toolyard_crds::target::McpTransport;
 
+use super::mrtr::{Kind, Round};
+use super::sse::SseTransport;
 use super::{UpstreamError, UpstreamHandle};
 use crate::runtime::snapshot::ResolvedCredentials;
 
@@ -81,8 +85,18 @@ pub struct InFlight {
     calls: Mutex<HashMap<u64, Call>>,
 }
 
-/// A caller's session and, once its call has returned, when.
-type Call = (Peer<RoleServer>, Option<Instant>);
+/// Who answers the upstream's questions for a call: a 2025 caller's session (asked directly),
+/// or the round of a 2026-07-28 caller's call (asked through an `InputRequiredResult`).
+#[derive(Clone)]
+pub enum Recipient {
+    /// A session of a 2025 revision.
+    Session(Peer<RoleServer>),
+    /// A 2026-07-28 call (MRTR translation).
+    Round(Arc<Round>),
+}
+
+/// A caller and, once its call has returned, when.
+type Call = (Recipient, Option<Instant>);
 
 /// How long a finished call still receives the upstream's log messages.
 const LOG_GRACE: Duration = Duration::from_millis(500);
@@ -106,30 +120,43 @@ impl Drop for InFlightGuard<'_> {
 impl InFlight {
     /// Records a call of `peer` until the guard drops.
     pub fn enter(&self, peer: Peer<RoleServer>) -> InFlightGuard<'_> {
+        self.enter_as(Recipient::Session(peer))
+    }
+
+    /// Records a 2026-07-28 call (its round collects the upstream's questions).
+    pub fn enter_round(&self, round: Arc<Round>) -> InFlightGuard<'_> {
+        self.enter_as(Recipient::Round(round))
+    }
+
+    fn enter_as(&self, recipient: Recipient) -> InFlightGuard<'_> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut c) = self.calls.lock() {
             c.retain(|_, (_, ended)| ended.is_none_or(|t| t.elapsed() < LOG_GRACE));
-            c.insert(id, (peer, None));
+            c.insert(id, (recipient, None));
         }
         InFlightGuard { inflight: self, id }
     }
 
-    /// Calls in flight or ended less than [`LOG_GRACE`] ago (log recipients).
+    /// Sessions with calls in flight or ended less than [`LOG_GRACE`] ago (log recipients;
+    /// 2026-07-28 callers get no relayed logs: they have no stream to receive them on).
     fn recent(&self) -> Vec<Peer<RoleServer>> {
         self.calls
             .lock()
             .map(|c| {
                 c.values()
                     .filter(|(_, ended)| ended.is_none_or(|t| t.elapsed() < LOG_GRACE))
-                    .map(|(p, _)| p.clone())
+                    .filter_map(|(r, _)| match r {
+                        Recipient::Session(p) => Some(p.clone()),
+                        Recipient::Round(_) => None,
+                    })
                     .collect()
             })
             .unwrap_or_default()
     }
 
     /// The caller a server-to-client request belongs to: the only one in flight.
-    fn sole(&self, what: &str) -> Result<Peer<RoleServer>, ErrorData> {
-        let all: Vec<Peer<RoleServer>> = self
+    fn sole(&self, what: &str) -> Result<Recipient, ErrorData> {
+        let all: Vec<Recipient> = self
             .calls
             .lock()
             .map(|c| {
@@ -170,9 +197,10 @@ pub struct UpstreamClient {
 
 impl ClientHandler for UpstreamClient {
     fn get_info(&self) -> ClientConfig {
-        // Sampling and elicitation are relayed to the caller (who may refuse them).
+        // Sampling, elicitation and roots are relayed to the caller (who may refuse them), or
+        // turned into an `InputRequiredResult` for a 2026-07-28 caller.
         let capabilities: ClientCapabilities = serde_json::from_value(
-            serde_json::json!({"sampling": {}, "elicitation": {"form": {}}}),
+            serde_json::json!({"sampling": {}, "elicitation": {"form": {}}, "roots": {}}),
         )
         .unwrap_or_default();
         let mut info = ClientConfig::new(
@@ -231,14 +259,26 @@ impl ClientHandler for UpstreamClient {
     async fn create_message(
         &self,
         params: CreateMessageRequestParams,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
         let h = self
             .handle
             .upgrade()
             .ok_or_else(|| ErrorData::internal_error("upstream target removed", None))?;
-        let peer = h.inflight.sole("sampling/createMessage")?;
-        let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
+        let request = CreateMessageRequest::new(params);
+        let peer = match h.inflight.sole("sampling/createMessage")? {
+            Recipient::Session(peer) => peer,
+            Recipient::Round(round) => {
+                return round
+                    .ask_as(
+                        Kind::Sampling,
+                        InputRequest::CreateMessage(request),
+                        input_key(&context),
+                    )
+                    .await;
+            }
+        };
+        let request = ServerRequest::CreateMessageRequest(request);
         match relay_to_caller(&h, &peer, request).await? {
             ClientResult::CreateMessageResult(r) => Ok(*r),
             _ => Err(ErrorData::internal_error(
@@ -251,18 +291,60 @@ impl ClientHandler for UpstreamClient {
     async fn create_elicitation(
         &self,
         params: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
         let h = self
             .handle
             .upgrade()
             .ok_or_else(|| ErrorData::internal_error("upstream target removed", None))?;
-        let peer = h.inflight.sole("elicitation/create")?;
-        let request = ServerRequest::ElicitRequest(ElicitRequest::new(params));
+        let request = ElicitRequest::new(params);
+        let peer = match h.inflight.sole("elicitation/create")? {
+            Recipient::Session(peer) => peer,
+            Recipient::Round(round) => {
+                return round
+                    .ask_as(
+                        Kind::Elicitation,
+                        InputRequest::Elicitation(request),
+                        input_key(&context),
+                    )
+                    .await;
+            }
+        };
+        let request = ServerRequest::ElicitRequest(request);
         match relay_to_caller(&h, &peer, request).await? {
             ClientResult::ElicitResult(r) => Ok(r),
             _ => Err(ErrorData::internal_error(
                 "the caller answered elicitation/create with another result type",
+                None,
+            )),
+        }
+    }
+
+    async fn list_roots(
+        &self,
+        context: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        let h = self
+            .handle
+            .upgrade()
+            .ok_or_else(|| ErrorData::internal_error("upstream target removed", None))?;
+        let peer = match h.inflight.sole("roots/list")? {
+            Recipient::Session(peer) => peer,
+            Recipient::Round(round) => {
+                return round
+                    .ask_as(
+                        Kind::Roots,
+                        InputRequest::ListRoots(ListRootsRequest::default()),
+                        input_key(&context),
+                    )
+                    .await;
+            }
+        };
+        let request = ServerRequest::ListRootsRequest(ListRootsRequest::default());
+        match relay_to_caller(&h, &peer, request).await? {
+            ClientResult::ListRootsResult(r) => Ok(r),
+            _ => Err(ErrorData::internal_error(
+                "the caller answered roots/list with another result type",
                 None,
             )),
         }
@@ -284,18 +366,25 @@ impl ClientHandler for UpstreamClient {
     }
 }
 
-/// Opens a session with the upstream (the `initialize` handshake), within the target's timeout
-/// (at most 10 s). The caller's credentials are never involved: only the target's own.
+/// The key the upstream gave its question (`_meta`, which rmcp moves into the context).
+fn input_key(context: &RequestContext<RoleClient>) -> Option<&str> {
+    context
+        .meta
+        .get(super::mrtr::INPUT_KEY_META)
+        .and_then(serde_json::Value::as_str)
+}
+
+/// Longest wait for an answer to `server/discover` before falling back to `initialize`.
+const DISCOVER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens a session with the upstream, within the target's timeout (at most 10 s): over
+/// streamable HTTP `server/discover` (2026-07-28, stateless) with a fallback to the `initialize`
+/// handshake of older revisions; over legacy HTTP+SSE `initialize`. The caller's credentials are never involved: only the target's own.
 pub async fn connect(
     handle: &Arc<UpstreamHandle>,
 ) -> Result<RunningService<RoleClient, UpstreamClient>, UpstreamError> {
-    if handle.transport != McpTransport::StreamableHttp {
-        return Err(UpstreamError::Transport {
-            target: handle.target.clone(),
-            transport: handle.transport,
-        });
-    }
     let mut url = handle.url.clone();
+    let mut api_key_query: Option<(String, String)> = None;
     let mut headers = reqwest13::header::HeaderMap::new();
     match &handle.credentials {
         None => {}
@@ -330,6 +419,7 @@ pub async fn connect(
             };
             let sep = if url.contains('?') { '&' } else { '?' };
             url = format!("{url}{sep}{}={}", encode(name), encode(&value.0));
+            api_key_query = Some((name.clone(), value.0.clone()));
         }
         Some(ResolvedCredentials::OAuth2(source)) => {
             // The session keeps this header; when the token expires the upstream answers 401,
@@ -375,10 +465,6 @@ pub async fn connect(
             target: handle.target.clone(),
             message: e.to_string(),
         })?;
-    let config = StreamableHttpClientTransportConfig::with_uri(url)
-        .reinit_on_expired_session(true)
-        .control_request_timeout(handle.timeout);
-    let transport = StreamableHttpClientTransport::with_client(client, config);
     let service = UpstreamClient {
         handle: Arc::downgrade(handle),
     };
@@ -387,7 +473,43 @@ pub async fn connect(
         url: handle.url.clone(),
         message,
     };
-    match tokio::time::timeout(connect_timeout, service.serve(transport)).await {
+    let serving = match handle.transport {
+        McpTransport::StreamableHttp => {
+            let config = StreamableHttpClientTransportConfig::with_uri(url)
+                .reinit_on_expired_session(true)
+                .control_request_timeout(handle.timeout);
+            let transport =
+                || StreamableHttpClientTransport::with_client(client.clone(), config.clone());
+            // 2026-07-28 first (`server/discover`, no session); a server of an older revision
+            // refuses it (HTTP 400 without a session, or -32601), and then a fresh transport
+            // does the `initialize` handshake.
+            let discover = ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            };
+            let discover_timeout = connect_timeout.min(DISCOVER_TIMEOUT);
+            match tokio::time::timeout(
+                discover_timeout,
+                service.clone().serve_with_lifecycle(transport(), discover),
+            )
+            .await
+            {
+                Ok(Ok(running)) => Ok(Ok(running)),
+                Ok(Err(e)) => {
+                    tracing::debug!(target_name = %handle.target, error = %e, "server/discover refused; using initialize");
+                    tokio::time::timeout(connect_timeout, service.serve(transport())).await
+                }
+                Err(_) => tokio::time::timeout(connect_timeout, service.serve(transport())).await,
+            }
+        }
+        McpTransport::Sse => {
+            let transport =
+                SseTransport::connect(client, &handle.url, api_key_query, connect_timeout)
+                    .await
+                    .map_err(|e| connect_error(handle.redact(e.to_string())))?;
+            tokio::time::timeout(connect_timeout, service.serve(transport)).await
+        }
+    };
+    match serving {
         Ok(Ok(running)) => Ok(running),
         Ok(Err(e)) => Err(connect_error(e.to_string())),
         Err(_) => Err(connect_error(format!(
@@ -399,7 +521,7 @@ pub async fn connect(
 
 /// Sends an upstream's server-to-client request to the caller, within the target's timeout; the
 /// caller's JSON-RPC error goes back to the upstream unchanged.
-async fn relay_to_caller(
+pub(crate) async fn relay_to_caller(
     handle: &UpstreamHandle,
     peer: &Peer<RoleServer>,
     request: ServerRequest,

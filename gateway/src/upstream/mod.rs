@@ -12,6 +12,8 @@
 pub mod catalog;
 pub mod client;
 pub mod manager;
+pub mod mrtr;
+pub mod sse;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -71,16 +73,6 @@ pub enum UpstreamError {
         what: String,
         /// Reason.
         message: String,
-    },
-    /// The transport (only streamable HTTP today).
-    #[error(
-        "upstream {target}: the {transport:?} transport is not supported by this gateway version; use StreamableHttp"
-    )]
-    Transport {
-        /// Target name.
-        target: String,
-        /// The configured transport.
-        transport: McpTransport,
     },
 }
 

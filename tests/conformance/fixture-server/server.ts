@@ -85,6 +85,27 @@ const TOOLS = [
   },
 ];
 
+// MRTR scenarios (SEP-2322, 2026-07-28) the 2025-11-25 way: these tools ask the client in the
+// middle of the call (elicitation/create, sampling/createMessage, roots/list) and wait. The
+// gateway turns each question into an InputRequiredResult for a 2026-07-28 caller and answers it
+// from the caller's inputResponses when the call is repeated. `_meta["dev.toolyard/inputKey"]`
+// names the question (the key the scenarios look for); without it the gateway numbers them.
+TOOLS.push(
+  { name: "test_input_required_result_elicitation", description: "Asks for the user's name (elicitation)", inputSchema: noArgs },
+  { name: "test_input_required_result_sampling", description: "Asks the client's LLM for the capital of France (sampling)", inputSchema: noArgs },
+  { name: "test_input_required_result_list_roots", description: "Asks for the client's roots (roots/list)", inputSchema: noArgs },
+  { name: "test_input_required_result_request_state", description: "Asks for a confirmation (elicitation)", inputSchema: noArgs },
+  { name: "test_input_required_result_multiple_inputs", description: "Asks for a name, a greeting and the roots at once", inputSchema: noArgs },
+  { name: "test_input_required_result_multi_round", description: "Asks for a name, then for a color", inputSchema: noArgs },
+  { name: "test_input_required_result_tampered_state", description: "Asks for a confirmation (elicitation)", inputSchema: noArgs },
+  { name: "test_input_required_result_capabilities", description: "Asks by elicitation and by sampling, uses what the client supports", inputSchema: noArgs },
+  // server-stateless (SEP-2575) diagnostics: a tool that cannot work without sampling, one that
+  // elicits while it runs, one that logs while it runs.
+  { name: "test_missing_capability", description: "Needs the client's LLM (sampling); fails without it", inputSchema: noArgs },
+  { name: "test_streaming_elicitation", description: "Asks for the user's name (elicitation) while it runs", inputSchema: noArgs },
+  { name: "test_logging_tool", description: "Logs while it runs", inputSchema: noArgs },
+);
+
 TOOLS.push(
   { name: "test_trigger_tool_change", description: "Adds or removes a dynamic tool and announces tools/list_changed", inputSchema: noArgs },
   { name: "test_trigger_prompt_change", description: "Adds or removes a dynamic prompt and announces prompts/list_changed", inputSchema: noArgs },
@@ -201,6 +222,62 @@ async function callTool(server: any, name: string, args: any, extra: any) {
       });
       return { content: [text(`Elicitation completed: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`)] };
     }
+    case "test_input_required_result_elicitation": {
+      const r = await askName(extra, "user_name", "What is your name?");
+      return { content: [text(`Hello, ${r.content?.name ?? "stranger"}!`)] };
+    }
+    case "test_input_required_result_sampling": {
+      const r = await sample(extra, "capital_question", "What is the capital of France?", 100);
+      return { content: [text(`LLM response: ${r.content?.type === "text" ? r.content.text : JSON.stringify(r.content)}`)] };
+    }
+    case "test_input_required_result_list_roots": {
+      const r = await roots(extra, "client_roots");
+      return { content: [text(`Roots: ${(r.roots ?? []).map((x: any) => x.uri).join(", ")}`)] };
+    }
+    case "test_input_required_result_request_state":
+    case "test_input_required_result_tampered_state": {
+      const r = await ask(extra, "confirm", "Please confirm", {
+        type: "object", properties: { ok: { type: "boolean" } }, required: ["ok"],
+      });
+      return { content: [text(`Confirmed: ok=${r.content?.ok} (state-ok)`)] };
+    }
+    case "test_input_required_result_multiple_inputs": {
+      // Asked concurrently, so all three questions reach the client in one round.
+      const [name, greeting, rootList] = await Promise.all([
+        askName(extra, "user_name", "What is your name?"),
+        sample(extra, "greeting", "Generate a greeting", 50),
+        roots(extra, "client_roots"),
+      ]);
+      const said = greeting.content?.type === "text" ? greeting.content.text : "";
+      return { content: [text(`${said} ${name.content?.name ?? ""} (${(rootList.roots ?? []).length} roots)`)] };
+    }
+    case "test_input_required_result_multi_round": {
+      const name = await askName(extra, "step1", "Step 1: What is your name?");
+      const color = await ask(extra, "step2", "Step 2: What is your favorite color?", {
+        type: "object", properties: { color: { type: "string" } }, required: ["color"],
+      });
+      return { content: [text(`${name.content?.name ?? ""} likes ${color.content?.color ?? ""}`)] };
+    }
+    case "test_input_required_result_capabilities": {
+      // Either question may be refused (the client lacks the capability): use what comes back.
+      const [e, s] = await Promise.allSettled([
+        askName(extra, "user_name", "What is your name?"),
+        sample(extra, "capital_question", "What is the capital of France?", 100),
+      ]);
+      return { content: [text(`elicitation: ${e.status}, sampling: ${s.status}`)] };
+    }
+    case "test_missing_capability": {
+      const r = await sample(extra, "summary", "Summarize the weather", 50);
+      return { content: [text(`LLM response: ${r.content?.type === "text" ? r.content.text : ""}`)] };
+    }
+    case "test_streaming_elicitation": {
+      const r = await askName(extra, "user_name", "What is your name?");
+      return { content: [text(`Hello, ${r.content?.name ?? "stranger"}!`)] };
+    }
+    case "test_logging_tool":
+      await log("logging tool started");
+      await log("logging tool finished");
+      return { content: [text("Logged two messages")] };
     case "test_trigger_tool_change":
       dynamic.tool = !dynamic.tool;
       for (const s of servers) await s.sendToolListChanged().catch(() => {});
@@ -222,6 +299,30 @@ function elicit(extra: any, message: string, requestedSchema: object) {
   return extra.sendRequest({ method: "elicitation/create", params: { message, requestedSchema } }, types.ElicitResultSchema);
 }
 
+const inputKey = (key: string) => ({ _meta: { "dev.toolyard/inputKey": key } });
+
+function ask(extra: any, key: string, message: string, requestedSchema: object) {
+  return extra.sendRequest(
+    { method: "elicitation/create", params: { message, requestedSchema, ...inputKey(key) } },
+    types.ElicitResultSchema,
+  );
+}
+
+function askName(extra: any, key: string, message: string) {
+  return ask(extra, key, message, { type: "object", properties: { name: { type: "string" } }, required: ["name"] });
+}
+
+function sample(extra: any, key: string, question: string, maxTokens: number) {
+  return extra.sendRequest(
+    { method: "sampling/createMessage", params: { messages: [{ role: "user", content: text(question) }], maxTokens, ...inputKey(key) } },
+    types.CreateMessageResultSchema,
+  );
+}
+
+function roots(extra: any, key: string) {
+  return extra.sendRequest({ method: "roots/list", params: inputKey(key) }, types.ListRootsResultSchema);
+}
+
 const PROMPTS = [
   { name: "test_simple_prompt", description: "A prompt without arguments" },
   {
@@ -236,11 +337,18 @@ const PROMPTS = [
     arguments: [{ name: "resourceUri", description: "URI of the resource to embed", required: true }],
   },
   { name: "test_prompt_with_image", description: "A prompt with an image" },
+  { name: "test_input_required_result_prompt", description: "Asks for the context to use (elicitation) before it answers" },
 ];
 
-function getPrompt(name: string, args: Record<string, string>) {
+async function getPrompt(name: string, args: Record<string, string>, extra: any) {
   const user = (content: object) => ({ role: "user", content });
   switch (name) {
+    case "test_input_required_result_prompt": {
+      const r = await ask(extra, "user_context", "What context should the prompt use?", {
+        type: "object", properties: { context: { type: "string" } }, required: ["context"],
+      });
+      return { messages: [user(text(`Use this context: ${r.content?.context ?? ""}`))] };
+    }
     case "test_simple_prompt":
       return { messages: [user(text("This is a simple prompt for testing."))] };
     case "test_prompt_with_arguments":
@@ -301,7 +409,8 @@ function newServer() {
   server.setRequestHandler(types.CallToolRequestSchema, async (req: any, extra: any) =>
     callTool(server, req.params.name, req.params.arguments ?? {}, extra));
   server.setRequestHandler(types.ListPromptsRequestSchema, async () => ({ prompts: dynamic.prompt ? [...PROMPTS, DYNAMIC_PROMPT] : PROMPTS }));
-  server.setRequestHandler(types.GetPromptRequestSchema, async (req: any) => getPrompt(req.params.name, req.params.arguments ?? {}));
+  server.setRequestHandler(types.GetPromptRequestSchema, async (req: any, extra: any) =>
+    getPrompt(req.params.name, req.params.arguments ?? {}, extra));
   server.setRequestHandler(types.ListResourcesRequestSchema, async () => ({ resources: RESOURCES }));
   server.setRequestHandler(types.ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: TEMPLATES }));
   server.setRequestHandler(types.ReadResourceRequestSchema, async (req: any) => readResource(req.params.uri));
