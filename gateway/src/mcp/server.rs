@@ -23,6 +23,8 @@ use crate::invoke;
 use crate::mcp::upstream;
 use crate::runtime::Runtime;
 use crate::runtime::snapshot::Snapshot;
+use crate::telemetry;
+use tracing::Instrument;
 
 /// How long clients of 2026-07-28 may cache `tools/list` (hot reloads make longer TTLs stale).
 const LIST_TTL_MS: u64 = 5_000;
@@ -64,6 +66,74 @@ impl GatewayHandler {
             "the gateway has no valid configuration yet; see /readyz on the admin port",
             None,
         )
+    }
+}
+
+impl GatewayHandler {
+    /// `tools/call` inside its server span (`span` gets the target and the error kind).
+    async fn call_tool_traced(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+        span: &tracing::Span,
+    ) -> Result<CallToolResponse, ErrorData> {
+        // One snapshot for the whole call: a reload in the middle does not affect it.
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let name = request.name.as_ref();
+        // The caller authenticated by the HTTP layer (for logs now; authorization and the
+        // Lambda client context later).
+        if let Some(caller) = crate::auth::principal_of(&context.extensions) {
+            tracing::debug!(tool = %name, subject = ?caller.subject, client = ?caller.client, "tool call");
+        }
+        let args = request.arguments.clone().unwrap_or_default();
+        if snapshot.config.gateway.search.enabled
+            && name == snapshot.config.gateway.search.tool_name
+        {
+            return Ok(search(&snapshot, &args, &self.metrics).await.into());
+        }
+        let Some(found) = snapshot.find(name) else {
+            return Err(ErrorData::invalid_params(
+                format!("Unknown tool: {name}"),
+                None,
+            ));
+        };
+        let started = Instant::now();
+        let outcome = invoke::call_with(&snapshot, found, args, &call_context(&context)).await;
+        self.metrics.record_call(
+            &found.target.name,
+            &found.tool.name,
+            outcome.error.map(|k| k.label()),
+            started.elapsed(),
+        );
+        span.record("toolyard.target", found.target.name.as_str());
+        if let Some(kind) = outcome.error {
+            telemetry::record_error(span, kind.label());
+        }
+        Ok(outcome.result.into())
+    }
+
+    /// One page of `tools/list`.
+    fn tools_page(
+        &self,
+        request: Option<PaginatedRequestParams>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let start = parse_cursor(request.as_ref().and_then(|r| r.cursor.as_deref()))?;
+        let page = snapshot.config.gateway.page_size as usize;
+        let tools: Vec<Tool> = snapshot
+            .tools
+            .iter()
+            .skip(start)
+            .take(page)
+            .cloned()
+            .collect();
+        let next = start + tools.len();
+        let mut result = ListToolsResult::with_all_items(tools);
+        result.next_cursor = (next < snapshot.tools.len()).then(|| next.to_string());
+        result.ttl_ms = Some(LIST_TTL_MS);
+        // Later authorization can filter the list per caller, so it is never shared.
+        result.cache_scope = Some(CacheScope::Private);
+        Ok(result)
     }
 }
 
@@ -120,25 +190,9 @@ impl ServerHandler for GatewayHandler {
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
-        let start = parse_cursor(request.as_ref().and_then(|r| r.cursor.as_deref()))?;
-        let page = snapshot.config.gateway.page_size as usize;
-        let tools: Vec<Tool> = snapshot
-            .tools
-            .iter()
-            .skip(start)
-            .take(page)
-            .cloned()
-            .collect();
-        let next = start + tools.len();
-        let mut result = ListToolsResult::with_all_items(tools);
-        result.next_cursor = (next < snapshot.tools.len()).then(|| next.to_string());
-        result.ttl_ms = Some(LIST_TTL_MS);
-        // Later authorization can filter the list per caller, so it is never shared.
-        result.cache_scope = Some(CacheScope::Private);
-        Ok(result)
+        telemetry::request_span("tools/list", None, &context).in_scope(|| self.tools_page(request))
     }
 
     fn accepted_subscription_filter(
@@ -213,35 +267,15 @@ impl ServerHandler for GatewayHandler {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        // One snapshot for the whole call: a reload in the middle does not affect it.
-        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
-        let name = request.name.as_ref();
-        // The caller authenticated by the HTTP layer (for logs now; authorization and the
-        // Lambda client context later).
-        if let Some(caller) = crate::auth::principal_of(&context.extensions) {
-            tracing::debug!(tool = %name, subject = ?caller.subject, client = ?caller.client, "tool call");
+        let span = telemetry::request_span("tools/call", Some(request.name.as_ref()), &context);
+        let result = self
+            .call_tool_traced(request, context, &span)
+            .instrument(span.clone())
+            .await;
+        if result.is_err() {
+            telemetry::record_error(&span, "protocol");
         }
-        let args = request.arguments.clone().unwrap_or_default();
-        if snapshot.config.gateway.search.enabled
-            && name == snapshot.config.gateway.search.tool_name
-        {
-            return Ok(search(&snapshot, &args, &self.metrics).await.into());
-        }
-        let Some(found) = snapshot.find(name) else {
-            return Err(ErrorData::invalid_params(
-                format!("Unknown tool: {name}"),
-                None,
-            ));
-        };
-        let started = Instant::now();
-        let outcome = invoke::call_with(&snapshot, found, args, &call_context(&context)).await;
-        self.metrics.record_call(
-            &found.target.name,
-            &found.tool.name,
-            outcome.error.map(|k| k.label()),
-            started.elapsed(),
-        );
-        Ok(outcome.result.into())
+        result
     }
 
     async fn list_prompts(
