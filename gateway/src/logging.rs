@@ -106,6 +106,10 @@ impl CallLog {
             }
             values.push(value.0.clone());
         }
+        // A secret sent in a query or path shows up URL-encoded (in the echo of a backend, in a
+        // logged URL): those spellings are the secret too.
+        let encoded: Vec<String> = values.iter().flat_map(|v| url_encodings(v)).collect();
+        values.extend(encoded);
         values.retain(|v| v.len() >= MIN_SECRET_LEN);
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         values.dedup();
@@ -278,6 +282,32 @@ impl CallLog {
     }
 }
 
+/// The URL-encoded spellings of `value` that differ from it: form encoding (`+` for spaces, as
+/// query strings are built) and percent encoding (`%20`).
+fn url_encodings(value: &str) -> Vec<String> {
+    let mut form = String::new();
+    let mut percent = String::new();
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                form.push(char::from(b));
+                percent.push(char::from(b));
+            }
+            b' ' => {
+                form.push('+');
+                percent.push_str("%20");
+            }
+            _ => {
+                form.push_str(&format!("%{b:02X}"));
+                percent.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    let mut out: Vec<String> = [form, percent].into_iter().filter(|e| e != value).collect();
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,6 +417,20 @@ mod tests {
         assert!(text.ends_with("(10 more bytes)"));
         // A two-letter secret is not replaced inside other words.
         assert_eq!(log.redact_text("about"), "about");
+    }
+
+    #[test]
+    fn url_encoded_secrets_are_redacted_too() {
+        let secrets = SecretValues::from([(
+            ("s".into(), "q".into()),
+            SecretValue("query secret&456".to_string()),
+        )]);
+        let log = CallLog::new(&target(TargetLogging::default()), None, &secrets);
+        assert_eq!(
+            log.redact_text("raw=query+secret%26456 path=/x/query%20secret%26456"),
+            "raw=[REDACTED] path=/x/[REDACTED]"
+        );
+        assert_eq!(url_encodings("plain-key"), Vec::<String>::new());
     }
 
     #[test]

@@ -61,8 +61,8 @@ struct Args {
     /// Log line format: `text` (default) or `json` (one JSON object per line).
     #[arg(long, value_enum, env = "TOOLYARD_LOG_FORMAT")]
     log_format: Option<LogFormat>,
-    /// Same as `--log-format json` (kept for existing deployments).
-    #[arg(long, env = "TOOLYARD_LOG_JSON", conflicts_with = "log_format")]
+    /// Same as `--log-format json` (kept for existing deployments); `--log-format` wins.
+    #[arg(long, env = "TOOLYARD_LOG_JSON")]
     log_json: bool,
 }
 

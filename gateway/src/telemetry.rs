@@ -78,12 +78,7 @@ pub fn otlp_configured(env: impl Fn(&str) -> Option<String>) -> bool {
 pub fn init(format: LogFormat, filter: EnvFilter, service: &str) -> Result<Guard, TelemetryError> {
     let fmt = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().boxed(),
     };
     let env = |name: &str| std::env::var(name).ok();
     let provider = if otlp_configured(env) {
@@ -258,7 +253,7 @@ pub fn client_span(method: &str, url: &reqwest::Url, target: &str, tool: &str) -
         otel.status_code = tracing::field::Empty,
         http.request.method = %method,
         server.address = url.host_str().unwrap_or_default(),
-        server.port = url.port_or_known_default().unwrap_or_default(),
+        server.port = i64::from(url.port_or_known_default().unwrap_or_default()),
         http.response.status_code = tracing::field::Empty,
         error.type = tracing::field::Empty,
         toolyard.target = %target,
@@ -269,7 +264,8 @@ pub fn client_span(method: &str, url: &reqwest::Url, target: &str, tool: &str) -
 
 /// Records a backend response's status on its client span (5xx and 4xx mark it failed).
 pub fn record_status(span: &Span, status: u16) {
-    span.record("http.response.status_code", status);
+    // As an OTLP int (tracing-opentelemetry would send an unsigned value as a string).
+    span.record("http.response.status_code", i64::from(status));
     if status >= 400 {
         span.record("otel.status_code", "ERROR");
         span.record("error.type", status.to_string());

@@ -1038,6 +1038,8 @@ async fn helm_chart_lints_renders_and_installs() -> Result<()> {
         ("patch", "gatewaytargets.toolyard.dev", "status", "yes"),
         ("patch", "gatewaytargets.toolyard.dev", "", "no"),
         ("create", "deployments.apps", "", "yes"),
+        ("create", "horizontalpodautoscalers.autoscaling", "", "yes"),
+        ("delete", "horizontalpodautoscalers.autoscaling", "", "yes"),
         ("get", "secrets", "", "yes"),
         ("delete", "secrets", "", "no"),
         ("create", "pods", "", "no"),
@@ -1078,6 +1080,99 @@ async fn helm_chart_lints_renders_and_installs() -> Result<()> {
         .get_opt("toolyard-operator")
         .await?;
     assert!(gone.is_none());
+    Ok(())
+}
+
+/// The chart's extras (ServiceMonitor with its metrics Service, PodDisruptionBudget,
+/// NetworkPolicy) are off by default and render, lint and select the operator pods when on. Needs
+/// only the helm binary (TESTCLUSTER_BIN or PATH), no API server.
+#[test]
+#[ignore = "needs helm: run tests/cluster/cluster.sh run -- cargo test -p toolyard-e2e -- --ignored"]
+fn helm_chart_extras_render_behind_values() -> Result<()> {
+    let chart = repo_root().join("charts/toolyard");
+    let chart = chart.to_string_lossy().into_owned();
+    let helm = |extra: &[&str]| -> Result<Vec<serde_json::Value>> {
+        let mut args = vec![
+            "template",
+            "toolyard",
+            chart.as_str(),
+            "--namespace",
+            "toolyard-system",
+            "--kube-version",
+            "1.35.0",
+        ];
+        args.extend_from_slice(extra);
+        let out = std::process::Command::new(helm_path())
+            .args(&args)
+            .output()
+            .context("running helm")?;
+        if !out.status.success() {
+            bail!(
+                "helm template failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        parse_yaml_docs(&String::from_utf8_lossy(&out.stdout))
+    };
+    let extras = [
+        "ServiceMonitor",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "Service",
+    ];
+    let plain = helm(&[])?;
+    for kind in extras {
+        assert!(
+            !plain.iter().any(|d| d["kind"] == kind),
+            "{kind} rendered without being asked for"
+        );
+    }
+    let on = [
+        "--set",
+        "serviceMonitor.enabled=true,podDisruptionBudget.enabled=true,networkPolicy.enabled=true,serviceMonitor.interval=15s",
+        "--set-json",
+        r#"networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}}}]"#,
+    ];
+    let docs = helm(&on)?;
+    let find = |kind: &str| docs.iter().find(|d| d["kind"] == kind).cloned();
+    let selector = serde_json::json!({
+        "app.kubernetes.io/name": "toolyard-operator",
+        "app.kubernetes.io/instance": "toolyard",
+    });
+    let monitor = find("ServiceMonitor").context("no ServiceMonitor")?;
+    assert_eq!(monitor["spec"]["selector"]["matchLabels"], selector);
+    assert_eq!(monitor["spec"]["endpoints"][0]["port"], "admin");
+    assert_eq!(monitor["spec"]["endpoints"][0]["path"], "/metrics");
+    assert_eq!(monitor["spec"]["endpoints"][0]["interval"], "15s");
+    let service = find("Service").context("no metrics Service")?;
+    assert_eq!(service["spec"]["selector"], selector);
+    assert_eq!(service["spec"]["ports"][0]["port"], 8081);
+    let pdb = find("PodDisruptionBudget").context("no PodDisruptionBudget")?;
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    assert_eq!(pdb["spec"]["selector"]["matchLabels"], selector);
+    let policy = find("NetworkPolicy").context("no NetworkPolicy")?;
+    assert_eq!(policy["spec"]["podSelector"]["matchLabels"], selector);
+    assert_eq!(
+        policy["spec"]["policyTypes"],
+        serde_json::json!(["Ingress"])
+    );
+    assert_eq!(policy["spec"]["ingress"][0]["ports"][0]["port"], "admin");
+    assert_eq!(
+        policy["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "monitoring"
+    );
+    // And the chart still lints with every extra on.
+    let out = std::process::Command::new(helm_path())
+        .args(["lint", chart.as_str()])
+        .args(on)
+        .output()
+        .context("running helm lint")?;
+    assert!(
+        out.status.success(),
+        "helm lint failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(())
 }
 
