@@ -1083,6 +1083,142 @@ async fn helm_chart_lints_renders_and_installs() -> Result<()> {
     Ok(())
 }
 
+/// `spec.deployment.autoscaling` renders a HorizontalPodAutoscaler owned by the Gateway, and the
+/// operator leaves the replica count to it: a scale by another field manager (as the HPA
+/// controller does through the scale subresource) survives the operator's next apply. Removing
+/// the setting deletes the HPA and the operator owns `replicas` again. `spec.deployment.tracing`
+/// becomes the gateway container's OTEL_* variables.
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server: run tests/cluster/cluster.sh run -- cargo test -p toolyard-e2e -- --ignored"]
+async fn autoscaler_owns_the_replica_count() -> Result<()> {
+    use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+    use kube::api::{Patch, PatchParams};
+
+    let client = client().await?;
+    install_crds(&client).await?;
+    let namespace = TestNamespace::create(&client, "hpa").await?;
+    let ns = namespace.name.clone();
+    let operator = start_operator(&ns, "operator-hpa")?;
+    let gateway = |deployment: Value| {
+        json!({
+            "apiVersion": "toolyard.dev/v1alpha1", "kind": "Gateway",
+            "metadata": {"name": "scaled"},
+            "spec": {"inboundAuth": {"none": {}}, "deployment": deployment},
+        })
+    };
+    apply(
+        &client,
+        &gateway(json!({
+            "replicas": 2,
+            "autoscaling": {"minReplicas": 2, "maxReplicas": 5, "targetCpuUtilization": 70},
+            "tracing": {"otlpEndpoint": "http://collector.observability:4318"},
+        })),
+        Some(&ns),
+    )
+    .await?;
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), &ns);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let hpa = wait_for("the HorizontalPodAutoscaler", WAIT, || async {
+        operator.check_running()?;
+        Ok(hpas.get_opt("scaled").await?)
+    })
+    .await
+    .with_context(|| operator.log_tail())?;
+    assert!(
+        hpa.owner_references()
+            .iter()
+            .any(|r| r.kind == "Gateway" && r.name == "scaled" && r.controller == Some(true)),
+        "HPA not owned by the Gateway"
+    );
+    let spec = hpa.spec.context("HPA without spec")?;
+    assert_eq!((spec.min_replicas, spec.max_replicas), (Some(2), 5));
+    assert_eq!(spec.scale_target_ref.name, "scaled");
+    let deployment = wait_for("the Deployment", WAIT, || async {
+        Ok(deployments.get_opt("scaled").await?)
+    })
+    .await?;
+    let env = serde_json::to_string(&deployment.spec.as_ref().map(|s| &s.template))?;
+    assert!(
+        env.contains("OTEL_EXPORTER_OTLP_ENDPOINT")
+            && env.contains("http://collector.observability:4318"),
+        "{env}"
+    );
+    let managers = |d: &Deployment| -> Vec<String> {
+        d.managed_fields()
+            .iter()
+            .filter(|f| {
+                f.fields_v1
+                    .as_ref()
+                    .is_some_and(|v| v.0.pointer("/f:spec/f:replicas").is_some())
+            })
+            .filter_map(|f| f.manager.clone())
+            .collect()
+    };
+    assert!(
+        managers(&deployment).is_empty(),
+        "the operator owns spec.replicas although an HPA is set: {:?}",
+        managers(&deployment)
+    );
+
+    // The autoscaler scales (another field manager, through the scale subresource)...
+    deployments
+        .patch_scale(
+            "scaled",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 4}})),
+        )
+        .await?;
+    // ...and a Gateway change that re-applies the Deployment keeps its count.
+    apply(
+        &client,
+        &gateway(json!({
+            "replicas": 2,
+            "autoscaling": {"minReplicas": 2, "maxReplicas": 5, "targetCpuUtilization": 70},
+            "tracing": {"otlpEndpoint": "http://collector.observability:4318"},
+            "podAnnotations": {"example.com/rollout": "2"},
+        })),
+        Some(&ns),
+    )
+    .await?;
+    let deployment = wait_for("the Deployment re-applied", WAIT, || async {
+        let d = deployments.get("scaled").await?;
+        let annotated = d
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .is_some_and(|a| a.contains_key("example.com/rollout"));
+        Ok(annotated.then_some(d))
+    })
+    .await
+    .with_context(|| operator.log_tail())?;
+    assert_eq!(
+        deployment.spec.as_ref().and_then(|s| s.replicas),
+        Some(4),
+        "the operator reset the autoscaler's replica count"
+    );
+
+    // Without autoscaling: the HPA goes, the operator owns the replica count again.
+    apply(&client, &gateway(json!({"replicas": 2})), Some(&ns)).await?;
+    wait_for("the HPA deleted", WAIT, || async {
+        Ok(hpas.get_opt("scaled").await?.is_none().then_some(()))
+    })
+    .await
+    .with_context(|| operator.log_tail())?;
+    wait_for(
+        "replicas back to spec.deployment.replicas",
+        WAIT,
+        || async {
+            let d = deployments.get("scaled").await?;
+            Ok((d.spec.as_ref().and_then(|s| s.replicas) == Some(2)).then_some(()))
+        },
+    )
+    .await
+    .with_context(|| operator.log_tail())?;
+    drop(operator);
+    Ok(())
+}
+
 /// The chart's extras (ServiceMonitor with its metrics Service, PodDisruptionBudget,
 /// NetworkPolicy) are off by default and render, lint and select the operator pods when on. Needs
 /// only the helm binary (TESTCLUSTER_BIN or PATH), no API server.
