@@ -189,13 +189,18 @@ pub fn server_span(request: &ServerRequest<'_>) -> Span {
         otel.status_code = tracing::field::Empty,
         mcp.method.name = %request.method,
         gen_ai.tool.name = tracing::field::Empty,
+        gen_ai.prompt.name = tracing::field::Empty,
         mcp.session.id = tracing::field::Empty,
         enduser.id = tracing::field::Empty,
         toolyard.target = tracing::field::Empty,
         error.type = tracing::field::Empty,
     );
-    if let Some(tool) = request.name {
-        span.record("gen_ai.tool.name", tool);
+    if let Some(name) = request.name {
+        if request.method.starts_with("prompts/") {
+            span.record("gen_ai.prompt.name", name);
+        } else {
+            span.record("gen_ai.tool.name", name);
+        }
     }
     if let Some(session) = request.session {
         span.record("mcp.session.id", session);

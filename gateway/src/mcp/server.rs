@@ -295,8 +295,9 @@ impl ServerHandler for GatewayHandler {
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        let span = telemetry::request_span("prompts/get", Some(&request.name), &context);
         let snapshot = self.upstream_snapshot::<rmcp::model::GetPromptRequestMethod>()?;
         let Some((target, runtime, upstream_name)) = snapshot.find_prompt(&request.name) else {
             return Err(ErrorData::invalid_params(
@@ -307,7 +308,10 @@ impl ServerHandler for GatewayHandler {
         let mut params = request.clone();
         params.name = upstream_name.to_string();
         params.meta = None;
-        upstream::get_prompt(target, runtime, params).await
+        span.record("toolyard.target", target.name.as_str());
+        upstream::get_prompt(target, runtime, params)
+            .instrument(span)
+            .await
     }
 
     async fn list_resources(
@@ -342,15 +346,20 @@ impl ServerHandler for GatewayHandler {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        // Without the URI in the span: it may carry a query string.
+        let span = telemetry::request_span("resources/read", None, &context);
         let snapshot = self.upstream_snapshot::<rmcp::model::ReadResourceRequestMethod>()?;
         let Some((target, runtime)) = snapshot.find_resource(&request.uri) else {
             return Err(upstream::resource_not_found(&request.uri));
         };
         let mut params = request.clone();
         params.meta = None;
-        upstream::read_resource(target, runtime, params).await
+        span.record("toolyard.target", target.name.as_str());
+        upstream::read_resource(target, runtime, params)
+            .instrument(span)
+            .await
     }
 
     /// Accepted so 2025 clients can ask for logs; upstream log messages are relayed to the callers
