@@ -452,6 +452,48 @@ pub struct DeploymentSettings {
     /// Log level of the gateway process: `error`, `warn`, `info` (default) or `debug`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_level: Option<LogLevel>,
+    /// A HorizontalPodAutoscaler for the gateway pods (on CPU). When set, the operator leaves
+    /// the Deployment's replica count to it and `replicas` is ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<AutoscalingSettings>,
+    /// OpenTelemetry tracing of the gateway pods (OTLP/HTTP). Off when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<TracingSettings>,
+}
+
+/// The gateway's HorizontalPodAutoscaler (autoscaling/v2, CPU utilization).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("!has(self.minReplicas) || self.minReplicas <= self.maxReplicas")
+    .message("autoscaling: minReplicas must not exceed maxReplicas"))]
+pub struct AutoscalingSettings {
+    /// Fewest pods. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub min_replicas: Option<i32>,
+    /// Most pods.
+    #[schemars(range(min = 1, max = 100))]
+    pub max_replicas: i32,
+    /// Average CPU utilization (percent of the CPU request) the autoscaler aims for. Default 80.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub target_cpu_utilization: Option<i32>,
+}
+
+/// Where the gateway pods send their traces. Rendered as the standard `OTEL_*` environment
+/// variables of the gateway container.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TracingSettings {
+    /// Base URL of an OTLP/HTTP receiver (the gateway posts protobuf to `<url>/v1/traces`), for
+    /// example `http://otel-collector.observability:4318`.
+    #[schemars(length(min = 1, max = 2048))]
+    pub otlp_endpoint: String,
+    /// Fraction of new traces recorded, 0 to 1. Default 1. A caller's sampled `traceparent` is
+    /// always followed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub sampling_ratio: Option<f64>,
 }
 
 /// A container image pull policy.

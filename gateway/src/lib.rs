@@ -14,10 +14,14 @@ pub mod aws;
 #[cfg(feature = "server")]
 pub mod invoke;
 #[cfg(feature = "server")]
+pub mod logging;
+#[cfg(feature = "server")]
 pub mod mcp;
 #[cfg(feature = "server")]
 pub mod outbound;
 #[cfg(feature = "server")]
 pub mod runtime;
+#[cfg(feature = "server")]
+pub mod telemetry;
 #[cfg(feature = "server")]
 pub mod upstream;

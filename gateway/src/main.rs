@@ -12,6 +12,7 @@ use toolyard_gateway::admin::{self, Metrics};
 use toolyard_gateway::mcp;
 use toolyard_gateway::runtime::Runtime;
 use toolyard_gateway::source::watch;
+use toolyard_gateway::telemetry::{self, LogFormat};
 
 /// Toolyard MCP gateway.
 #[derive(Parser, Debug)]
@@ -57,7 +58,10 @@ struct Args {
     /// Print the compiled config (JSON) and exit.
     #[arg(long)]
     print_config: bool,
-    /// Log as JSON lines instead of text.
+    /// Log line format: `text` (default) or `json` (one JSON object per line).
+    #[arg(long, value_enum, env = "TOOLYARD_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+    /// Same as `--log-format json` (kept for existing deployments); `--log-format` wins.
     #[arg(long, env = "TOOLYARD_LOG_JSON")]
     log_json: bool,
 }
@@ -71,14 +75,20 @@ fn main() -> ExitCode {
         Ok(directive) => filter.add_directive(directive),
         Err(_) => filter,
     };
-    if args.log_json {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
+    let format = match (args.log_format, args.log_json) {
+        (Some(f), _) => f,
+        (None, true) => LogFormat::Json,
+        (None, false) => LogFormat::Text,
+    };
+    // Before the async runtime: the OTLP exporter's blocking client must not start inside one.
+    // Dropped last, at the end of `main`, so the last spans are flushed.
+    let _telemetry = match telemetry::init(format, filter, "toolyard-gateway") {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("toolyard-gateway: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     if args.print_config {
         return print_config(&args);
     }

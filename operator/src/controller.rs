@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -609,28 +610,51 @@ async fn apply_children(
         Some(pdb) => {
             apply_if_changed(client, metrics, namespace, pdb, |_, _| true).await?;
         }
-        None => {
-            let name = c.deployment.name_any();
-            let api: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), namespace);
-            let stored = api
-                .get_opt(&name)
-                .await
-                .map_err(|source| kube_error("read", "PodDisruptionBudget", &name, source))?;
-            let owned = stored.is_some_and(|p| {
-                p.labels()
-                    .get("app.kubernetes.io/managed-by")
-                    .map(String::as_str)
-                    == Some(render::MANAGED_BY)
-            });
-            if owned {
-                metrics.wrote();
-                api.delete(&name, &DeleteParams::default())
-                    .await
-                    .map_err(|source| kube_error("delete", "PodDisruptionBudget", &name, source))?;
-            }
+        None => delete_if_ours::<PodDisruptionBudget>(client, metrics, namespace, c).await?,
+    }
+    match &c.autoscaler {
+        Some(hpa) => {
+            apply_if_changed(client, metrics, namespace, hpa, |_, _| true).await?;
         }
+        None => delete_if_ours::<HorizontalPodAutoscaler>(client, metrics, namespace, c).await?,
     }
     Ok(config_map)
+}
+
+/// Deletes the optional child of kind `K` (named like the Deployment) when the spec no longer
+/// asks for it and the operator made it.
+async fn delete_if_ours<K>(
+    client: &Client,
+    metrics: &Metrics,
+    namespace: &str,
+    c: &Children,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let name = c.deployment.name_any();
+    let kind = kind_of::<K>();
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let stored = api
+        .get_opt(&name)
+        .await
+        .map_err(|source| kube_error("read", kind, &name, source))?;
+    let owned = stored.is_some_and(|p| {
+        p.labels()
+            .get("app.kubernetes.io/managed-by")
+            .map(String::as_str)
+            == Some(render::MANAGED_BY)
+    });
+    if owned {
+        metrics.wrote();
+        api.delete(&name, &DeleteParams::default())
+            .await
+            .map_err(|source| kube_error("delete", kind, &name, source))?;
+    }
+    Ok(())
 }
 
 /// Deletes config parts (see [`toolyard_crds::shards`]) the current config no longer has.
@@ -738,6 +762,7 @@ fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
         "Service" => "Service",
         "Deployment" => "Deployment",
         "PodDisruptionBudget" => "PodDisruptionBudget",
+        "HorizontalPodAutoscaler" => "HorizontalPodAutoscaler",
         _ => "object",
     }
 }
@@ -974,7 +999,8 @@ pub async fn run(
         .owns(scope.api::<ServiceAccount>(&client), managed.clone())
         .owns(scope.api::<Role>(&client), managed.clone())
         .owns(scope.api::<RoleBinding>(&client), managed.clone())
-        .owns(scope.api::<PodDisruptionBudget>(&client), managed)
+        .owns(scope.api::<PodDisruptionBudget>(&client), managed.clone())
+        .owns(scope.api::<HorizontalPodAutoscaler>(&client), managed)
         .watches_stream(target_events, |t: DeserializeGuard<GatewayTarget>| {
             let gateway = t.0.as_ref().ok().map(|t| t.spec.gateway_ref.name.clone());
             let namespace = t.namespace();

@@ -37,16 +37,32 @@ struct Args {
     /// Address of the admin endpoints (`/healthz`, `/readyz`, `/metrics`).
     #[arg(long, env = "TOOLYARD_ADMIN_ADDR", default_value = "0.0.0.0:8081")]
     admin_addr: std::net::SocketAddr,
-    /// Log as JSON lines instead of text.
+    /// Log line format: `text` (default) or `json` (one JSON object per line).
+    #[arg(long, value_enum, env = "TOOLYARD_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+    /// Same as `--log-format json` (kept for existing installs); `--log-format` wins.
     #[arg(long, env = "TOOLYARD_LOG_JSON")]
     log_json: bool,
+}
+
+/// The log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line (for log collectors).
+    Json,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    if args.log_json {
+    let json = match args.log_format {
+        Some(format) => format == LogFormat::Json,
+        None => args.log_json,
+    };
+    if json {
         tracing_subscriber::fmt()
             .json()
             .with_env_filter(filter)

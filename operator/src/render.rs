@@ -12,7 +12,9 @@
 //! - ServiceAccount + Role + RoleBinding `<gw>-toolyard`: the gateway may read its own ConfigMap
 //!   and Secret and nothing else (plus `patch` on its ConfigMap, to report the served revision);
 //! - Deployment and Service `<gw>`: so the URL is `http://<gw>.<ns>.svc.cluster.local/mcp`;
-//! - PodDisruptionBudget `<gw>`, when `spec.deployment.podDisruptionBudgetMinAvailable` is set.
+//! - PodDisruptionBudget `<gw>`, when `spec.deployment.podDisruptionBudgetMinAvailable` is set;
+//! - HorizontalPodAutoscaler `<gw>`, when `spec.deployment.autoscaling` is set (the Deployment then
+//!   has no `replicas`, so the operator's server-side apply never fights the autoscaler).
 //!
 //! Every child carries [`DESIRED_HASH_ANNOTATION`], a hash of what was rendered (Secret values
 //! excepted), so the controller can skip writes when nothing changed.
@@ -22,6 +24,7 @@ use std::io::Write;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -169,6 +172,8 @@ pub struct Children {
     pub service: Service,
     /// Only when `spec.deployment.podDisruptionBudgetMinAvailable` is set.
     pub pod_disruption_budget: Option<PodDisruptionBudget>,
+    /// Only when `spec.deployment.autoscaling` is set.
+    pub autoscaler: Option<HorizontalPodAutoscaler>,
 }
 
 /// Labels shared by every child of `gateway`.
@@ -279,6 +284,29 @@ pub fn render(
         )?),
         None => None,
     };
+    let autoscaler = match gateway
+        .spec
+        .deployment
+        .as_ref()
+        .and_then(|d| d.autoscaling.as_ref())
+    {
+        Some(a) => Some(build(
+            meta(&names.workload),
+            json!({
+                "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                "spec": {
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": names.workload},
+                    "minReplicas": a.min_replicas.unwrap_or(1),
+                    "maxReplicas": a.max_replicas,
+                    "metrics": [{
+                        "type": "Resource",
+                        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": a.target_cpu_utilization.unwrap_or(80)}},
+                    }],
+                },
+            }),
+        )?),
+        None => None,
+    };
     Ok(Children {
         config_map,
         config_parts,
@@ -289,6 +317,7 @@ pub fn render(
         deployment,
         service,
         pod_disruption_budget,
+        autoscaler,
     })
 }
 
@@ -484,6 +513,20 @@ fn deployment(
             json!({"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}})
         }
     };
+    let mut env = vec![
+        json!({"name": "RUST_LOG", "value": log_level}),
+        json!({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}),
+    ];
+    if let Some(t) = &d.tracing {
+        env.push(json!({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": t.otlp_endpoint}));
+        env.push(json!({"name": "OTEL_EXPORTER_OTLP_PROTOCOL", "value": "http/protobuf"}));
+        env.push(json!({"name": "OTEL_SERVICE_NAME", "value": format!("toolyard-gateway/{name}")}));
+        env.push(json!({"name": "OTEL_RESOURCE_ATTRIBUTES", "value": format!("service.namespace={namespace},k8s.namespace.name={namespace}")}));
+        if let Some(ratio) = t.sampling_ratio {
+            env.push(json!({"name": "OTEL_TRACES_SAMPLER", "value": "parentbased_traceidratio"}));
+            env.push(json!({"name": "OTEL_TRACES_SAMPLER_ARG", "value": ratio.to_string()}));
+        }
+    }
     let mut container = json!({
         "name": "gateway",
         "image": image,
@@ -495,10 +538,7 @@ fn deployment(
             "--admin-listen", format!("0.0.0.0:{ADMIN_PORT}"),
             "--log-json",
         ],
-        "env": [
-            {"name": "RUST_LOG", "value": log_level},
-            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        ],
+        "env": env,
         "ports": [
             {"name": "http", "containerPort": MCP_PORT, "protocol": "TCP"},
             {"name": "admin", "containerPort": ADMIN_PORT, "protocol": "TCP"},
@@ -541,16 +581,17 @@ fn deployment(
         pod_spec["tolerations"] =
             serde_json::to_value(&d.tolerations).map_err(|e| encode("tolerations", e))?;
     }
+    let mut spec = json!({
+        "selector": {"matchLabels": selector_labels(&name)},
+        "template": {"metadata": pod_meta, "spec": pod_spec},
+    });
+    // With an autoscaler the replica count is its field: not applying it leaves it alone.
+    if d.autoscaling.is_none() {
+        spec["replicas"] = json!(d.replicas.unwrap_or(1));
+    }
     build(
         meta,
-        json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "spec": {
-                "replicas": d.replicas.unwrap_or(1),
-                "selector": {"matchLabels": selector_labels(&name)},
-                "template": {"metadata": pod_meta, "spec": pod_spec},
-            },
-        }),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": spec}),
     )
 }
 

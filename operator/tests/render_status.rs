@@ -284,6 +284,105 @@ fn deployment_and_service_settings_are_honoured() {
 }
 
 #[test]
+fn autoscaling_renders_an_hpa_and_leaves_replicas_to_it() {
+    let mut gw = gateway("gateway-full.yaml");
+    let c = compiled(&gw);
+    let settings = Settings::default();
+    // Without autoscaling: no HPA, the Deployment owns its replica count.
+    let plain = render::render(&gw, &c.config, &BTreeMap::new(), &settings).unwrap();
+    assert!(plain.autoscaler.is_none());
+    let plain_deployment = serde_json::to_value(&plain.deployment).unwrap();
+    assert_eq!(plain_deployment["spec"]["replicas"], 2);
+
+    let deployment = gw.spec.deployment.as_mut().unwrap();
+    deployment.autoscaling = serde_json::from_value(serde_json::json!({
+        "minReplicas": 2, "maxReplicas": 10, "targetCpuUtilization": 65
+    }))
+    .unwrap();
+    let children = render::render(&gw, &c.config, &BTreeMap::new(), &settings).unwrap();
+    let hpa = serde_json::to_value(children.autoscaler.as_ref().unwrap()).unwrap();
+    assert_eq!(hpa["apiVersion"], "autoscaling/v2");
+    assert_eq!(hpa["metadata"]["name"], "orders");
+    assert_eq!(hpa["metadata"]["ownerReferences"][0]["kind"], "Gateway");
+    assert_eq!(hpa["metadata"]["ownerReferences"][0]["controller"], true);
+    assert_eq!(
+        hpa["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        render::MANAGED_BY
+    );
+    assert!(hpa["metadata"]["annotations"][DESIRED_HASH_ANNOTATION].is_string());
+    assert_eq!(
+        hpa["spec"]["scaleTargetRef"],
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "orders"})
+    );
+    assert_eq!(hpa["spec"]["minReplicas"], 2);
+    assert_eq!(hpa["spec"]["maxReplicas"], 10);
+    assert_eq!(
+        hpa["spec"]["metrics"][0]["resource"],
+        serde_json::json!({"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 65}})
+    );
+    // The replica count is not applied at all, so server-side apply never resets the HPA's.
+    let d = serde_json::to_value(&children.deployment).unwrap();
+    assert!(d["spec"].get("replicas").is_none(), "{}", d["spec"]);
+    assert_ne!(
+        plain.deployment.metadata.annotations.as_ref().unwrap()[DESIRED_HASH_ANNOTATION],
+        children.deployment.metadata.annotations.as_ref().unwrap()[DESIRED_HASH_ANNOTATION]
+    );
+
+    // Defaults: min 1, 80 % CPU.
+    gw.spec.deployment.as_mut().unwrap().autoscaling =
+        serde_json::from_value(serde_json::json!({"maxReplicas": 3})).unwrap();
+    let children = render::render(&gw, &c.config, &BTreeMap::new(), &settings).unwrap();
+    let hpa = serde_json::to_value(children.autoscaler.unwrap()).unwrap();
+    assert_eq!(hpa["spec"]["minReplicas"], 1);
+    assert_eq!(
+        hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+        80
+    );
+}
+
+#[test]
+fn tracing_settings_become_otel_environment_variables() {
+    let mut gw = gateway("gateway-full.yaml");
+    let c = compiled(&gw);
+    let env_of = |gw: &Gateway| -> BTreeMap<String, String> {
+        let children =
+            render::render(gw, &c.config, &BTreeMap::new(), &Settings::default()).unwrap();
+        let pod = children.deployment.spec.unwrap().template.spec.unwrap();
+        pod.containers[0]
+            .env
+            .clone()
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| e.value.map(|v| (e.name, v)))
+            .collect()
+    };
+    // Off by default: no OTEL_* variable at all.
+    assert!(!env_of(&gw).keys().any(|k| k.starts_with("OTEL_")));
+
+    gw.spec.deployment.as_mut().unwrap().tracing = serde_json::from_value(serde_json::json!({
+        "otlpEndpoint": "http://otel-collector.observability:4318", "samplingRatio": 0.25
+    }))
+    .unwrap();
+    let env = env_of(&gw);
+    assert_eq!(
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"],
+        "http://otel-collector.observability:4318"
+    );
+    assert_eq!(env["OTEL_EXPORTER_OTLP_PROTOCOL"], "http/protobuf");
+    assert_eq!(env["OTEL_SERVICE_NAME"], "toolyard-gateway/orders");
+    assert_eq!(env["OTEL_TRACES_SAMPLER"], "parentbased_traceidratio");
+    assert_eq!(env["OTEL_TRACES_SAMPLER_ARG"], "0.25");
+    assert!(env["OTEL_RESOURCE_ATTRIBUTES"].contains("k8s.namespace.name="));
+
+    gw.spec.deployment.as_mut().unwrap().tracing = serde_json::from_value(serde_json::json!({
+        "otlpEndpoint": "http://collector:4318"
+    }))
+    .unwrap();
+    let env = env_of(&gw);
+    assert!(!env.contains_key("OTEL_TRACES_SAMPLER"));
+}
+
+#[test]
 fn content_hashes_change_only_with_content_and_never_cover_secret_values() {
     let gw = gateway("gateway-minimal.yaml");
     let c = compiled(&gw);

@@ -1070,6 +1070,8 @@ async fn helm_chart_lints_renders_and_installs() -> Result<()> {
         ("patch", "gatewaytargets.toolyard.dev", "status", "yes"),
         ("patch", "gatewaytargets.toolyard.dev", "", "no"),
         ("create", "deployments.apps", "", "yes"),
+        ("create", "horizontalpodautoscalers.autoscaling", "", "yes"),
+        ("delete", "horizontalpodautoscalers.autoscaling", "", "yes"),
         ("get", "secrets", "", "yes"),
         ("delete", "secrets", "", "no"),
         ("create", "pods", "", "no"),
@@ -1117,6 +1119,235 @@ async fn helm_chart_lints_renders_and_installs() -> Result<()> {
         .get_opt("toolyard-operator")
         .await?;
     assert!(gone.is_none());
+    Ok(())
+}
+
+/// `spec.deployment.autoscaling` renders a HorizontalPodAutoscaler owned by the Gateway, and the
+/// operator leaves the replica count to it: a scale by another field manager (as the HPA
+/// controller does through the scale subresource) survives the operator's next apply. Removing
+/// the setting deletes the HPA and the operator owns `replicas` again. `spec.deployment.tracing`
+/// becomes the gateway container's OTEL_* variables.
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server: run tests/cluster/cluster.sh run -- cargo test -p toolyard-e2e -- --ignored"]
+async fn autoscaler_owns_the_replica_count() -> Result<()> {
+    use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+    use kube::api::{Patch, PatchParams};
+
+    let client = client().await?;
+    install_crds(&client).await?;
+    let namespace = TestNamespace::create(&client, "hpa").await?;
+    let ns = namespace.name.clone();
+    let operator = start_operator(&ns, "operator-hpa")?;
+    let gateway = |deployment: Value| {
+        json!({
+            "apiVersion": "toolyard.dev/v1alpha1", "kind": "Gateway",
+            "metadata": {"name": "scaled"},
+            "spec": {"inboundAuth": {"none": {}}, "deployment": deployment},
+        })
+    };
+    apply(
+        &client,
+        &gateway(json!({
+            "replicas": 2,
+            "autoscaling": {"minReplicas": 2, "maxReplicas": 5, "targetCpuUtilization": 70},
+            "tracing": {"otlpEndpoint": "http://collector.observability:4318"},
+        })),
+        Some(&ns),
+    )
+    .await?;
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), &ns);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let hpa = wait_for("the HorizontalPodAutoscaler", WAIT, || async {
+        operator.check_running()?;
+        Ok(hpas.get_opt("scaled").await?)
+    })
+    .await
+    .with_context(|| operator.log_tail())?;
+    assert!(
+        hpa.owner_references()
+            .iter()
+            .any(|r| r.kind == "Gateway" && r.name == "scaled" && r.controller == Some(true)),
+        "HPA not owned by the Gateway"
+    );
+    let spec = hpa.spec.context("HPA without spec")?;
+    assert_eq!((spec.min_replicas, spec.max_replicas), (Some(2), 5));
+    assert_eq!(spec.scale_target_ref.name, "scaled");
+    let deployment = wait_for("the Deployment", WAIT, || async {
+        Ok(deployments.get_opt("scaled").await?)
+    })
+    .await?;
+    let env = serde_json::to_string(&deployment.spec.as_ref().map(|s| &s.template))?;
+    assert!(
+        env.contains("OTEL_EXPORTER_OTLP_ENDPOINT")
+            && env.contains("http://collector.observability:4318"),
+        "{env}"
+    );
+    let managers = |d: &Deployment| -> Vec<String> {
+        d.managed_fields()
+            .iter()
+            .filter(|f| {
+                f.fields_v1
+                    .as_ref()
+                    .is_some_and(|v| v.0.pointer("/f:spec/f:replicas").is_some())
+            })
+            .filter_map(|f| f.manager.clone())
+            .collect()
+    };
+    assert!(
+        managers(&deployment).is_empty(),
+        "the operator owns spec.replicas although an HPA is set: {:?}",
+        managers(&deployment)
+    );
+
+    // The autoscaler scales (another field manager, through the scale subresource)...
+    deployments
+        .patch_scale(
+            "scaled",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 4}})),
+        )
+        .await?;
+    // ...and a Gateway change that re-applies the Deployment keeps its count.
+    apply(
+        &client,
+        &gateway(json!({
+            "replicas": 2,
+            "autoscaling": {"minReplicas": 2, "maxReplicas": 5, "targetCpuUtilization": 70},
+            "tracing": {"otlpEndpoint": "http://collector.observability:4318"},
+            "podAnnotations": {"example.com/rollout": "2"},
+        })),
+        Some(&ns),
+    )
+    .await?;
+    let deployment = wait_for("the Deployment re-applied", WAIT, || async {
+        let d = deployments.get("scaled").await?;
+        let annotated = d
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .is_some_and(|a| a.contains_key("example.com/rollout"));
+        Ok(annotated.then_some(d))
+    })
+    .await
+    .with_context(|| operator.log_tail())?;
+    assert_eq!(
+        deployment.spec.as_ref().and_then(|s| s.replicas),
+        Some(4),
+        "the operator reset the autoscaler's replica count"
+    );
+
+    // Without autoscaling: the HPA goes, the operator owns the replica count again.
+    apply(&client, &gateway(json!({"replicas": 2})), Some(&ns)).await?;
+    wait_for("the HPA deleted", WAIT, || async {
+        Ok(hpas.get_opt("scaled").await?.is_none().then_some(()))
+    })
+    .await
+    .with_context(|| operator.log_tail())?;
+    wait_for(
+        "replicas back to spec.deployment.replicas",
+        WAIT,
+        || async {
+            let d = deployments.get("scaled").await?;
+            Ok((d.spec.as_ref().and_then(|s| s.replicas) == Some(2)).then_some(()))
+        },
+    )
+    .await
+    .with_context(|| operator.log_tail())?;
+    drop(operator);
+    Ok(())
+}
+
+/// The chart's extras (ServiceMonitor with its metrics Service, PodDisruptionBudget,
+/// NetworkPolicy) are off by default and render, lint and select the operator pods when on. Needs
+/// only the helm binary (TESTCLUSTER_BIN or PATH), no API server.
+#[test]
+#[ignore = "needs helm: run tests/cluster/cluster.sh run -- cargo test -p toolyard-e2e -- --ignored"]
+fn helm_chart_extras_render_behind_values() -> Result<()> {
+    let chart = repo_root().join("charts/toolyard");
+    let chart = chart.to_string_lossy().into_owned();
+    let helm = |extra: &[&str]| -> Result<Vec<serde_json::Value>> {
+        let mut args = vec![
+            "template",
+            "toolyard",
+            chart.as_str(),
+            "--namespace",
+            "toolyard-system",
+            "--kube-version",
+            "1.35.0",
+        ];
+        args.extend_from_slice(extra);
+        let out = std::process::Command::new(helm_path())
+            .args(&args)
+            .output()
+            .context("running helm")?;
+        if !out.status.success() {
+            bail!(
+                "helm template failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        parse_yaml_docs(&String::from_utf8_lossy(&out.stdout))
+    };
+    let extras = [
+        "ServiceMonitor",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "Service",
+    ];
+    let plain = helm(&[])?;
+    for kind in extras {
+        assert!(
+            !plain.iter().any(|d| d["kind"] == kind),
+            "{kind} rendered without being asked for"
+        );
+    }
+    let on = [
+        "--set",
+        "serviceMonitor.enabled=true,podDisruptionBudget.enabled=true,networkPolicy.enabled=true,serviceMonitor.interval=15s",
+        "--set-json",
+        r#"networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}}}]"#,
+    ];
+    let docs = helm(&on)?;
+    let find = |kind: &str| docs.iter().find(|d| d["kind"] == kind).cloned();
+    let selector = serde_json::json!({
+        "app.kubernetes.io/name": "toolyard-operator",
+        "app.kubernetes.io/instance": "toolyard",
+    });
+    let monitor = find("ServiceMonitor").context("no ServiceMonitor")?;
+    assert_eq!(monitor["spec"]["selector"]["matchLabels"], selector);
+    assert_eq!(monitor["spec"]["endpoints"][0]["port"], "admin");
+    assert_eq!(monitor["spec"]["endpoints"][0]["path"], "/metrics");
+    assert_eq!(monitor["spec"]["endpoints"][0]["interval"], "15s");
+    let service = find("Service").context("no metrics Service")?;
+    assert_eq!(service["spec"]["selector"], selector);
+    assert_eq!(service["spec"]["ports"][0]["port"], 8081);
+    let pdb = find("PodDisruptionBudget").context("no PodDisruptionBudget")?;
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    assert_eq!(pdb["spec"]["selector"]["matchLabels"], selector);
+    let policy = find("NetworkPolicy").context("no NetworkPolicy")?;
+    assert_eq!(policy["spec"]["podSelector"]["matchLabels"], selector);
+    assert_eq!(
+        policy["spec"]["policyTypes"],
+        serde_json::json!(["Ingress"])
+    );
+    assert_eq!(policy["spec"]["ingress"][0]["ports"][0]["port"], "admin");
+    assert_eq!(
+        policy["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "monitoring"
+    );
+    // And the chart still lints with every extra on.
+    let out = std::process::Command::new(helm_path())
+        .args(["lint", chart.as_str()])
+        .args(on)
+        .output()
+        .context("running helm lint")?;
+    assert!(
+        out.status.success(),
+        "helm lint failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(())
 }
 

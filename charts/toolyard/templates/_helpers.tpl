@@ -56,6 +56,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
   verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+- apiGroups: ["autoscaling"]
+  resources: ["horizontalpodautoscalers"]
+  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
 # The gateways' Roles: the operator holds every permission it grants (configmaps get/list/watch/
 # patch, secrets get/list/watch), so no escalate/bind verbs are needed.
 - apiGroups: ["rbac.authorization.k8s.io"]

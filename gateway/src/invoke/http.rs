@@ -7,8 +7,11 @@ use toolyard_crds::config::{HttpCall, SecurityConfig};
 
 use super::request::{self, Body};
 use super::result::{self, ErrorKind, ToolOutcome};
+use crate::logging::CallStart;
 use crate::runtime::Found;
 use crate::runtime::snapshot::ResolvedCredentials;
+use crate::telemetry;
+use tracing::Instrument;
 
 /// Whether `host` matches one of the allowed domain patterns (`*.example.com` matches any
 /// subdomain; an empty list allows every host).
@@ -313,7 +316,12 @@ pub(crate) async fn send(
     tool: &str,
     debug: bool,
 ) -> Result<reqwest::Response, ToolOutcome> {
-    match req.send().await {
+    let (client, built) = req.build_split();
+    let result = match built {
+        Ok(request) => execute(&client, request, runtime, target, tool).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(r) => Ok(r),
         Err(e) if e.is_timeout() => Err(ToolOutcome::error_kind(
             ErrorKind::Backend,
@@ -329,6 +337,45 @@ pub(crate) async fn send(
             Err(result::backend_error(debug, None, &text))
         }
     }
+}
+
+/// Sends one built backend request (every invoker's single way out): a client span around it,
+/// its `traceparent` on the request, and the target's call log. The span and start time travel
+/// in the response's extensions to [`read_body`], which ends them.
+pub(crate) async fn execute(
+    client: &reqwest::Client,
+    mut request: reqwest::Request,
+    runtime: &crate::runtime::TargetRuntime,
+    target: &str,
+    tool: &str,
+) -> Result<reqwest::Response, reqwest::Error> {
+    let span = telemetry::client_span(request.method().as_str(), request.url(), target, tool);
+    // After SigV4 signing is fine: AWS checks only the headers listed as signed.
+    telemetry::inject(&span, request.headers_mut());
+    runtime.call_log.request(tool, &request);
+    let started = std::time::Instant::now();
+    let mut result = client.execute(request).instrument(span.clone()).await;
+    match &mut result {
+        Ok(response) => {
+            telemetry::record_status(&span, response.status().as_u16());
+            response.extensions_mut().insert(CallStart {
+                tool: tool.to_string(),
+                started,
+                span,
+            });
+        }
+        Err(e) => {
+            telemetry::record_error(
+                &span,
+                if e.is_timeout() {
+                    "timeout"
+                } else {
+                    "transport"
+                },
+            );
+        }
+    }
+    result
 }
 
 /// The tool error when no OAuth2 token could be obtained.
@@ -365,18 +412,35 @@ enum ReadError {
     Other(String),
 }
 
-/// Reads a body of at most `limit` bytes.
 /// Reads a backend's response body up to `limit` bytes, or returns the tool error saying why it
 /// could not (`who` starts the message, e.g. "The backend").
 pub(crate) async fn read_body(
-    response: reqwest::Response,
+    mut response: reqwest::Response,
     limit: u64,
     runtime: &crate::runtime::TargetRuntime,
     debug: bool,
     who: &str,
 ) -> Result<Vec<u8>, ToolOutcome> {
     let status = response.status().as_u16();
-    read_limited(response, limit).await.map_err(|e| match e {
+    let start = response.extensions_mut().remove::<CallStart>();
+    let headers = runtime
+        .call_log
+        .wants_response(status)
+        .then(|| response.headers().clone());
+    let read = match &start {
+        Some(s) => {
+            read_limited(response, limit)
+                .instrument(s.span.clone())
+                .await
+        }
+        None => read_limited(response, limit).await,
+    };
+    if let Some(headers) = headers {
+        runtime
+            .call_log
+            .response(start.as_ref(), status, &headers, read.as_deref().ok());
+    }
+    read.map_err(|e| match e {
         ReadError::TooLarge => ToolOutcome::error_kind(
             ErrorKind::Backend,
             format!("{who}'s response is over the gateway's limit of {limit} bytes."),

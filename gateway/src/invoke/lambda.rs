@@ -196,7 +196,15 @@ pub async fn call(
     {
         return outcome;
     }
-    let response = match runtime.client.execute(request).await {
+    let response = match super::http::execute(
+        &runtime.client,
+        request,
+        runtime,
+        &target.name,
+        &tool.name,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) if e.is_timeout() => {
             return ToolOutcome::error_kind(

@@ -23,8 +23,10 @@ use crate::invoke;
 use crate::mcp::upstream;
 use crate::runtime::Runtime;
 use crate::runtime::snapshot::Snapshot;
+use crate::telemetry;
 use crate::upstream::mrtr::{CallerFeatures, Passthrough, Round};
 use toolyard_crds::config::CallPlan;
+use tracing::Instrument;
 
 /// How long clients of 2026-07-28 may cache `tools/list` (hot reloads make longer TTLs stale).
 const LIST_TTL_MS: u64 = 5_000;
@@ -66,6 +68,112 @@ impl GatewayHandler {
             "the gateway has no valid configuration yet; see /readyz on the admin port",
             None,
         )
+    }
+}
+
+impl GatewayHandler {
+    /// `tools/call` inside its server span (`span` gets the target and the error kind).
+    async fn call_tool_traced(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+        span: &tracing::Span,
+    ) -> Result<CallToolResponse, ErrorData> {
+        // One snapshot for the whole call: a reload in the middle does not affect it.
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let name = request.name.as_ref();
+        // The caller authenticated by the HTTP layer (for logs now; authorization and the
+        // Lambda client context later).
+        if let Some(caller) = crate::auth::principal_of(&context.extensions) {
+            tracing::debug!(tool = %name, subject = ?caller.subject, client = ?caller.client, "tool call");
+        }
+        let args = request.arguments.clone().unwrap_or_default();
+        if snapshot.config.gateway.search.enabled
+            && name == snapshot.config.gateway.search.tool_name
+        {
+            return Ok(search(&snapshot, &args, &self.metrics).await.into());
+        }
+        let Some(found) = snapshot.find(name) else {
+            return Err(ErrorData::invalid_params(
+                format!("Unknown tool: {name}"),
+                None,
+            ));
+        };
+        let mut call = call_context(&context);
+        let modern_upstream = modern_upstream(found.runtime);
+        if matches!(found.tool.call, CallPlan::Mcp { .. })
+            && is_stateless(&context)
+            && modern_upstream
+        {
+            call.passthrough = Some(Arc::new(Passthrough::new(
+                request.input_responses.clone(),
+                request.request_state.clone(),
+            )));
+        } else if matches!(found.tool.call, CallPlan::Mcp { .. }) && is_stateless(&context) {
+            let round = Round::open(
+                CallerFeatures::of(context.client_capabilities().as_ref()),
+                "tools/call",
+                name,
+                request.arguments.as_ref(),
+                request.input_responses.as_ref(),
+                request.request_state.as_deref(),
+            )
+            .map_err(|e| e.to_rpc())?;
+            call.round = Some(Arc::new(round));
+        }
+        let started = Instant::now();
+        let outcome = invoke::call_with(&snapshot, found, args, &call).await;
+        if let Some(asked) = call.passthrough.as_ref().and_then(|p| p.take()) {
+            return Ok(CallToolResponse::InputRequired(asked));
+        }
+        if let Some(round) = &call.round {
+            if let Some(invalid) = round.invalid() {
+                return Err(invalid.to_rpc());
+            }
+            if round.interrupted() {
+                return Ok(CallToolResponse::InputRequired(round.input_required()));
+            }
+            if outcome.error.is_some()
+                && let Some(missing) = round.missing_capability()
+            {
+                return Err(missing);
+            }
+        }
+        self.metrics.record_call(
+            &found.target.name,
+            &found.tool.name,
+            outcome.error.map(|k| k.label()),
+            started.elapsed(),
+        );
+        span.record("toolyard.target", found.target.name.as_str());
+        if let Some(kind) = outcome.error {
+            telemetry::record_error(span, kind.label());
+        }
+        Ok(outcome.result.into())
+    }
+
+    /// One page of `tools/list`.
+    fn tools_page(
+        &self,
+        request: Option<PaginatedRequestParams>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
+        let start = parse_cursor(request.as_ref().and_then(|r| r.cursor.as_deref()))?;
+        let page = snapshot.config.gateway.page_size as usize;
+        let tools: Vec<Tool> = snapshot
+            .tools
+            .iter()
+            .skip(start)
+            .take(page)
+            .cloned()
+            .collect();
+        let next = start + tools.len();
+        let mut result = ListToolsResult::with_all_items(tools);
+        result.next_cursor = (next < snapshot.tools.len()).then(|| next.to_string());
+        result.ttl_ms = Some(LIST_TTL_MS);
+        // Later authorization can filter the list per caller, so it is never shared.
+        result.cache_scope = Some(CacheScope::Private);
+        Ok(result)
     }
 }
 
@@ -122,25 +230,9 @@ impl ServerHandler for GatewayHandler {
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
-        let start = parse_cursor(request.as_ref().and_then(|r| r.cursor.as_deref()))?;
-        let page = snapshot.config.gateway.page_size as usize;
-        let tools: Vec<Tool> = snapshot
-            .tools
-            .iter()
-            .skip(start)
-            .take(page)
-            .cloned()
-            .collect();
-        let next = start + tools.len();
-        let mut result = ListToolsResult::with_all_items(tools);
-        result.next_cursor = (next < snapshot.tools.len()).then(|| next.to_string());
-        result.ttl_ms = Some(LIST_TTL_MS);
-        // Later authorization can filter the list per caller, so it is never shared.
-        result.cache_scope = Some(CacheScope::Private);
-        Ok(result)
+        telemetry::request_span("tools/list", None, &context).in_scope(|| self.tools_page(request))
     }
 
     fn accepted_subscription_filter(
@@ -215,73 +307,15 @@ impl ServerHandler for GatewayHandler {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        // One snapshot for the whole call: a reload in the middle does not affect it.
-        let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
-        let name = request.name.as_ref();
-        // The caller authenticated by the HTTP layer (for logs now; authorization and the
-        // Lambda client context later).
-        if let Some(caller) = crate::auth::principal_of(&context.extensions) {
-            tracing::debug!(tool = %name, subject = ?caller.subject, client = ?caller.client, "tool call");
+        let span = telemetry::request_span("tools/call", Some(request.name.as_ref()), &context);
+        let result = self
+            .call_tool_traced(request, context, &span)
+            .instrument(span.clone())
+            .await;
+        if result.is_err() {
+            telemetry::record_error(&span, "protocol");
         }
-        let args = request.arguments.clone().unwrap_or_default();
-        if snapshot.config.gateway.search.enabled
-            && name == snapshot.config.gateway.search.tool_name
-        {
-            return Ok(search(&snapshot, &args, &self.metrics).await.into());
-        }
-        let Some(found) = snapshot.find(name) else {
-            return Err(ErrorData::invalid_params(
-                format!("Unknown tool: {name}"),
-                None,
-            ));
-        };
-        let mut call = call_context(&context);
-        let modern_upstream = modern_upstream(found.runtime);
-        if matches!(found.tool.call, CallPlan::Mcp { .. })
-            && is_stateless(&context)
-            && modern_upstream
-        {
-            call.passthrough = Some(Arc::new(Passthrough::new(
-                request.input_responses.clone(),
-                request.request_state.clone(),
-            )));
-        } else if matches!(found.tool.call, CallPlan::Mcp { .. }) && is_stateless(&context) {
-            let round = Round::open(
-                CallerFeatures::of(context.client_capabilities().as_ref()),
-                "tools/call",
-                name,
-                request.arguments.as_ref(),
-                request.input_responses.as_ref(),
-                request.request_state.as_deref(),
-            )
-            .map_err(|e| e.to_rpc())?;
-            call.round = Some(Arc::new(round));
-        }
-        let started = Instant::now();
-        let outcome = invoke::call_with(&snapshot, found, args, &call).await;
-        if let Some(asked) = call.passthrough.as_ref().and_then(|p| p.take()) {
-            return Ok(CallToolResponse::InputRequired(asked));
-        }
-        if let Some(round) = &call.round {
-            if let Some(invalid) = round.invalid() {
-                return Err(invalid.to_rpc());
-            }
-            if round.interrupted() {
-                return Ok(CallToolResponse::InputRequired(round.input_required()));
-            }
-            if outcome.error.is_some()
-                && let Some(missing) = round.missing_capability()
-            {
-                return Err(missing);
-            }
-        }
-        self.metrics.record_call(
-            &found.target.name,
-            &found.tool.name,
-            outcome.error.map(|k| k.label()),
-            started.elapsed(),
-        );
-        Ok(outcome.result.into())
+        result
     }
 
     async fn list_prompts(
@@ -303,6 +337,7 @@ impl ServerHandler for GatewayHandler {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        let span = telemetry::request_span("prompts/get", Some(&request.name), &context);
         let snapshot = self.upstream_snapshot::<rmcp::model::GetPromptRequestMethod>()?;
         let Some((target, runtime, upstream_name)) = snapshot.find_prompt(&request.name) else {
             return Err(ErrorData::invalid_params(
@@ -333,7 +368,10 @@ impl ServerHandler for GatewayHandler {
             params.input_responses = None;
             params.request_state = None;
         }
-        upstream::get_prompt(target, runtime, params, round).await
+        span.record("toolyard.target", target.name.as_str());
+        upstream::get_prompt(target, runtime, params, round)
+            .instrument(span)
+            .await
     }
 
     async fn list_resources(
@@ -368,15 +406,20 @@ impl ServerHandler for GatewayHandler {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        // Without the URI in the span: it may carry a query string.
+        let span = telemetry::request_span("resources/read", None, &context);
         let snapshot = self.upstream_snapshot::<rmcp::model::ReadResourceRequestMethod>()?;
         let Some((target, runtime)) = snapshot.find_resource(&request.uri) else {
             return Err(upstream::resource_not_found(&request.uri));
         };
         let mut params = request.clone();
         params.meta = None;
-        upstream::read_resource(target, runtime, params).await
+        span.record("toolyard.target", target.name.as_str());
+        upstream::read_resource(target, runtime, params)
+            .instrument(span)
+            .await
     }
 
     /// Accepted so 2025 clients can ask for logs; upstream log messages are relayed to the callers

@@ -96,6 +96,8 @@ pub struct TargetRuntime {
     pub base_url: Option<reqwest::Url>,
     /// The upstream session manager of an `mcpServer` target.
     pub upstream: Option<Arc<UpstreamHandle>>,
+    /// What is logged about each backend call (`spec.logging`) and what is redacted.
+    pub call_log: crate::logging::CallLog,
 }
 
 /// A tool found by name, with everything a call needs.
@@ -451,6 +453,7 @@ fn target_runtime(
         } => crate::invoke::lambda::invoke_url(url, function_arn).ok(),
         _ => None,
     };
+    let call_log = crate::logging::CallLog::new(target, credentials.as_ref(), secrets);
     Ok(TargetRuntime {
         client,
         client_key,
@@ -459,6 +462,7 @@ fn target_runtime(
         timeout,
         base_url,
         upstream: None,
+        call_log,
     })
 }
 
