@@ -15,6 +15,9 @@
 #            fetched from pinned npm packages, without a panic or error
 #   smithy   compiles real AWS service models (Smithy JSON AST from Maven Central, pinned in
 #            tests/gateway/setup.d/smithy.sh) without a panic or error, and prints tools per model
+#   fuzz     coverage-guided fuzzing (cargo-fuzz/libFuzzer, installed and cached by fuzz/run.sh) of
+#            the MCP request path, the OpenAPI and Smithy compilers and the JWT authorizer,
+#            FUZZ_SECONDS (default 60) per target; one test per target that ran without a crash
 #
 # Ends with one line per suite, `suite <name>: <N> passed, <M> failed, <K> ignored`, and exits
 # non-zero if any suite failed, exited non-zero, or ran fewer tests than its minimum (a suite that
@@ -27,7 +30,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
-SUITES=(unit cluster gateway conformance specs smithy)
+SUITES=(unit cluster gateway conformance specs smithy fuzz)
 LOGS=${TEST_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/toolyard-tests.XXXXXX")}
 mkdir -p "$LOGS"
 SUMMARY=()
@@ -115,6 +118,7 @@ parse_summary_line() {
 }
 parse_gateway() { parse_summary_line gateway-e2e "$1"; }
 parse_conformance() { parse_summary_line conformance "$1"; }
+parse_fuzz() { parse_summary_line fuzz "$1"; }
 
 suite_gateway() {
   # Installs Prism, Node 22, the conformance suite and the Python clients (cached), builds the
@@ -149,6 +153,10 @@ suite_smithy() {
   fi
   run_suite smithy -- env TOOLYARD_SMITHY_MODELS="$dir" \
     cargo test -p toolyard-gateway --test smithy_real_models -- --include-ignored --nocapture
+}
+
+suite_fuzz() {
+  run_suite fuzz --min-tests 4 --parser parse_fuzz -- bash fuzz/run.sh
 }
 
 selected=("$@")

@@ -234,6 +234,73 @@ fn args() -> Result<Args, Error> {
     })
 }
 
+/// Made-up queries that name no tool: a good search answers them with (almost) nothing.
+const NONSENSE_QUERIES: [&str; 12] = [
+    "xyzzy plugh",
+    "zxqv blorptic wumbfrazzle",
+    "flibber jabberwock snarf",
+    "qwerty asdf",
+    "lorem ipsum dolor sit amet",
+    "grelp vantish okomuru",
+    "bzzt frobnicate the glimmerwax",
+    "snorkel wimble dripfang",
+    "ptarmigan quux zorp",
+    "wibble wobble",
+    "kzzzt",
+    "mrrph hnnng",
+];
+
+/// The hybrid ranking's quality and its answers to nonsense per dense-similarity floor (hits
+/// only the dense ranking found need the floor; see `Fusion::min_dense_similarity`).
+fn similarity_floors(
+    model: &LocalEmbedder,
+    index: &SearchIndex,
+    queries: &[Query],
+    query_vectors: &Vectors,
+    k: usize,
+) -> Result<(), Error> {
+    let texts: Vec<String> = NONSENSE_QUERIES.iter().map(|q| q.to_string()).collect();
+    let (nonsense, _) = embed_all(model, &texts)?;
+    println!(
+        "\n### Dense-similarity floor (hybrid, default text and RRF; {} nonsense queries)\n",
+        NONSENSE_QUERIES.len()
+    );
+    println!(
+        "| floor for dense-only hits | Recall@5 | nDCG@10 | nonsense queries with hits | hits per nonsense query (top-{k}) |"
+    );
+    println!("|---|---|---|---|---|");
+    for floor in [-1.0, 0.1, 0.15, 0.2, 0.25, 0.3] {
+        let f = Fusion {
+            min_dense_similarity: floor,
+            ..Fusion::default()
+        };
+        let q = quality(queries, |i| {
+            index.rank_with(&queries[i].text, Some(&query_vectors[i]), k, &|_| true, &f)
+        });
+        let hits: Vec<usize> = NONSENSE_QUERIES
+            .iter()
+            .zip(nonsense.iter())
+            .map(|(text, v)| index.rank_with(text, Some(v), k, &|_| true, &f).len())
+            .collect();
+        let with_hits = hits.iter().filter(|&&n| n > 0).count();
+        let mean = hits.iter().sum::<usize>() as f64 / hits.len() as f64;
+        let label = if floor < -0.5 {
+            "none".to_string()
+        } else if f == Fusion::default() {
+            format!("{floor} (default)")
+        } else {
+            format!("{floor}")
+        };
+        println!(
+            "| {label} | {:.3} | {:.3} | {with_hits}/{} | {mean:.1} |",
+            q.recall5,
+            q.ndcg10,
+            hits.len()
+        );
+    }
+    Ok(())
+}
+
 fn main() -> Result<(), Error> {
     let args = args()?;
     let (corpus, queries) = load_bfcl(&args.bfcl)?;
@@ -328,8 +395,10 @@ fn main() -> Result<(), Error> {
         let (vectors, etime) = embed_all(&model, &texts)?;
         let mut index = bm25_index(&corpus);
         index.set_dense(Arc::new(model.clone()), &vectors);
+        // The plain dense ranking (no similarity floor), as before the floor existed.
         let dense_only = Fusion {
             bm25_weight: 0.0,
+            min_dense_similarity: -1.0,
             ..Fusion::default()
         };
         let q = quality(&queries, |i| {
@@ -376,6 +445,7 @@ fn main() -> Result<(), Error> {
             );
         }
         if *style == DenseText::default() {
+            similarity_floors(&model, &index, &queries, &query_vectors, k)?;
             chosen = Some((index, etime));
         }
     }

@@ -12,6 +12,33 @@ use reqwest::header::{HeaderName, HeaderValue};
 
 use super::{Error, credentials};
 
+/// RFC 3986 unreserved characters: the only ones SigV4 leaves unencoded in a canonical query.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Rewrites the query of `url` in SigV4's canonical encoding, pair order kept: each name and
+/// value decoded as form data (as the signer reads them: `+` is a space) and re-encoded with
+/// every byte outside RFC 3986's unreserved set as `%XY` (a space as `%20`, never `+`).
+///
+/// Why: the signer canonicalizes the query that way, but a server canonicalizes the query it
+/// receives. A query written as form data (`+` for a space, as `Url::query_pairs_mut` writes it)
+/// or with reserved characters left raw (OpenAPI `allowReserved`) would be signed as one string
+/// and checked as another; after this rewrite the wire carries exactly what was signed.
+fn canonicalize_query(url: &mut reqwest::Url) {
+    if url.query().is_none_or(str::is_empty) {
+        return;
+    }
+    let encode = |s: &str| percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string();
+    let pairs: Vec<String> = url
+        .query_pairs()
+        .map(|(name, value)| format!("{}={}", encode(&name), encode(&value)))
+        .collect();
+    url.set_query(Some(&pairs.join("&")));
+}
+
 /// Signs requests for one AWS service (signing name) in one region.
 ///
 /// Cheap to clone and to keep per target; it holds no credentials (they come from
@@ -89,6 +116,7 @@ impl Signer {
             settings.percent_encoding_mode = PercentEncodingMode::Single;
             settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
         }
+        canonicalize_query(request.url_mut());
         let identity = creds.clone().into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
@@ -285,6 +313,71 @@ mod tests {
             signature(&req),
             "28038455d6de14eafc1f9222cf5aa6f1a96197d7deb8263271d420d138af7f11"
         );
+    }
+
+    #[test]
+    fn get_vanilla_query_order_encoded() {
+        let req = signed(
+            request(
+                "GET",
+                "https://example.amazonaws.com/?Param-3=Value3&Param=Value2&%E1%88%B4=Value1",
+            ),
+            &Signer::new("service", "us-east-1"),
+            None,
+        );
+        assert_eq!(
+            signature(&req),
+            "371d3713e185cc334048618a97f809c9ffe339c62934c032af5a0e595648fcac"
+        );
+    }
+
+    #[test]
+    fn get_vanilla_utf8_query() {
+        let req = signed(
+            request("GET", "https://example.amazonaws.com/?\u{1234}=bar"),
+            &Signer::new("service", "us-east-1"),
+            None,
+        );
+        assert_eq!(
+            signature(&req),
+            "2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04"
+        );
+        assert_eq!(req.url().query(), Some("%E1%88%B4=bar"));
+    }
+
+    /// A space, `+`, `:`, `/` and `*` in a query value, written the ways the gateway writes
+    /// queries (form encoding through `query_pairs_mut`, raw reserved characters for
+    /// `allowReserved`): the wire query becomes the canonical one and the signature is the one
+    /// botocore computes for `?q=a%20b%2Bc%3Ad%2Fe%2A` (same context as the AWS suite).
+    #[test]
+    fn reserved_characters_in_the_query_are_sent_as_signed() {
+        const EXPECTED: &str = "346e2cc6768594ba8b6615a8b66ea2b3f6cf74d5bb27a9d7800511c4b6137014";
+        let signer = Signer::new("service", "us-east-1");
+        let mut form = request("GET", "https://example.amazonaws.com/");
+        form.url_mut()
+            .query_pairs_mut()
+            .append_pair("q", "a b+c:d/e*");
+        assert_eq!(form.url().query(), Some("q=a+b%2Bc%3Ad%2Fe*"));
+        let raw_reserved = request("GET", "https://example.amazonaws.com/?q=a%20b%2Bc:d/e*");
+        let strict = request(
+            "GET",
+            "https://example.amazonaws.com/?q=a%20b%2Bc%3Ad%2Fe%2A",
+        );
+        for req in [form, raw_reserved, strict] {
+            let req = signed(req, &signer, None);
+            assert_eq!(req.url().query(), Some("q=a%20b%2Bc%3Ad%2Fe%2A"));
+            assert_eq!(signature(&req), EXPECTED);
+        }
+    }
+
+    #[test]
+    fn query_order_and_empty_values_survive_the_rewrite() {
+        let req = signed(
+            request("GET", "https://example.amazonaws.com/?b=2&a&c=&a=1"),
+            &Signer::new("service", "us-east-1"),
+            None,
+        );
+        assert_eq!(req.url().query(), Some("b=2&a=&c=&a=1"));
     }
 
     #[test]

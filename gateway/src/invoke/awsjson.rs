@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use toolyard_crds::config::{Endpoint, SecurityConfig};
 use toolyard_crds::gateway::HttpMethod;
 
-use super::http::{domain_allowed, read_body, send, sign, without_url};
+use super::http::{host_refused, read_body, send, sign, without_url};
 use super::result::{self, ErrorKind, ToolOutcome};
 use crate::runtime::Found;
 use crate::runtime::snapshot::ResolvedCredentials;
@@ -54,12 +54,8 @@ pub async fn call(
             ),
         );
     };
-    let host = url.host_str().unwrap_or_default().to_string();
-    if !domain_allowed(&security.allowed_domains, &host) {
-        return ToolOutcome::error_kind(
-            ErrorKind::User,
-            format!("Host {host} is not in the gateway's security.allowedDomains."),
-        );
+    if let Some(refused) = host_refused(security, &url) {
+        return refused;
     }
     let body = serde_json::to_vec(args).unwrap_or_else(|_| b"{}".to_vec());
     if body.len() as u64 > security.max_request_bytes {

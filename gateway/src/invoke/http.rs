@@ -14,19 +14,40 @@ use crate::telemetry;
 use tracing::Instrument;
 
 /// Whether `host` matches one of the allowed domain patterns (`*.example.com` matches any
-/// subdomain; an empty list allows every host).
+/// subdomain; an empty list allows every host). Host names compare case-insensitively.
 pub fn domain_allowed(allowed: &[String], host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
     allowed.is_empty()
-        || allowed
-            .iter()
-            .any(|pattern| match pattern.strip_prefix("*.") {
+        || allowed.iter().any(|pattern| {
+            let pattern = pattern.to_ascii_lowercase();
+            match pattern.strip_prefix("*.") {
                 Some(suffix) => {
                     host.len() > suffix.len() + 1
                         && host.ends_with(suffix)
                         && host[..host.len() - suffix.len()].ends_with('.')
                 }
-                None => pattern.eq_ignore_ascii_case(host),
-            })
+                None => pattern == host,
+            }
+        })
+}
+
+/// The refusal of a call to `url` when its host is not in `security.allowedDomains`; every
+/// invoker (HTTP, AWS JSON, Lambda) checks the final URL with it, so the gateway only ever calls
+/// hosts the platform team allowed. AWS endpoints get no implicit allowance: a Lambda or Smithy
+/// target's `<service>.<region>.amazonaws.com` (or its endpoint override) must be listed, e.g. as
+/// `*.amazonaws.com`.
+pub fn host_refused(security: &SecurityConfig, url: &reqwest::Url) -> Option<ToolOutcome> {
+    let host = url.host_str().unwrap_or_default();
+    if domain_allowed(&security.allowed_domains, host) {
+        return None;
+    }
+    Some(ToolOutcome::error_kind(
+        ErrorKind::User,
+        format!(
+            "Host {host} is not in the gateway's security.allowedDomains; the platform team must add it (or a pattern such as *.{}) to the Gateway before this tool can be called.",
+            host.split_once('.').map_or(host, |(_, rest)| rest)
+        ),
+    ))
 }
 
 /// Makes the call.
@@ -87,12 +108,8 @@ pub async fn call(
             "The arguments would change the backend's address; refused.".into(),
         );
     }
-    let host = url.host_str().unwrap_or_default().to_string();
-    if !domain_allowed(&security.allowed_domains, &host) {
-        return ToolOutcome::error_kind(
-            ErrorKind::User,
-            format!("Host {host} is not in the gateway's security.allowedDomains."),
-        );
+    if let Some(refused) = host_refused(security, &url) {
+        return refused;
     }
 
     let mut headers = built.headers;
@@ -494,5 +511,39 @@ mod tests {
         assert!(!domain_allowed(&allowed, "evilsvc.cluster.local"));
         assert!(!domain_allowed(&allowed, "api.weather.com.evil.io"));
         assert!(domain_allowed(&[], "anything"));
+        // Case-insensitive on both sides, wildcards included.
+        assert!(domain_allowed(&allowed, "Users.Agents.SVC.cluster.local"));
+        assert!(domain_allowed(
+            &["*.AmazonAWS.com".to_string()],
+            "lambda.us-east-1.amazonaws.com"
+        ));
+    }
+
+    #[test]
+    fn refused_hosts_name_the_host_and_the_setting() {
+        let security = |allowed: &[&str]| SecurityConfig {
+            allowed_domains: allowed.iter().map(|s| s.to_string()).collect(),
+            allowed_methods: vec![],
+            max_request_bytes: 1 << 20,
+            max_response_bytes: 1 << 20,
+        };
+        let lambda_only = security(&["127.0.0.1"]);
+        let url = |s: &str| reqwest::Url::parse(s).expect("test URL");
+        assert!(host_refused(&lambda_only, &url("http://127.0.0.1:9/x")).is_none());
+        let refused = host_refused(
+            &lambda_only,
+            &url("https://lambda.us-east-1.amazonaws.com/2015-03-31"),
+        )
+        .expect("not allowed");
+        assert_eq!(refused.error, Some(ErrorKind::User));
+        let text = serde_json::to_string(&refused.result).expect("serializes");
+        assert!(
+            text.contains(
+                "lambda.us-east-1.amazonaws.com is not in the gateway's security.allowedDomains"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("*.us-east-1.amazonaws.com"), "{text}");
+        assert!(host_refused(&security(&[]), &url("https://any.example.com")).is_none());
     }
 }

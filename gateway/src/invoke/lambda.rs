@@ -138,6 +138,10 @@ pub async fn call(
             ),
         );
     };
+    // The regional endpoint and an override alike: the platform team's allow-list decides.
+    if let Some(refused) = super::http::host_refused(security, &url) {
+        return refused;
+    }
     let signer = match &runtime.credentials {
         Some(ResolvedCredentials::AwsSigV4(signer)) => signer,
         Some(ResolvedCredentials::Unsupported(message)) => {
