@@ -182,9 +182,12 @@ async fn gateway_serves_its_last_config_while_the_api_server_is_down() -> Result
         outage.elapsed().as_secs_f64()
     );
 
-    // Back: a change made afterwards reaches the gateway without a restart.
+    // Back: a change made afterwards reaches the gateway without a restart. The operator exits
+    // when it cannot renew its Lease for 15 s (its Deployment restarts it); start it again.
     cluster_sh(&["start-apiserver"])?;
     restart.0 = false;
+    drop(operator);
+    let operator = start_operator(&ns, "operator-outage", "info")?;
     let client = toolyard_e2e::client().await?;
     apply(&client, &target("second", &backend.addr), Some(&ns)).await?;
     let back = std::time::Instant::now();
