@@ -111,7 +111,9 @@ impl Client {
         h.insert("content-type", "application/json".parse().expect("static"));
         h.insert(
             "accept",
-            "application/json, text/event-stream".parse().expect("static"),
+            "application/json, text/event-stream"
+                .parse()
+                .expect("static"),
         );
         if let Some(s) = session {
             h.insert("mcp-session-id", s.parse().expect("session ids are ASCII"));
@@ -135,7 +137,7 @@ impl Client {
             .http
             .post(&self.args.url)
             .headers(self.headers(session))
-            .json(&body)
+            .body(body.to_string())
             .send()
             .await
             .map_err(|e| format!("{method}: {e}"))?;
@@ -165,7 +167,7 @@ impl Client {
             .http
             .post(&self.args.url)
             .headers(self.headers(Some(session)))
-            .json(&json!({"jsonrpc": "2.0", "method": method}))
+            .body(json!({"jsonrpc": "2.0", "method": method}).to_string())
             .send()
             .await
             .map_err(|e| format!("{method}: {e}"))?;

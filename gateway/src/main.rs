@@ -60,7 +60,11 @@ struct Args {
     print_config: bool,
     /// A file holding the key (at least 32 bytes) that signs MCP session ids; every replica of a
     /// Gateway must share it so any replica serves any session. The operator mounts a Secret.
-    #[arg(long, env = "TOOLYARD_SESSION_KEY_FILE", conflicts_with = "session_key")]
+    #[arg(
+        long,
+        env = "TOOLYARD_SESSION_KEY_FILE",
+        conflicts_with = "session_key"
+    )]
     session_key_file: Option<PathBuf>,
     /// The session-signing key itself (at least 32 bytes). Without a key or key file, a random key
     /// is generated: sessions are then valid on this process only.

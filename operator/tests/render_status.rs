@@ -762,8 +762,8 @@ fn the_session_key_secret_is_mounted_into_every_replica() {
         key.metadata.owner_references.as_ref().unwrap()[0].name,
         "demo"
     );
-    let pod = serde_json::to_value(&children.deployment).unwrap()["spec"]["template"]["spec"]
-        .clone();
+    let pod =
+        serde_json::to_value(&children.deployment).unwrap()["spec"]["template"]["spec"].clone();
     let container = &pod["containers"][0];
     let env: Vec<&serde_json::Value> = container["env"].as_array().unwrap().iter().collect();
     assert!(

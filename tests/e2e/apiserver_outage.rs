@@ -104,9 +104,11 @@ async fn gateway_serves_its_last_config_while_the_api_server_is_down() -> Result
     .await?;
     apply(&client, &target("first", &backend.addr), Some(&ns)).await?;
     wait_for("the gateway's ServiceAccount", WAIT, || async {
-        Ok(kubectl_ok(&["get", "serviceaccount", "outage-toolyard", "-n", &ns])
-            .ok()
-            .map(|_| ()))
+        Ok(
+            kubectl_ok(&["get", "serviceaccount", "outage-toolyard", "-n", &ns])
+                .ok()
+                .map(|_| ()),
+        )
     })
     .await
     .with_context(|| operator.log_tail())?;

@@ -79,7 +79,9 @@ const MAX_CLOSED: usize = 100_000;
 #[derive(Debug, thiserror::Error)]
 pub enum SessionKeyError {
     /// The key file could not be read.
-    #[error("cannot read the session key file {path}: {source}; mount the Gateway's session-key Secret there or unset --session-key-file")]
+    #[error(
+        "cannot read the session key file {path}: {source}; mount the Gateway's session-key Secret there or unset --session-key-file"
+    )]
     Read {
         /// The file.
         path: String,
@@ -87,7 +89,9 @@ pub enum SessionKeyError {
         source: std::io::Error,
     },
     /// The key is too short to be a secret.
-    #[error("the session key from {from} has {len} bytes; it needs at least {MIN_KEY_BYTES} random bytes (for example `head -c 32 /dev/urandom | base64`)")]
+    #[error(
+        "the session key from {from} has {len} bytes; it needs at least {MIN_KEY_BYTES} random bytes (for example `head -c 32 /dev/urandom | base64`)"
+    )]
     TooShort {
         /// Where it came from.
         from: String,
@@ -260,7 +264,10 @@ impl SignedSessions {
             n: worker.to_string(),
             v: init.protocol_version.clone(),
             c: capabilities,
-            i: (clip(&init.client_info.name), clip(&init.client_info.version)),
+            i: (
+                clip(&init.client_info.name),
+                clip(&init.client_info.version),
+            ),
             p: principal.to_string(),
             t: now_secs(),
         })
@@ -326,10 +333,8 @@ impl SessionStore for SignedSessions {
         let Ok(payload) = self.open(session_id) else {
             return Ok(None);
         };
-        let mut init = InitializeRequestParams::new(
-            payload.c,
-            Implementation::new(payload.i.0, payload.i.1),
-        );
+        let mut init =
+            InitializeRequestParams::new(payload.c, Implementation::new(payload.i.0, payload.i.1));
         init.protocol_version = payload.v;
         Ok(Some(SessionState::new(init)))
     }
@@ -406,9 +411,7 @@ impl SessionManager for SignedSessionManager {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> Result<ServerJsonRpcMessage, Self::Error> {
-        self.inner
-            .initialize_session(&worker_id(id), message)
-            .await
+        self.inner.initialize_session(&worker_id(id), message).await
     }
 
     async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
@@ -585,7 +588,10 @@ mod tests {
         let (body, tag) = id.split_once('.').unwrap();
         let mut payload: Payload = serde_json::from_slice(&B64.decode(body).unwrap()).unwrap();
         payload.p = "bob".into();
-        let forged = format!("{}.{tag}", B64.encode(serde_json::to_vec(&payload).unwrap()));
+        let forged = format!(
+            "{}.{tag}",
+            B64.encode(serde_json::to_vec(&payload).unwrap())
+        );
         assert_eq!(a.check(&forged, "bob"), Err(SessionError::Invalid));
         assert_eq!(a.check("garbage", "alice"), Err(SessionError::Invalid));
         a.delete(&id).await.unwrap();

@@ -141,7 +141,8 @@ pub async fn watch(
         // the first one, so a continuous stream of changes still reloads about once a second.
         let first = tokio::time::Instant::now();
         loop {
-            let wait = DEBOUNCE.min((first + MAX_DELAY).saturating_duration_since(tokio::time::Instant::now()));
+            let wait = DEBOUNCE
+                .min((first + MAX_DELAY).saturating_duration_since(tokio::time::Instant::now()));
             match tokio::time::timeout(wait, rx.recv()).await {
                 Ok(Some(())) if first.elapsed() < MAX_DELAY => continue,
                 Ok(Some(())) => break,
