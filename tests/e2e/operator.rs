@@ -160,15 +160,19 @@ async fn operator_reconciles_a_gateway_end_to_end() -> Result<()> {
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
     // The first reconcile may run before every object of the scenario exists: wait for the
     // config that has the users target's tool.
-    let config_map = wait_for("the config ConfigMap with users___getUser", WAIT, || async {
-        operator.check_running()?;
-        Ok(cms.get_opt("demo-toolyard-config").await?.filter(|cm| {
-            cm.data
-                .as_ref()
-                .and_then(|d| d.get("config.json"))
-                .is_some_and(|c| c.contains("users___getUser"))
-        }))
-    })
+    let config_map = wait_for(
+        "the config ConfigMap with users___getUser",
+        WAIT,
+        || async {
+            operator.check_running()?;
+            Ok(cms.get_opt("demo-toolyard-config").await?.filter(|cm| {
+                cm.data
+                    .as_ref()
+                    .and_then(|d| d.get("config.json"))
+                    .is_some_and(|c| c.contains("users___getUser"))
+            }))
+        },
+    )
     .await
     .with_context(|| operator.log_tail())?;
     let owned = |refs: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference]| {
