@@ -449,7 +449,7 @@ fn call_context(context: &RequestContext<RoleServer>) -> invoke::CallContext {
         .get::<http::request::Parts>()
         .and_then(|parts| parts.headers.get("mcp-session-id"))
         .and_then(|v| v.to_str().ok())
-        .map(super::session::public_id);
+        .map(str::to_string);
     invoke::CallContext {
         message_id,
         session_id,

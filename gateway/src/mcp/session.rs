@@ -378,12 +378,6 @@ fn boxed(
     Box::pin(stream)
 }
 
-/// The short, stable name of a session for backends and logs (the worker nonce: the same on
-/// every replica, a few dozen characters instead of the whole signed id).
-pub fn public_id(id: &str) -> String {
-    worker_id(&SessionId::from(id.to_string())).to_string()
-}
-
 /// rmcp's `LocalSessionManager`, with workers keyed by the nonce inside the signed id and created
 /// with random nonces.
 #[derive(Default)]
