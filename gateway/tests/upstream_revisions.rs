@@ -28,7 +28,10 @@ async fn serve(dir: &Path) -> anyhow::Result<(Arc<Runtime>, SocketAddr)> {
     let runtime = Runtime::new();
     let metrics = Arc::new(Metrics::default());
     watch::reload_once(&runtime, &metrics, dir, None)?;
-    let app = toolyard_gateway::mcp::http::router(runtime.clone(), metrics, 4 << 20);
+    let sessions = toolyard_gateway::mcp::session::SignedSessions::new(
+        toolyard_gateway::mcp::session::SessionKey::generate()?,
+    );
+    let app = toolyard_gateway::mcp::http::router(runtime.clone(), metrics, 4 << 20, sessions);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {

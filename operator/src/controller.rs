@@ -94,7 +94,7 @@ pub enum Error {
     /// An API call on a child or status failed.
     #[error("failed to {action} {kind} {name}")]
     Kube {
-        /// `apply`, `read`, `list`, `write`, `delete` or `write the status of`.
+        /// `apply`, `read`, `list`, `write`, `create`, `delete` or `write the status of`.
         action: &'static str,
         /// Kind of the object.
         kind: &'static str,
@@ -104,6 +104,9 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// The system random source failed.
+    #[error("cannot generate {0}: the system random source failed")]
+    Random(&'static str),
 }
 
 impl Error {
@@ -124,6 +127,7 @@ impl Error {
                 ..
             } => "StatusFailed",
             Error::Kube { .. } => "ApiFailed",
+            Error::Random(_) => "RandomFailed",
         }
     }
 }
@@ -601,6 +605,7 @@ async fn apply_children(
         },
     )
     .await?;
+    ensure_session_key(client, metrics, namespace, &c.session_key).await?;
     apply_if_changed(client, metrics, namespace, &c.service_account, |_, _| true).await?;
     apply_if_changed(client, metrics, namespace, &c.role, |_, _| true).await?;
     apply_if_changed(client, metrics, namespace, &c.role_binding, |_, _| true).await?;
@@ -655,6 +660,41 @@ where
             .map_err(|source| kube_error("delete", kind, &name, source))?;
     }
     Ok(())
+}
+
+/// Creates the session-signing key Secret with a random key when it does not exist. An existing
+/// one is never rewritten (a new key would end every client's session), so this is a read in a
+/// steady state; deleting the Secret makes a new key (a rotation that ends the sessions).
+async fn ensure_session_key(
+    client: &Client,
+    metrics: &Metrics,
+    namespace: &str,
+    template: &Secret,
+) -> Result<(), Error> {
+    let name = template.name_any();
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let stored = api
+        .get_metadata_opt(&name)
+        .await
+        .map_err(|source| kube_error("read", "Secret", &name, source))?;
+    if stored.is_some() {
+        return Ok(());
+    }
+    let mut key = vec![0u8; render::SESSION_KEY_BYTES];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
+        .map_err(|_| Error::Random("the session-signing key"))?;
+    let mut secret = template.clone();
+    secret.data = Some(std::collections::BTreeMap::from([(
+        render::SESSION_KEY_FIELD.to_string(),
+        k8s_openapi::ByteString(key),
+    )]));
+    metrics.wrote();
+    match api.create(&kube::api::PostParams::default(), &secret).await {
+        Ok(_) => Ok(()),
+        // Another reconcile (or operator replica) created it first: keep theirs.
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+        Err(source) => Err(kube_error("create", "Secret", &name, source)),
+    }
 }
 
 /// Deletes config parts (see [`toolyard_crds::shards`]) the current config no longer has.

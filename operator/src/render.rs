@@ -85,6 +85,15 @@ pub enum Error {
     },
 }
 
+/// Where the gateway container finds the session-signing key Secret.
+pub const SESSION_KEY_DIR: &str = "/var/run/toolyard/session-key";
+
+/// The key of the session-signing Secret that holds the key.
+pub const SESSION_KEY_FIELD: &str = "key";
+
+/// Bytes of a generated session key.
+pub const SESSION_KEY_BYTES: usize = 48;
+
 /// Operator-wide rendering settings (from flags).
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -114,6 +123,9 @@ pub struct Names {
     pub secret: String,
     /// ServiceAccount, Role and RoleBinding.
     pub service_account: String,
+    /// The key that signs MCP session ids, shared by every replica (created once, never
+    /// rewritten: a new key would end every session).
+    pub session_key: String,
 }
 
 impl Names {
@@ -131,6 +143,7 @@ impl Names {
             config_map: format!("{gateway}-toolyard-config"),
             secret: format!("{gateway}-toolyard-credentials"),
             service_account: format!("{gateway}-toolyard"),
+            session_key: format!("{gateway}-toolyard-session-key"),
         }
     }
 }
@@ -160,6 +173,9 @@ pub struct Children {
     pub config_parts: Vec<ConfigMap>,
     /// The referenced credential values.
     pub secret: Secret,
+    /// The session-signing key Secret without its value (the controller creates it once with a
+    /// random key and leaves it alone afterwards).
+    pub session_key: Secret,
     /// The gateway's identity.
     pub service_account: ServiceAccount,
     /// Read access to its own config objects.
@@ -236,6 +252,10 @@ pub fn render(
 
     let (config_map, config_parts) = config_maps(&names.config_map, meta, config)?;
     let secret = secret(meta(&names.secret), credentials)?;
+    let session_key: Secret = build(
+        meta(&names.session_key),
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque"}),
+    )?;
     let service_account: ServiceAccount = build(
         meta(&names.service_account),
         json!({
@@ -311,6 +331,7 @@ pub fn render(
         config_map,
         config_parts,
         secret,
+        session_key,
         service_account,
         role,
         role_binding,
@@ -516,6 +537,9 @@ fn deployment(
     let mut env = vec![
         json!({"name": "RUST_LOG", "value": log_level}),
         json!({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}),
+        // Every replica signs and checks MCP session ids with this key, so any replica serves any
+        // session.
+        json!({"name": "TOOLYARD_SESSION_KEY_FILE", "value": format!("{SESSION_KEY_DIR}/{SESSION_KEY_FIELD}")}),
     ];
     if let Some(t) = &d.tracing {
         env.push(json!({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": t.otlp_endpoint}));
@@ -553,7 +577,10 @@ fn deployment(
             "runAsNonRoot": true,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "session-key", "mountPath": SESSION_KEY_DIR, "readOnly": true},
+        ],
     });
     if let Some(p) = pull_policy {
         container["imagePullPolicy"] = json!(p);
@@ -572,7 +599,10 @@ fn deployment(
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [container],
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+        "volumes": [
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+            {"name": "session-key", "secret": {"secretName": names.session_key, "items": [{"key": SESSION_KEY_FIELD, "path": SESSION_KEY_FIELD}]}},
+        ],
     });
     if !d.node_selector.is_empty() {
         pod_spec["nodeSelector"] = json!(d.node_selector);

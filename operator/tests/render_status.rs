@@ -844,3 +844,46 @@ fn programmed_counts_every_running_replica() {
         "waiting for the gateway to load config revision r2 (it serves r1)"
     );
 }
+
+#[test]
+fn the_session_key_secret_is_mounted_into_every_replica() {
+    let gw = gateway("gateway-minimal.yaml");
+    let c = compiled(&gw);
+    let children = render::render(&gw, &c.config, &credentials(), &Settings::default()).unwrap();
+    // Rendered without a value: the controller creates it once with a random key.
+    let key = &children.session_key;
+    assert_eq!(
+        key.metadata.name.as_deref(),
+        Some("demo-toolyard-session-key")
+    );
+    assert!(key.data.is_none());
+    assert_eq!(
+        key.metadata.owner_references.as_ref().unwrap()[0].name,
+        "demo"
+    );
+    let pod =
+        serde_json::to_value(&children.deployment).unwrap()["spec"]["template"]["spec"].clone();
+    let container = &pod["containers"][0];
+    let env: Vec<&serde_json::Value> = container["env"].as_array().unwrap().iter().collect();
+    assert!(
+        env.iter().any(|e| e["name"] == "TOOLYARD_SESSION_KEY_FILE"
+            && e["value"] == format!("{}/key", render::SESSION_KEY_DIR)),
+        "{env:?}"
+    );
+    assert!(
+        container["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "session-key" && m["readOnly"] == true),
+        "{container}"
+    );
+    assert!(
+        pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["secret"]["secretName"] == "demo-toolyard-session-key"),
+        "{pod}"
+    );
+}

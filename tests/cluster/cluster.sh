@@ -6,6 +6,9 @@
 #   tests/cluster/cluster.sh up                      # start; prints TESTCLUSTER_DIR=… and KUBECONFIG=…
 #   tests/cluster/cluster.sh down                    # stop what `up` started (TESTCLUSTER_DIR or $KUBECONFIG's dir)
 #   tests/cluster/cluster.sh run -- cmd args…        # up, run cmd with KUBECONFIG set, always down
+#   tests/cluster/cluster.sh stop-apiserver          # stop kube-apiserver (and, with --etcd, etcd too) of
+#                                                    # the cluster in TESTCLUSTER_DIR (outage tests)
+#   tests/cluster/cluster.sh start-apiserver         # start them again on the same ports and data
 #   tests/cluster/cluster.sh kubeconfig-for-user NAME [GROUP[,GROUP…]]
 #                                                    # a non-admin client identity (CN=NAME, O=GROUP…);
 #                                                    # prints the path of its kubeconfig
@@ -135,6 +138,56 @@ YAML
   chmod 600 "$f"
 }
 
+# start_etcd / start_apiserver: start the component on the ports recorded in $D (the same ports
+# and data on a restart) and wait until it is ready.
+start_etcd() {
+  local ep pp
+  read -r ep pp <"$D/etcd.ports"
+  start etcd "$BIN/etcd" --name=tc --data-dir="$D/etcd" --unsafe-no-fsync=true \
+    --listen-client-urls="http://127.0.0.1:$ep" --advertise-client-urls="http://127.0.0.1:$ep" \
+    --listen-peer-urls="http://127.0.0.1:$pp" --initial-advertise-peer-urls="http://127.0.0.1:$pp" \
+    --initial-cluster="tc=http://127.0.0.1:$pp"
+  waitfor etcd curl -sf "http://127.0.0.1:$ep/health"
+}
+
+start_apiserver() {
+  local ep ap p=$D/pki
+  read -r ep _ <"$D/etcd.ports"
+  ap=$(cat "$D/apiserver.port")
+  start kube-apiserver "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$ep" \
+    --bind-address=127.0.0.1 --secure-port="$ap" --cert-dir="$D/apiserver" \
+    --tls-cert-file="$p/apiserver.crt" --tls-private-key-file="$p/apiserver.key" \
+    --client-ca-file="$p/ca.crt" \
+    --service-account-issuer="https://127.0.0.1:$ap" --service-account-key-file="$p/sa.key" \
+    --service-account-signing-key-file="$p/sa.key" --service-cluster-ip-range=10.0.0.0/24 \
+    --authorization-mode=RBAC --allow-privileged=true --endpoint-reconciler-type=none \
+    --disable-admission-plugins="${DISABLE_ADMISSION:-ServiceAccount}"
+  waitfor kube-apiserver curl -sf --cacert "$p/ca.crt" --cert "$p/admin.crt" --key "$p/admin.key" \
+    "https://127.0.0.1:$ap/readyz"
+}
+
+start_kcm() {
+  local p=$D/pki
+  start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig="$D/kubeconfig" \
+    --leader-elect=false --secure-port=0 --controllers="${KCM_CONTROLLERS:-$DEFAULT_CONTROLLERS}" \
+    --root-ca-file="$p/ca.crt" --service-account-private-key-file="$p/sa.key" \
+    --cluster-signing-cert-file="$p/ca.crt" --cluster-signing-key-file="$p/ca.key"
+  waitfor kube-controller-manager \
+    "$BIN/kubectl" --kubeconfig="$D/kubeconfig" get serviceaccount default -n default
+}
+
+# stop_component NAME: stops one component started by `up` (SIGTERM, then SIGKILL after 10 s).
+stop_component() {
+  local n=$1 pid
+  [[ -f $D/$n.pid ]] || return 0
+  pid=$(cat "$D/$n.pid")
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$D/$n.pid"
+}
+
 up() {
   find_bin
   if [[ -n ${TESTCLUSTER_DIR:-} ]]; then
@@ -157,34 +210,16 @@ up() {
   echo "$BIN" >"$D/bin"
   certs
 
-  local ep pp ap p=$D/pki
+  local ep pp ap
   ep=$(freeport); pp=$(freeport); ap=$(freeport)
   echo "$ap" >"$D/apiserver.port"
 
-  start etcd "$BIN/etcd" --name=tc --data-dir="$D/etcd" --unsafe-no-fsync=true \
-    --listen-client-urls="http://127.0.0.1:$ep" --advertise-client-urls="http://127.0.0.1:$ep" \
-    --listen-peer-urls="http://127.0.0.1:$pp" --initial-advertise-peer-urls="http://127.0.0.1:$pp" \
-    --initial-cluster="tc=http://127.0.0.1:$pp"
-  waitfor etcd curl -sf "http://127.0.0.1:$ep/health"
-
-  start kube-apiserver "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$ep" \
-    --bind-address=127.0.0.1 --secure-port="$ap" --cert-dir="$D/apiserver" \
-    --tls-cert-file="$p/apiserver.crt" --tls-private-key-file="$p/apiserver.key" \
-    --client-ca-file="$p/ca.crt" \
-    --service-account-issuer="https://127.0.0.1:$ap" --service-account-key-file="$p/sa.key" \
-    --service-account-signing-key-file="$p/sa.key" --service-cluster-ip-range=10.0.0.0/24 \
-    --authorization-mode=RBAC --allow-privileged=true --endpoint-reconciler-type=none \
-    --disable-admission-plugins="${DISABLE_ADMISSION:-ServiceAccount}"
-  waitfor kube-apiserver curl -sf --cacert "$p/ca.crt" --cert "$p/admin.crt" --key "$p/admin.key" \
-    "https://127.0.0.1:$ap/readyz"
+  echo "$ep $pp" >"$D/etcd.ports"
+  start_etcd
+  start_apiserver
 
   write_kubeconfig "$D/kubeconfig" admin
-  start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig="$D/kubeconfig" \
-    --leader-elect=false --secure-port=0 --controllers="${KCM_CONTROLLERS:-$DEFAULT_CONTROLLERS}" \
-    --root-ca-file="$p/ca.crt" --service-account-private-key-file="$p/sa.key" \
-    --cluster-signing-cert-file="$p/ca.crt" --cluster-signing-key-file="$p/ca.key"
-  waitfor kube-controller-manager \
-    "$BIN/kubectl" --kubeconfig="$D/kubeconfig" get serviceaccount default -n default
+  start_kcm
 
   echo "TESTCLUSTER_DIR=$D"
   echo "KUBECONFIG=$D/kubeconfig"
@@ -192,16 +227,9 @@ up() {
 
 # Stops exactly the processes `up` started, by their PID files, newest first.
 down() {
-  local i n pid
+  local i
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-    n=${COMPONENTS[i]}
-    [[ -f $D/$n.pid ]] || continue
-    pid=$(cat "$D/$n.pid")
-    if kill "$pid" 2>/dev/null; then
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$D/$n.pid"
+    stop_component "${COMPONENTS[i]}"
   done
   if [[ ${TESTCLUSTER_KEEP:-0} == 1 ]]; then
     log "stopped; state kept in $D"
@@ -249,9 +277,25 @@ case ${1:-} in
     set -e
     exit "$rc"
     ;;
+  stop-apiserver)
+    existing_dir
+    stop_component kube-apiserver
+    [[ ${2:-} == --etcd ]] && stop_component etcd
+    log "kube-apiserver stopped${2:+ (and etcd)}"
+    ;;
+  start-apiserver)
+    existing_dir
+    BIN=$(cat "$D/bin")
+    if [[ ! -f $D/etcd.pid ]] || ! kill -0 "$(cat "$D/etcd.pid")" 2>/dev/null; then start_etcd; fi
+    start_apiserver
+    # kube-controller-manager may have given up while the API server was away.
+    if [[ ! -f $D/kube-controller-manager.pid ]] || ! kill -0 "$(cat "$D/kube-controller-manager.pid")" 2>/dev/null; then
+      start_kcm
+    fi
+    ;;
   kubeconfig-for-user) shift; kubeconfig_for_user "$@" ;;
   *)
-    echo "usage: $0 up | down | run -- cmd args… | kubeconfig-for-user NAME [GROUP[,GROUP…]]" >&2
+    echo "usage: $0 up | down | run -- cmd args… | stop-apiserver [--etcd] | start-apiserver | kubeconfig-for-user NAME [GROUP[,GROUP…]]" >&2
     exit 2
     ;;
 esac

@@ -158,10 +158,21 @@ async fn operator_reconciles_a_gateway_end_to_end() -> Result<()> {
     let gateway: Gateway = Api::namespaced(client.clone(), &ns).get("demo").await?;
     let uid = gateway.meta().uid.clone().unwrap_or_default();
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
-    let config_map = wait_for("the config ConfigMap", WAIT, || async {
-        operator.check_running()?;
-        Ok(cms.get_opt("demo-toolyard-config").await?)
-    })
+    // The first reconcile may run before every object of the scenario exists: wait for the
+    // config that has the users target's tool.
+    let config_map = wait_for(
+        "the config ConfigMap with users___getUser",
+        WAIT,
+        || async {
+            operator.check_running()?;
+            Ok(cms.get_opt("demo-toolyard-config").await?.filter(|cm| {
+                cm.data
+                    .as_ref()
+                    .and_then(|d| d.get("config.json"))
+                    .is_some_and(|c| c.contains("users___getUser"))
+            }))
+        },
+    )
     .await
     .with_context(|| operator.log_tail())?;
     let owned = |refs: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference]| {
@@ -821,6 +832,11 @@ async fn resource_versions(client: &Client, ns: &str) -> Result<BTreeMap<String,
     out.insert(
         "Secret".into(),
         rv::<Secret>(client, ns, "demo-toolyard-credentials").await?,
+    );
+    // Created once with a random key, never rewritten (a new key would end every session).
+    out.insert(
+        "Secret/session-key".into(),
+        rv::<Secret>(client, ns, "demo-toolyard-session-key").await?,
     );
     out.insert(
         "ServiceAccount".into(),

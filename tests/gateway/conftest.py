@@ -231,7 +231,13 @@ class Procs:
         proc.wait_ready(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200)
         return Echo(proc, port)
 
-    def gateway(self, fixture_dirs: list[str], subs: dict[str, Any] | None = None, min_tools: int = 1) -> Gateway:
+    def gateway(
+        self,
+        fixture_dirs: list[str],
+        subs: dict[str, Any] | None = None,
+        min_tools: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> Gateway:
         subs = {k: str(v) for k, v in (subs or {}).items()}
         port, admin_port = free_port(), free_port()
         subs.setdefault("GATEWAY_PORT", str(port))
@@ -239,7 +245,7 @@ class Procs:
         proc = self._start(
             "gateway",
             [gateway_bin(), "--config", config_dir, "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin_port}"],
-            env={"RUST_LOG": os.environ.get("RUST_LOG", "info"), "NO_COLOR": "1"},
+            env={"RUST_LOG": os.environ.get("RUST_LOG", "info"), "NO_COLOR": "1", **(env or {})},
         )
 
         def ready() -> bool:

@@ -277,6 +277,28 @@ def test_tool_calls_need_the_token_too(env):
         run(go())
 
 
+def test_a_session_is_bound_to_its_principal(env):
+    """A session id issued to client `agent` is refused (404: initialize again) with a valid token
+    of another allowed client, and keeps working with a new token of the same client."""
+    agent = good_token(env)
+    r = post_mcp(env, f"Bearer {agent}")
+    assert r.status_code == 200, r.text
+    sid = r.headers["mcp-session-id"]
+    list_request = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+
+    def list_with(token: str) -> httpx.Response:
+        headers = {**MCP_HEADERS, "authorization": f"Bearer {token}", "mcp-session-id": sid, "mcp-protocol-version": "2025-06-18"}
+        return httpx.post(env["gw"].url, headers=headers, json=list_request, timeout=10)
+
+    other = good_token(env, client="agent-post", secret=POST_SECRET, post=True)
+    refused = list_with(other)
+    assert refused.status_code == 404, refused.text
+    assert "another caller" in refused.json()["error"]["message"]
+    again = list_with(good_token(env))
+    assert again.status_code == 200, again.text
+    assert "users___getUser" in again.text
+
+
 def test_no_secret_or_token_in_the_debug_log(env):
     """Runs last in this module: the gateway ran with RUST_LOG=debug through every test above."""
     log = env["gw"].proc.log.read_text(errors="replace")

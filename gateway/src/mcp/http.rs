@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::server::GatewayHandler;
+use super::session::{self, SignedSessionManager, SignedSessions};
 use crate::admin::Metrics;
 use crate::auth::metadata::{self, Origin};
 use crate::auth::{AuthError, Authenticator};
@@ -18,7 +19,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 /// Shared state of the middleware.
@@ -27,8 +27,14 @@ struct Guard {
     runtime: Arc<Runtime>,
 }
 
-/// The MCP router: `/mcp` (streamable HTTP, every revision on one endpoint).
-pub fn router(runtime: Arc<Runtime>, metrics: Arc<Metrics>, max_request_bytes: usize) -> Router {
+/// The MCP router: `/mcp` (streamable HTTP, every revision on one endpoint). Sessions of the
+/// 2025 revisions are signed with `sessions`' key, so any replica sharing it serves them.
+pub fn router(
+    runtime: Arc<Runtime>,
+    metrics: Arc<Metrics>,
+    max_request_bytes: usize,
+    sessions: Arc<SignedSessions>,
+) -> Router {
     let peers = super::server::SessionPeers::default();
     tokio::spawn(super::server::notify_tool_list_changes(
         runtime.clone(),
@@ -41,9 +47,11 @@ pub fn router(runtime: Arc<Runtime>, metrics: Arc<Metrics>, max_request_bytes: u
     config.json_response = true;
     config.sse_keep_alive = Some(Duration::from_secs(15));
     config.max_request_body_bytes = max_request_bytes;
+    // The "store" keeps nothing: it decodes the handshake from the signed id (see `session`).
+    config.session_store = Some(sessions.clone());
     let service = StreamableHttpService::new(
         move || Ok(handler.clone()),
-        Arc::new(LocalSessionManager::default()),
+        Arc::new(SignedSessionManager::default()),
         config,
     );
     let metadata = || async { StatusCode::NOT_FOUND };
@@ -52,6 +60,8 @@ pub fn router(runtime: Arc<Runtime>, metrics: Arc<Metrics>, max_request_bytes: u
         // Answered by the guard (it has the snapshot); the routes only make the paths exist.
         .route("/.well-known/oauth-protected-resource", get(metadata))
         .route("/.well-known/oauth-protected-resource/mcp", get(metadata))
+        // Inside the guard: session ids are checked against the authenticated principal.
+        .layer(middleware::from_fn_with_state(sessions, session::layer))
         .layer(middleware::from_fn_with_state(Guard { runtime }, guard))
 }
 

@@ -428,7 +428,10 @@ fn target_runtime(
         None => reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_idle_timeout(Duration::from_secs(90))
+            // Shorter than the keep-alive timeout of common servers (uvicorn, Node.js: 5 s), so
+            // the gateway drops an idle connection before the backend closes it: reusing one the
+            // backend is closing fails the call with "connection reset" (seen in the soak test).
+            .pool_idle_timeout(Duration::from_secs(4))
             .tcp_nodelay(true)
             // Redirects could leave the allowed host; the backend's 3xx is returned as is.
             .redirect(reqwest::redirect::Policy::none())

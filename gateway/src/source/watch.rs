@@ -18,6 +18,10 @@ use crate::runtime::{ReloadError, Runtime};
 /// Quiet period after the last file event before reloading.
 const DEBOUNCE: Duration = Duration::from_millis(150);
 
+/// Longest a reload waits for a burst to end: under a flood of changes the served config is at
+/// most about this much behind the files.
+const MAX_DELAY: Duration = Duration::from_secs(1);
+
 /// Loads and compiles the manifests under `path` for the Gateway named `gateway` (or the only one).
 pub fn load(
     path: &Path,
@@ -133,10 +137,15 @@ pub async fn watch(
     };
     watcher.watch(&watched, RecursiveMode::Recursive)?;
     while rx.recv().await.is_some() {
-        // Coalesce: wait until the events stop for DEBOUNCE.
+        // Coalesce: wait until the events stop for DEBOUNCE, but no longer than MAX_DELAY after
+        // the first one, so a continuous stream of changes still reloads about once a second.
+        let first = tokio::time::Instant::now();
         loop {
-            match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
-                Ok(Some(())) => continue,
+            let wait = DEBOUNCE
+                .min((first + MAX_DELAY).saturating_duration_since(tokio::time::Instant::now()));
+            match tokio::time::timeout(wait, rx.recv()).await {
+                Ok(Some(())) if first.elapsed() < MAX_DELAY => continue,
+                Ok(Some(())) => break,
                 Ok(None) => return Ok(()),
                 Err(_) => break,
             }
