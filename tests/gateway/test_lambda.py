@@ -285,6 +285,23 @@ def test_no_aws_identity_is_a_clear_tool_error(gw_anonymous, lam):
     assert len(lam.requests()) == before, "nothing unsigned is sent"
 
 
+@pytest.fixture(scope="module")
+def gw_strict(procs, lam):
+    with aws_identity(SECRET_KEY):
+        return procs.gateway(["lambda", "lambda-strict"], {"LAMBDA_PORT": lam.port})
+
+
+def test_lambda_endpoint_outside_allowed_domains_is_refused(gw_strict, lam):
+    """security.allowedDomains applies to Lambda endpoints (overrides included) as to every other
+    backend: nothing is sent to a host the platform team did not allow."""
+    before = len(lam.requests())
+    result, _ = call_tool(gw_strict.url, "LambdaUsingSDK___get_order_tool", {"orderId": "123"})
+    assert result.isError
+    text = text_of(result)
+    assert text.startswith("Host 127.0.0.1 is not in the gateway's security.allowedDomains"), text
+    assert len(lam.requests()) == before, "a refused call must not reach the Invoke API"
+
+
 def test_irsa_web_identity_credentials_sign_calls(gw_irsa, lam):
     before = len(lam.requests())
     for _ in range(2):
@@ -335,6 +352,20 @@ def test_gateway_iam_role_signs_http_targets(gw, lam):
     get = call_tool(gw.url, "signed___getItem", {"itemId": "42"})[0]
     assert_ok(get)
     assert json.loads(text_of(get))["path"] == "/signed/items/42"
+
+
+def test_sigv4_query_with_spaces_and_reserved_characters(gw, lam):
+    """A space and reserved characters in query values (`allowReserved` leaves `:/?*` raw in the
+    URL it builds): the gateway sends the canonical encoding it signed, and botocore, which
+    canonicalizes the query exactly as received, verifies the signature."""
+    value = "a b+c:d/e?f*g(h)'i!j@k,l;m~n"
+    result, _ = call_tool(gw.url, "signed___findItems", {"q": value, "tag": "x y"})
+    assert_ok(result)
+    echoed = json.loads(text_of(result))
+    assert echoed["verified"] is True, echoed
+    assert "%20" in echoed["query"] and "+" not in echoed["query"], echoed["query"]
+    assert "q=a%20b%2Bc%3Ad%2Fe%3Ff%2Ag%28h%29%27i%21j%40k%2Cl%3Bm~n" in echoed["query"], echoed["query"]
+    assert "tag=x%20y" in echoed["query"], echoed["query"]
 
 
 def test_secrets_never_reach_logs_or_results(gw, gw_wrong, gw_irsa, gw_pod_identity, lam):
