@@ -13,8 +13,8 @@
 #   conformance  the official MCP conformance suite against the gateway: tests/conformance
 #   specs    compiles 50+ real public OpenAPI/Swagger documents (GitHub, Kubernetes, APIs.guru, ...)
 #            fetched from pinned npm packages, without a panic or error
-#   soak     (not in the default run: 10 minutes) a sustained rate of calls through one gateway
-#            process, zero errors and bounded RSS: tests/soak/soak.sh (SOAK_SECONDS, SOAK_RATE)
+#   soak     10 minutes of a sustained rate of calls through one gateway process: zero errors and
+#            bounded RSS: tests/soak/soak.sh (SOAK_SECONDS, SOAK_RATE)
 #   smithy   compiles real AWS service models (Smithy JSON AST from Maven Central, pinned in
 #            tests/gateway/setup.d/smithy.sh) without a panic or error, and prints tools per model
 #   fuzz     coverage-guided fuzzing (cargo-fuzz/libFuzzer, installed and cached by fuzz/run.sh) of
@@ -32,9 +32,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
-SUITES=(unit cluster gateway conformance specs smithy fuzz)
-# Suites run only when named (long-running).
-EXTRA_SUITES=(soak)
+SUITES=(unit cluster gateway conformance specs smithy fuzz soak)
 LOGS=${TEST_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/toolyard-tests.XXXXXX")}
 mkdir -p "$LOGS"
 SUMMARY=()
@@ -173,8 +171,8 @@ suite_soak() {
 selected=("$@")
 ((${#selected[@]})) || selected=("${SUITES[@]}")
 for s in "${selected[@]}"; do
-  if [[ " ${SUITES[*]} ${EXTRA_SUITES[*]} " != *" $s "* ]]; then
-    echo "unknown suite '$s' (known: ${SUITES[*]} ${EXTRA_SUITES[*]})" >&2
+  if [[ " ${SUITES[*]} " != *" $s "* ]]; then
+    echo "unknown suite '$s' (known: ${SUITES[*]})" >&2
     exit 2
   fi
 done

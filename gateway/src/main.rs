@@ -170,7 +170,10 @@ fn session_key(args: &Args) -> anyhow::Result<SessionKey> {
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
-    let sessions = SignedSessions::new(session_key(&args)?);
+    let key = session_key(&args)?;
+    // MRTR `requestState` must verify on every replica too: derive its key from the shared one.
+    toolyard_gateway::upstream::mrtr::use_shared_key(&key.derive(b"toolyard requestState v1"));
+    let sessions = SignedSessions::new(key);
     let runtime = Runtime::new();
     let metrics = Arc::new(Metrics::default());
     let watcher = match &args.config {

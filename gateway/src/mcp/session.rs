@@ -136,6 +136,12 @@ impl SessionKey {
         Self::from_bytes(&bytes, &path.display().to_string())
     }
 
+    /// A key for another purpose derived from this one (HMAC of `purpose`), so one shared
+    /// Secret serves every signature the replicas must agree on without reusing the key itself.
+    pub fn derive(&self, purpose: &[u8]) -> Vec<u8> {
+        hmac::sign(&self.0, purpose).as_ref().to_vec()
+    }
+
     /// A random key: sessions are then valid on this process only.
     pub fn generate() -> Result<Self, SessionKeyError> {
         let rng = ring::rand::SystemRandom::new();

@@ -20,8 +20,9 @@
 //!
 //! `requestState` carries the answers of earlier rounds, bound to the request (method, name,
 //! arguments) and sealed with HMAC-SHA256, so a changed or foreign state is refused with
-//! -32602. The key comes from `TOOLYARD_REQUEST_STATE_KEY` (give every replica the same one and
-//! any replica can continue a call), else a random per-process key.
+//! -32602. The key comes from `TOOLYARD_REQUEST_STATE_KEY`, else it is derived from the gateway's
+//! session key (shared by every replica of a Gateway, so any replica can continue a call), else a
+//! random per-process key.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, OnceLock};
@@ -424,9 +425,21 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The process's HMAC key: `TOOLYARD_REQUEST_STATE_KEY` or 32 random bytes.
+static KEY: OnceLock<ring::hmac::Key> = OnceLock::new();
+
+/// Seals `requestState` with `shared` (the gateway passes a key derived from its session key,
+/// which every replica of a Gateway shares, so any replica continues a call) unless
+/// `TOOLYARD_REQUEST_STATE_KEY` is set. Call once at start, before the first call.
+pub fn use_shared_key(shared: &[u8]) {
+    if std::env::var(KEY_ENV).is_ok_and(|v| !v.is_empty()) {
+        return;
+    }
+    let _ = KEY.set(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, shared));
+}
+
+/// The process's HMAC key: `TOOLYARD_REQUEST_STATE_KEY`, the one [`use_shared_key`] set, or 32
+/// random bytes.
 fn key() -> &'static ring::hmac::Key {
-    static KEY: OnceLock<ring::hmac::Key> = OnceLock::new();
     KEY.get_or_init(|| {
         let secret = match std::env::var(KEY_ENV) {
             Ok(v) if !v.is_empty() => v.into_bytes(),
