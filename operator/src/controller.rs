@@ -167,16 +167,7 @@ pub async fn reconcile(
     if !wants_binding && !has_finalizer {
         return reconcile_gateway(gateway, &ctx).await;
     }
-    let name = gateway
-        .metadata
-        .name
-        .clone()
-        .ok_or(Error::MissingMetadata("name"))?;
-    let namespace = gateway
-        .metadata
-        .namespace
-        .clone()
-        .ok_or(Error::MissingMetadata("namespace"))?;
+    let (name, namespace) = name_and_namespace(gateway)?;
     let api: Api<Gateway> = Api::namespaced(ctx.client.clone(), &namespace);
     let result = finalizer::finalizer(
         &api,
@@ -281,8 +272,9 @@ async fn remove_finalizer(api: &Api<Gateway>, gateway: &Gateway) -> Result<(), E
     Ok(())
 }
 
-/// The pipeline of one Gateway: dereference → compile → render → apply → status.
-async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, Error> {
+/// A stored Gateway's name and namespace (the API server always sets both; a missing one is an
+/// error, not a panic).
+fn name_and_namespace(gateway: &Gateway) -> Result<(String, String), Error> {
     let name = gateway
         .metadata
         .name
@@ -293,6 +285,12 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
         .namespace
         .clone()
         .ok_or(Error::MissingMetadata("namespace"))?;
+    Ok((name, namespace))
+}
+
+/// The pipeline of one Gateway: dereference → compile → render → apply → status.
+async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, Error> {
+    let (name, namespace) = name_and_namespace(gateway)?;
     let names = Names::of(&name);
     let now = Time(k8s_openapi::jiff::Timestamp::now());
 

@@ -133,8 +133,9 @@ impl JwtVerifier {
     }
 }
 
+/// Also the token factory of the other authorizers' tests (one signing key, one JWKS).
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use base64::Engine;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
@@ -143,10 +144,11 @@ mod tests {
     use super::*;
 
     const KEY_PEM: &str = include_str!("../../examples/testdata/jwt_bench_key.pem");
-    const JWKS: &str = include_str!("../../examples/testdata/jwt_bench_jwks.json");
+    pub(crate) const JWKS: &str = include_str!("../../examples/testdata/jwt_bench_jwks.json");
     const ISSUER: &str = "https://idp.example.com";
 
-    fn sign(header: &Value, claims: &Value) -> String {
+    /// A token signed (RS256) with the bench key, whose public half is in [`JWKS`].
+    pub(crate) fn sign(header: &Value, claims: &Value) -> String {
         let der: String = KEY_PEM
             .lines()
             .filter(|l| !l.starts_with("-----"))

@@ -320,16 +320,11 @@ pub fn parse_username(username: &str) -> Option<(String, String)> {
 
 #[cfg(test)]
 mod tests {
-    use base64::Engine;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
     use serde_json::json;
 
     use super::super::jwks::Keys;
+    use super::super::jwt::tests::JWKS;
     use super::*;
-
-    const KEY_PEM: &str = include_str!("../../examples/testdata/jwt_bench_key.pem");
-    const JWKS: &str = include_str!("../../examples/testdata/jwt_bench_jwks.json");
     const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 
     fn config(allowed: &[&str], verification: TokenVerification) -> ServiceAccountAuthorizer {
@@ -357,26 +352,7 @@ mod tests {
     }
 
     fn sign(claims: &Value) -> String {
-        let der: String = KEY_PEM
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .collect();
-        let pair = RsaKeyPair::from_pkcs8(&STANDARD.decode(der).expect("pem")).expect("key");
-        let header = json!({"alg": "RS256", "kid": "bench-1"});
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let mut sig = vec![0; pair.public().modulus_len()];
-        pair.sign(
-            &RSA_PKCS1_SHA256,
-            &ring::rand::SystemRandom::new(),
-            input.as_bytes(),
-            &mut sig,
-        )
-        .expect("signs");
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+        super::super::jwt::tests::sign(&json!({"alg": "RS256", "kid": "bench-1"}), claims)
     }
 
     /// The claims of a projected token of `agents/bot` bound to pod `bot-1`, with `extra`
