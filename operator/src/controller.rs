@@ -167,7 +167,7 @@ pub async fn reconcile(
     if !wants_binding && !has_finalizer {
         return reconcile_gateway(gateway, &ctx).await;
     }
-    let (name, namespace) = name_and_namespace(gateway)?;
+    let (name, namespace) = name_and_namespace(gateway).map_err(Error::MissingMetadata)?;
     let api: Api<Gateway> = Api::namespaced(ctx.client.clone(), &namespace);
     let result = finalizer::finalizer(
         &api,
@@ -273,24 +273,16 @@ async fn remove_finalizer(api: &Api<Gateway>, gateway: &Gateway) -> Result<(), E
 }
 
 /// A stored Gateway's name and namespace (the API server always sets both; a missing one is an
-/// error, not a panic).
-fn name_and_namespace(gateway: &Gateway) -> Result<(String, String), Error> {
-    let name = gateway
-        .metadata
-        .name
-        .clone()
-        .ok_or(Error::MissingMetadata("name"))?;
-    let namespace = gateway
-        .metadata
-        .namespace
-        .clone()
-        .ok_or(Error::MissingMetadata("namespace"))?;
+/// error, not a panic). The error names the missing field.
+fn name_and_namespace(gateway: &Gateway) -> Result<(String, String), &'static str> {
+    let name = gateway.metadata.name.clone().ok_or("name")?;
+    let namespace = gateway.metadata.namespace.clone().ok_or("namespace")?;
     Ok((name, namespace))
 }
 
 /// The pipeline of one Gateway: dereference → compile → render → apply → status.
 async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, Error> {
-    let (name, namespace) = name_and_namespace(gateway)?;
+    let (name, namespace) = name_and_namespace(gateway).map_err(Error::MissingMetadata)?;
     let names = Names::of(&name);
     let now = Time(k8s_openapi::jiff::Timestamp::now());
 
