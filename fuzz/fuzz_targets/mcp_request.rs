@@ -89,7 +89,9 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     watch::reload_once(&runtime, &metrics, &fixtures, None).expect("the fixture gateway loads");
     let router = {
         let _guard = tokio.enter();
-        toolyard_gateway::mcp::http::router(runtime, metrics, 1 << 20)
+        let key = toolyard_gateway::mcp::session::SessionKey::generate().expect("a random session key");
+        let sessions = toolyard_gateway::mcp::session::SignedSessions::new(key);
+        toolyard_gateway::mcp::http::router(runtime, metrics, 1 << 20, sessions)
     };
     let session = tokio.block_on(async {
         let init = br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"fuzz","version":"0"}}}"#;
