@@ -5,11 +5,10 @@ up being the last one written."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 
-from conftest import list_all_tools, mcp_session, run, text_of
+from call_loop import CallLoop
+from conftest import list_all_tools, mcp_session, run
 
 RATE = 100  # changes per second
 SECONDS = 5
@@ -34,35 +33,6 @@ spec:
         description: Flood version {{VERSION}}
   timeout: 5s
 """
-
-
-class CallLoop(threading.Thread):
-    """Calls `echo___getItem` on one session until stopped."""
-
-    def __init__(self, url: str):
-        super().__init__(daemon=True)
-        self.url = url
-        self.stop_requested = threading.Event()
-        self.calls = 0
-        self.failures: list[str] = []
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            asyncio.run(self._loop())
-        except BaseException as e:  # noqa: BLE001 - reported by the test
-            self.error = e
-
-    async def _loop(self) -> None:
-        async with mcp_session(self.url) as (session, _):
-            while not self.stop_requested.is_set():
-                try:
-                    result = await session.call_tool("echo___getItem", {"itemId": f"c{self.calls}"})
-                    if result.isError or f"c{self.calls}" not in text_of(result):
-                        self.failures.append(f"call {self.calls}: {text_of(result)[:200]}")
-                except Exception as e:  # noqa: BLE001 - every failure counts
-                    self.failures.append(f"call {self.calls}: {type(e).__name__}: {e}")
-                self.calls += 1
 
 
 def test_flood_of_changes_is_coalesced_and_no_call_fails(procs):

@@ -5,11 +5,11 @@ new tools must appear, and an invalid manifest must be refused while the old con
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import pytest
-from conftest import list_all_tools, mcp_session, run, text_of
+from call_loop import CallLoop
+from conftest import list_all_tools, mcp_session, run
 
 MIN_CALLS = 200
 
@@ -54,39 +54,6 @@ def gw(procs):
     return procs.gateway(["echo"], {"ECHO_PORT": echo.port})
 
 
-class CallLoop(threading.Thread):
-    """Calls `echo___getItem` on one session until stopped (and at least MIN_CALLS times)."""
-
-    def __init__(self, url: str):
-        super().__init__(daemon=True)
-        self.url = url
-        self.stop_requested = threading.Event()
-        self.calls = 0
-        self.failures: list[str] = []
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            asyncio.run(self._loop())
-        except BaseException as e:  # noqa: BLE001 - reported by the test
-            self.error = e
-
-    async def _loop(self) -> None:
-        async with mcp_session(self.url) as (session, _):
-            while not (self.stop_requested.is_set() and self.calls >= MIN_CALLS):
-                try:
-                    result = await session.call_tool("echo___getItem", {"itemId": f"call-{self.calls}"})
-                    if result.isError:
-                        self.failures.append(f"call {self.calls}: isError: {text_of(result)}")
-                    elif f"call-{self.calls}" not in text_of(result):
-                        self.failures.append(f"call {self.calls}: unexpected result {text_of(result)[:200]}")
-                except Exception as e:  # noqa: BLE001 - every failure counts
-                    self.failures.append(f"call {self.calls}: {type(e).__name__}: {e}")
-                self.calls += 1
-                if self.calls > 20000:
-                    break
-
-
 def tool_map(url: str) -> dict:
     async def go():
         async with mcp_session(url) as (session, _):
@@ -97,7 +64,7 @@ def tool_map(url: str) -> dict:
 
 
 def test_reload_under_load(gw):
-    loop = CallLoop(gw.url)
+    loop = CallLoop(gw.url, min_calls=MIN_CALLS)
     loop.start()
     try:
         # Let the loop get going on the initial config.
