@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
 use toolyard_crds::config::CallPlan;
-use toolyard_gateway::compile::openapi::{OpenApiError, OpenApiInput, compile};
+use toolyard_compile::openapi::{OpenApiError, OpenApiInput, compile};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(document) = std::str::from_utf8(data) else {

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use toolyard_crds::config::CallPlan;
-use toolyard_gateway::compile::smithy::{SmithyInput, compile};
+use toolyard_compile::smithy::{SmithyInput, compile};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(document) = std::str::from_utf8(data) else {

@@ -16,7 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None,
         "bench",
     );
-    let url = toolyard_gateway::invoke::lambda::invoke_url(
+    let url = toolyard_gateway::runtime::endpoint::invoke_url(
         "https://lambda.us-east-1.amazonaws.com",
         "arn:aws:lambda:us-east-1:123456789012:function:orders:live",
     )?;

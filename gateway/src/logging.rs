@@ -19,8 +19,8 @@ use serde_json::{Map, Value};
 use toolyard_crds::config::TargetConfig;
 use toolyard_crds::gateway::LogLevel;
 
-use crate::runtime::snapshot::ResolvedCredentials;
-use crate::source::manifests::SecretValues;
+use crate::outbound::credentials::ResolvedCredentials;
+use toolyard_compile::manifests::SecretValues;
 
 /// What replaces a redacted value.
 pub const REDACTED: &str = "[REDACTED]";
@@ -311,7 +311,7 @@ fn url_encodings(value: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::manifests::SecretValue;
+    use toolyard_compile::manifests::SecretValue;
     use toolyard_crds::config::Endpoint;
     use toolyard_crds::target::TargetKind;
     use toolyard_crds::target::TargetLogging;

@@ -81,6 +81,9 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // One process-wide rustls provider (ring) before any HTTP client is built: reqwest 0.13 uses
+    // the installed one, and would otherwise fall back to aws-lc-rs.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     // aws-sigv4 traces canonical requests, which hold the session token: never at any level.

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithHttpConfig as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Span;
@@ -112,6 +113,7 @@ pub fn init(format: LogFormat, filter: EnvFilter, service: &str) -> Result<Guard
 fn provider(service: &str) -> Result<SdkTracerProvider, TelemetryError> {
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
+        .with_http_client(OtlpHttpClient::new()?)
         .build()
         .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
     let mut resource = opentelemetry_sdk::Resource::builder();
@@ -122,6 +124,53 @@ fn provider(service: &str) -> Result<SdkTracerProvider, TelemetryError> {
         .with_batch_exporter(exporter)
         .with_resource(resource.build())
         .build())
+}
+
+/// The OTLP exporter's HTTP client: reqwest's blocking client (the batch processor exports from
+/// its own thread, outside the async runtime), on the same reqwest major version as the rest of
+/// the gateway. Plugged in through opentelemetry-http's `HttpClient` trait because
+/// opentelemetry-otlp's built-in `reqwest-blocking-client` would build a second reqwest.
+#[derive(Debug)]
+struct OtlpHttpClient(reqwest::blocking::Client);
+
+impl OtlpHttpClient {
+    /// Default OTLP export timeout when neither timeout variable is set (the OTLP spec's 10 s).
+    const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+    /// A client with the OTLP export timeout (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, else
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds). Must be built outside the async runtime.
+    fn new() -> Result<Self, TelemetryError> {
+        let millis = |name: &str| std::env::var(name).ok()?.trim().parse::<u64>().ok();
+        let timeout = millis("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
+            .or_else(|| millis("OTEL_EXPORTER_OTLP_TIMEOUT"))
+            .map_or(Self::DEFAULT_TIMEOUT, std::time::Duration::from_millis);
+        reqwest::blocking::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map(Self)
+            .map_err(|e| TelemetryError::Exporter(e.to_string()))
+    }
+}
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for OtlpHttpClient {
+    async fn send_bytes(
+        &self,
+        request: http::Request<opentelemetry_http::Bytes>,
+    ) -> Result<http::Response<opentelemetry_http::Bytes>, opentelemetry_http::HttpError> {
+        let (parts, body) = request.into_parts();
+        let url = reqwest::Url::parse(&parts.uri.to_string())?;
+        let mut outbound = reqwest::blocking::Request::new(parts.method, url);
+        *outbound.headers_mut() = parts.headers;
+        *outbound.body_mut() = Some(body.to_vec().into());
+        let mut response = self.0.execute(outbound)?.error_for_status()?;
+        let headers = std::mem::take(response.headers_mut());
+        let mut out = http::Response::builder()
+            .status(response.status())
+            .body(response.bytes()?)?;
+        *out.headers_mut() = headers;
+        Ok(out)
+    }
 }
 
 /// Whether spans are exported.

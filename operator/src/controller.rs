@@ -40,13 +40,13 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use toolyard_compile::gateway::{CompileContext, compile};
 use toolyard_crds::refs::conditions::READY;
 use toolyard_crds::served::{
     SERVED_ANNOTATION_PREFIX, SYNC_ANNOTATION_PREFIX, SyncReport, replica_key,
 };
 use toolyard_crds::target::TargetKind;
 use toolyard_crds::{Gateway, GatewayTarget};
-use toolyard_gateway::compile::gateway::{CompileContext, compile};
 
 use crate::admin::Metrics;
 use crate::auth_delegator;

@@ -11,10 +11,10 @@ use std::io::Read;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{Api, Client};
+use toolyard_compile::gateway::ResolvedRefs;
 use toolyard_crds::refs::SchemaSource;
 use toolyard_crds::target::ToolSchemaSource;
 use toolyard_crds::{GatewaySpec, GatewayTargetSpec};
-use toolyard_gateway::compile::gateway::ResolvedRefs;
 
 /// Why the referenced objects could not be read (transient: retried with backoff).
 #[derive(Debug, thiserror::Error)]

@@ -14,11 +14,11 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use std::collections::BTreeMap;
+use toolyard_compile::gateway::TargetReport;
 use toolyard_crds::GatewayConfig;
 use toolyard_crds::gateway::GatewayStatus;
 use toolyard_crds::refs::conditions::{ACCEPTED, PROGRAMMED, READY, RESOLVED_REFS};
 use toolyard_crds::target::{GatewayTargetStatus, TargetKind};
-use toolyard_gateway::compile::gateway::TargetReport;
 
 /// At most this many tool names and skipped operations go into a target's status.
 pub const MAX_LISTED: usize = 500;

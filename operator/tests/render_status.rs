@@ -8,11 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
+use toolyard_compile::gateway::{CompileContext, Compiled, ResolvedRefs, TargetReport, compile};
 use toolyard_crds::gateway::GatewayStatus;
 use toolyard_crds::{Gateway, GatewayConfig, GatewayTarget};
-use toolyard_gateway::compile::gateway::{
-    CompileContext, Compiled, ResolvedRefs, TargetReport, compile,
-};
 use toolyard_operator::render::{self, DESIRED_HASH_ANNOTATION, Names, Settings};
 use toolyard_operator::status::{
     self, Desired, GatewayOutcome, Replicas, condition, merge_conditions,

@@ -8,10 +8,10 @@ use serde_json::{Map, Value};
 use toolyard_crds::config::{Endpoint, SecurityConfig};
 use toolyard_crds::gateway::HttpMethod;
 
-use super::http::{host_refused, read_body, send, sign, without_url};
 use super::result::{self, ErrorKind, ToolOutcome};
+use super::transport::{host_refused, read_body, send, sign, without_url};
+use crate::outbound::credentials::ResolvedCredentials;
 use crate::runtime::Found;
-use crate::runtime::snapshot::ResolvedCredentials;
 
 /// Makes the call of `operation`.
 pub async fn call(

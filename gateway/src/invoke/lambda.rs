@@ -17,8 +17,9 @@ use toolyard_crds::config::{GatewaySettings, SecurityConfig};
 
 use super::CallContext;
 use super::result::{self, ErrorKind, ToolOutcome};
+use crate::outbound::credentials::ResolvedCredentials;
 use crate::runtime::Found;
-use crate::runtime::snapshot::ResolvedCredentials;
+use crate::runtime::endpoint::invoke_url;
 
 /// Lambda's synchronous invocation payload limit (request and response), bytes.
 pub const MAX_PAYLOAD_BYTES: u64 = 6 * 1024 * 1024;
@@ -28,45 +29,6 @@ const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
 
 /// Longest value kept in the client context (caller-chosen ids could otherwise fill the header).
 const MAX_CONTEXT_VALUE: usize = 256;
-
-/// Bytes kept as they are in a path segment (RFC 3986 unreserved).
-const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// The Invoke API URL of a function: `{endpoint}/2015-03-31/functions/{function}/invocations`,
-/// with the ARN's version or alias as `?Qualifier=`. The function is named by its unqualified ARN
-/// (which also selects the account), percent-encoded as one path segment.
-pub fn invoke_url(endpoint: &str, function_arn: &str) -> Result<reqwest::Url, String> {
-    let parts: Vec<&str> = function_arn.split(':').collect();
-    if parts.len() < 7 || parts.len() > 8 || parts[0] != "arn" || parts[2] != "lambda" {
-        return Err(format!(
-            "{function_arn:?} is not a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>[:qualifier])"
-        ));
-    }
-    let unqualified = parts[..7].join(":");
-    let mut url = reqwest::Url::parse(endpoint)
-        .map_err(|e| format!("the Lambda endpoint {endpoint:?} is not a URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!(
-            "the Lambda endpoint {endpoint:?} must be an http(s) URL with a host"
-        ));
-    }
-    // Encoded like the AWS SDKs do (`:` as `%3A`): every byte but RFC 3986's unreserved ones.
-    let function = percent_encoding::utf8_percent_encode(&unqualified, UNRESERVED);
-    let path = format!(
-        "{}/2015-03-31/functions/{function}/invocations",
-        url.path().trim_end_matches('/')
-    );
-    url.set_path(&path);
-    url.set_query(None);
-    if let Some(qualifier) = parts.get(7) {
-        url.query_pairs_mut().append_pair("Qualifier", qualifier);
-    }
-    Ok(url)
-}
 
 /// The `X-Amz-Client-Context` header value (base64 of the client-context JSON).
 pub fn client_context(
@@ -139,7 +101,7 @@ pub async fn call(
         );
     };
     // The regional endpoint and an override alike: the platform team's allow-list decides.
-    if let Some(refused) = super::http::host_refused(security, &url) {
+    if let Some(refused) = super::transport::host_refused(security, &url) {
         return refused;
     }
     let signer = match &runtime.credentials {
@@ -196,11 +158,11 @@ pub async fn call(
         }
     };
     if let Err(outcome) =
-        super::http::sign(signer, &mut request, runtime, &target.name, &tool.name).await
+        super::transport::sign(signer, &mut request, runtime, &target.name, &tool.name).await
     {
         return outcome;
     }
-    let response = match super::http::execute(
+    let response = match super::transport::execute(
         &runtime.client,
         request,
         runtime,
@@ -226,7 +188,7 @@ pub async fn call(
                 if debug {
                     format!(
                         "The Lambda Invoke request failed: {}",
-                        super::http::without_url(&e)
+                        super::transport::without_url(&e)
                     )
                 } else {
                     "The Lambda function could not be reached. Please retry later.".into()
@@ -244,7 +206,7 @@ pub async fn call(
     };
     let function_error = header("x-amz-function-error");
     let error_type = header("x-amzn-errortype");
-    let body = match super::http::read_body(
+    let body = match super::transport::read_body(
         response,
         security.max_response_bytes.min(MAX_PAYLOAD_BYTES),
         runtime,
@@ -373,13 +335,13 @@ mod tests {
 
     fn settings() -> GatewaySettings {
         let text = "apiVersion: toolyard.dev/v1alpha1\nkind: Gateway\nmetadata: {name: orders}\nspec:\n  inboundAuth: {none: {}}\n";
-        let mut m = crate::source::manifests::Manifests::default();
+        let mut m = toolyard_compile::manifests::Manifests::default();
         m.add_text(std::path::Path::new("g.yaml"), text).unwrap();
-        crate::compile::gateway::compile(
+        toolyard_compile::gateway::compile(
             &m.gateways[0],
             &[],
             &m.resolved_refs(),
-            &crate::compile::gateway::CompileContext::default(),
+            &toolyard_compile::gateway::CompileContext::default(),
         )
         .unwrap()
         .config

@@ -8,6 +8,7 @@ pub mod lambda;
 pub mod mcp;
 pub mod request;
 pub mod result;
+pub mod transport;
 
 use serde_json::{Map, Value};
 use toolyard_crds::config::CallPlan;

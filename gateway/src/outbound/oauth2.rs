@@ -15,7 +15,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toolyard_crds::target::ClientAuthMethod;
 
-use crate::source::manifests::SecretValue;
+use toolyard_compile::manifests::SecretValue;
 
 /// Time limit of one token or discovery request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -467,8 +467,8 @@ mod tests {
     /// gets a token source.
     #[test]
     fn compiled_oauth2_credentials_reference_the_gateway_secret() {
-        use crate::compile::gateway::{CompileContext, compile};
-        use crate::source::manifests::Manifests;
+        use toolyard_compile::gateway::{CompileContext, compile};
+        use toolyard_compile::manifests::Manifests;
         use toolyard_crds::config::{OutboundCredentials, SecretValueRef};
         let text = "apiVersion: toolyard.dev/v1alpha1\nkind: Gateway\nmetadata: {name: g}\nspec:\n  inboundAuth: {none: {}}\n---\napiVersion: toolyard.dev/v1alpha1\nkind: GatewayTarget\nmetadata: {name: t}\nspec:\n  gatewayRef: {name: g}\n  openApi:\n    baseUrl: https://api.example.com\n    schema:\n      inline: '{\"openapi\": \"3.0.3\", \"info\": {\"title\": \"t\", \"version\": \"1\"}, \"paths\": {\"/x\": {\"get\": {\"operationId\": \"x\", \"responses\": {\"200\": {\"description\": \"ok\"}}}}}}'\n  credentials:\n    oauth2:\n      tokenUrl: https://idp.example.com/token\n      clientIdRef: {name: idp, key: id}\n      clientSecretRef: {name: idp, key: secret}\n      scopes: [a]\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: idp}\nstringData: {id: the-client, secret: s3cr3t-value}\n";
         let mut m = Manifests::default();
@@ -512,7 +512,7 @@ mod tests {
             crate::runtime::Snapshot::build(compiled.config, &m.secrets, 1, None).expect("builds");
         assert!(matches!(
             snapshot.targets[0].credentials,
-            Some(crate::runtime::snapshot::ResolvedCredentials::OAuth2(_))
+            Some(crate::outbound::credentials::ResolvedCredentials::OAuth2(_))
         ));
     }
 

@@ -10,8 +10,8 @@ use toolyard_crds::{CONFIG_VERSION, GatewayConfig};
 
 use super::search::{EmbedderFactory, EmbeddingStatus, SearchEmbeddings};
 use super::snapshot::{Snapshot, SnapshotError};
-use crate::source::manifests::SecretValues;
 use crate::upstream::{Handles, Upstreams};
+use toolyard_compile::manifests::SecretValues;
 
 /// How long the refresher waits after an upstream catalog change before rebuilding, so upstreams
 /// syncing at the same moment cause one rebuild (and one list-changed) instead of several.
@@ -204,7 +204,10 @@ impl Runtime {
         let previous = self.current.load_full();
         let generation = previous.as_ref().map_or(1, |p| p.generation + 1);
         let started = std::time::Instant::now();
-        let handles = self.upstreams.prepare(&config, secrets)?;
+        let handles = self
+            .upstreams
+            .prepare(&config, secrets)
+            .map_err(SnapshotError::from)?;
         // Keep the config for rebuilds only when upstream catalogs can change it (a copy of a
         // large OpenAPI-only config would double its memory for nothing).
         let base = (!handles.is_empty()).then(|| (config.clone(), secrets.clone()));

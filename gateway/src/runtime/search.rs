@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use toolyard_crds::config::EmbeddingConfig;
 
 use crate::search::embed::{EmbedError, Embedder, EmbeddingCache};
-use crate::source::manifests::SecretValues;
+use toolyard_compile::manifests::SecretValues;
 
 /// Builds the embedder for a config (tests replace it with a fake).
 pub type EmbedderFactory =
@@ -442,12 +442,12 @@ stringData: {token: sk-test}
     fn operator_compile_points_the_api_key_at_the_gateways_own_secret() {
         let dir = temp_dir("operator");
         write(&dir, &[("g.yaml", GATEWAY.to_string())]);
-        let manifests = crate::source::manifests::Manifests::load(&dir).unwrap();
-        let ctx = crate::compile::gateway::CompileContext {
+        let manifests = toolyard_compile::manifests::Manifests::load(&dir).unwrap();
+        let ctx = toolyard_compile::gateway::CompileContext {
             credentials_secret: Some("g-toolyard-credentials".into()),
             ..Default::default()
         };
-        let compiled = crate::compile::gateway::compile(
+        let compiled = toolyard_compile::gateway::compile(
             &manifests.gateways[0],
             &[],
             &manifests.resolved_refs(),
@@ -479,7 +479,7 @@ stringData: {token: sk-test}
         ));
         secrets.insert(
             ("g-toolyard-credentials".into(), "embed-key.token".into()),
-            crate::source::manifests::SecretValue("sk".into()),
+            toolyard_compile::manifests::SecretValue("sk".into()),
         );
         assert!(default_factory(&config, &secrets).is_ok());
         let _ = std::fs::remove_dir_all(&dir);

@@ -8,36 +8,13 @@ use std::time::{Duration, Instant};
 
 use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool, ToolAnnotations};
 use serde_json::Value;
-use toolyard_crds::config::{
-    Endpoint, GatewayConfig, OutboundCredentials, TargetConfig, ToolConfig,
-};
+use toolyard_crds::config::{Endpoint, GatewayConfig, TargetConfig, ToolConfig};
 
 use super::search::SearchEmbeddings;
+use crate::outbound::credentials::{CredentialsError, ResolvedCredentials, resolve_credentials};
 use crate::search::{SearchIndex, ToolText};
-use crate::source::manifests::{SecretValue, SecretValues};
 use crate::upstream::{Handles, UpstreamHandle, catalog as upstream_catalog};
-
-/// Credentials with secret values resolved.
-#[derive(Clone, Debug)]
-pub enum ResolvedCredentials {
-    /// A static key sent in a header or query parameter.
-    ApiKey {
-        /// `true`: header; `false`: query parameter.
-        in_header: bool,
-        /// Header or parameter name.
-        name: String,
-        /// Prefix + key.
-        value: SecretValue,
-    },
-    /// AWS SigV4 with the gateway's AWS identity (`gatewayIamRole`; Lambda targets default to
-    /// it with service `lambda` and the function's region).
-    AwsSigV4(crate::aws::Signer),
-    /// OAuth 2.0 client credentials: a cached, refreshed token source (kept across reloads
-    /// while its settings are unchanged).
-    OAuth2(Arc<crate::outbound::oauth2::TokenSource>),
-    /// Not yet supported by this data plane: calls fail with this message.
-    Unsupported(String),
-}
+use toolyard_compile::manifests::SecretValues;
 
 /// A token bucket.
 #[derive(Debug)]
@@ -162,18 +139,9 @@ pub struct Snapshot {
 /// Why a snapshot could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
-    /// A referenced secret value is missing.
-    #[error(
-        "targets[{target}].credentials: Secret {secret} has no key {key:?}; create it or fix the reference"
-    )]
-    MissingSecret {
-        /// Target name.
-        target: String,
-        /// Secret name.
-        secret: String,
-        /// Key.
-        key: String,
-    },
+    /// A target's outbound credentials could not be resolved (a referenced secret is missing).
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
     /// An HTTP client could not be built.
     #[error("targets[{target}]: failed to build the HTTP client: {message}")]
     Client {
@@ -442,7 +410,15 @@ fn target_runtime(
                 message: e.to_string(),
             })?,
     };
-    let credentials = resolve_credentials(target, secrets, previous)?;
+    let previous_credentials = previous.and_then(|p| {
+        p.config
+            .targets
+            .iter()
+            .position(|t| t.name == target.name)
+            .and_then(|i| p.targets.get(i))
+            .and_then(|rt| rt.credentials.as_ref())
+    });
+    let credentials = resolve_credentials(target, secrets, previous_credentials)?;
     let limiter = target.rate_limit.as_ref().map(|r| {
         Arc::new(RateLimiter::new(
             r.requests_per_second,
@@ -453,7 +429,7 @@ fn target_runtime(
         Endpoint::Http { base_url } => reqwest::Url::parse(base_url).ok(),
         Endpoint::Lambda {
             function_arn, url, ..
-        } => crate::invoke::lambda::invoke_url(url, function_arn).ok(),
+        } => super::endpoint::invoke_url(url, function_arn).ok(),
         _ => None,
     };
     let call_log = crate::logging::CallLog::new(target, credentials.as_ref(), secrets);
@@ -467,125 +443,6 @@ fn target_runtime(
         upstream: None,
         call_log,
     })
-}
-
-/// The target's outbound credentials with secret values filled in (an OAuth2 token source is
-/// reused from `previous` while its settings are unchanged).
-pub fn resolve_credentials(
-    target: &TargetConfig,
-    secrets: &SecretValues,
-    previous: Option<&Snapshot>,
-) -> Result<Option<ResolvedCredentials>, SnapshotError> {
-    Ok(match &target.credentials {
-        Some(OutboundCredentials::ApiKey {
-            value,
-            location,
-            parameter_name,
-            prefix,
-        }) => {
-            let secret = secrets
-                .get(&(value.secret.clone(), value.key.clone()))
-                .ok_or_else(|| SnapshotError::MissingSecret {
-                    target: target.name.clone(),
-                    secret: value.secret.clone(),
-                    key: value.key.clone(),
-                })?;
-            Some(ResolvedCredentials::ApiKey {
-                in_header: *location == toolyard_crds::target::ApiKeyLocation::Header,
-                name: parameter_name.clone(),
-                value: SecretValue(format!(
-                    "{prefix}{}",
-                    secret.0.trim_end_matches(['\n', '\r'])
-                )),
-            })
-        }
-        Some(OutboundCredentials::OAuth2 { .. }) => {
-            Some(oauth2_credentials(target, secrets, previous)?)
-        }
-        Some(OutboundCredentials::AwsSigV4 { service, region }) => Some(
-            ResolvedCredentials::AwsSigV4(crate::aws::Signer::new(service, region)),
-        ),
-        // Lambda is only reachable with SigV4: without explicit credentials a Lambda target
-        // signs for `lambda` in the function's region (AgentCore's GATEWAY_IAM_ROLE default).
-        None => match &target.endpoint {
-            Endpoint::Lambda { region, .. } => Some(ResolvedCredentials::AwsSigV4(
-                crate::aws::Signer::new("lambda", region),
-            )),
-            _ => None,
-        },
-    })
-}
-
-/// The OAuth2 token source of a target, reusing the previous snapshot's (and so its cached
-/// token) when every setting, secrets included, is unchanged.
-fn oauth2_credentials(
-    target: &TargetConfig,
-    secrets: &SecretValues,
-    previous: Option<&Snapshot>,
-) -> Result<ResolvedCredentials, SnapshotError> {
-    use crate::outbound::oauth2::{OAuth2Settings, TokenSource};
-    let Some(OutboundCredentials::OAuth2 {
-        token_url,
-        discovery_url,
-        client_id,
-        client_id_ref,
-        client_secret,
-        auth_method,
-        scopes,
-        audience,
-        resource,
-        custom_parameters,
-    }) = &target.credentials
-    else {
-        return Ok(ResolvedCredentials::Unsupported(
-            "the target has no OAuth2 credentials".into(),
-        ));
-    };
-    let lookup = |r: &toolyard_crds::config::SecretValueRef| {
-        secrets
-            .get(&(r.secret.clone(), r.key.clone()))
-            .map(|v| SecretValue(v.0.trim_end_matches(['\n', '\r']).to_string()))
-            .ok_or_else(|| SnapshotError::MissingSecret {
-                target: target.name.clone(),
-                secret: r.secret.clone(),
-                key: r.key.clone(),
-            })
-    };
-    let client_id = match (client_id, client_id_ref) {
-        (Some(id), _) => SecretValue(id.clone()),
-        (None, Some(r)) => lookup(r)?,
-        (None, None) => SecretValue(String::new()),
-    };
-    let settings = OAuth2Settings {
-        token_url: token_url.clone(),
-        discovery_url: discovery_url.clone(),
-        client_id,
-        client_secret: lookup(client_secret)?,
-        auth_method: *auth_method,
-        scopes: scopes.clone(),
-        audience: audience.clone(),
-        resource: resource.clone(),
-        custom_parameters: custom_parameters.clone(),
-    };
-    let fingerprint = settings.fingerprint();
-    let reused = previous.and_then(|p| {
-        p.config
-            .targets
-            .iter()
-            .position(|t| t.name == target.name)
-            .and_then(|i| p.targets.get(i))
-            .and_then(|rt| match &rt.credentials {
-                Some(ResolvedCredentials::OAuth2(source))
-                    if source.fingerprint() == fingerprint =>
-                {
-                    Some(source.clone())
-                }
-                _ => None,
-            })
-    });
-    Ok(ResolvedCredentials::OAuth2(
-        reused.unwrap_or_else(|| Arc::new(TokenSource::new(settings))),
-    ))
 }
 
 fn as_object(value: &Value) -> Arc<serde_json::Map<String, Value>> {

@@ -27,10 +27,10 @@ use kube::{Api, Client};
 use sha2::{Digest, Sha256};
 use toolyard_crds::GatewayConfig;
 
-use super::manifests::{SecretValue, SecretValues};
 use super::report::Observed;
 use crate::admin::Metrics;
 use crate::runtime::{ReloadError, Runtime};
+use toolyard_compile::manifests::{SecretValue, SecretValues};
 
 /// Key of the JSON config in the ConfigMap's `data`.
 pub const CONFIG_KEY: &str = "config.json";

@@ -1,10 +1,8 @@
-//! Where the gateway's configuration comes from: standalone manifests (a folder of YAML) or, in a
-//! cluster, the config objects the operator writes.
+//! Where the gateway's configuration comes from: standalone manifests (a folder of YAML, parsed by
+//! `toolyard_compile::manifests`) or, in a cluster, the config objects the operator writes.
 
 #[cfg(feature = "kube")]
 pub mod kube;
-pub mod manifests;
 #[cfg(feature = "kube")]
 pub mod report;
-#[cfg(feature = "server")]
 pub mod watch;

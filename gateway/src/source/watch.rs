@@ -10,10 +10,10 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use toolyard_crds::GatewayConfig;
 
-use super::manifests::{Manifests, SecretValues};
 use crate::admin::Metrics;
-use crate::compile::gateway::{CompileContext, TargetReport, compile};
 use crate::runtime::{ReloadError, Runtime};
+use toolyard_compile::gateway::{CompileContext, TargetReport, compile};
+use toolyard_compile::manifests::{Manifests, SecretValues};
 
 /// Quiet period after the last file event before reloading.
 const DEBOUNCE: Duration = Duration::from_millis(150);

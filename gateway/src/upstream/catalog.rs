@@ -10,7 +10,7 @@ use serde_json::Value;
 use toolyard_crds::config::{CallPlan, Endpoint, TargetConfig, ToolConfig};
 use toolyard_crds::target::PrefixMode;
 
-use crate::compile::naming;
+use toolyard_compile::naming;
 
 /// Whether served names of this target carry its prefix.
 pub fn uses_prefix(target: &TargetConfig) -> bool {

@@ -27,7 +27,7 @@ use toolyard_crds::target::McpTransport;
 use super::mrtr::{Kind, Round};
 use super::sse::SseTransport;
 use super::{UpstreamError, UpstreamHandle};
-use crate::runtime::snapshot::ResolvedCredentials;
+use crate::outbound::credentials::ResolvedCredentials;
 
 /// Where progress of an in-flight upstream call goes: the token of the upstream request →
 /// (the downstream session's peer, the downstream caller's own token).
@@ -385,7 +385,7 @@ pub async fn connect(
 ) -> Result<RunningService<RoleClient, UpstreamClient>, UpstreamError> {
     let mut url = handle.url.clone();
     let mut api_key_query: Option<(String, String)> = None;
-    let mut headers = reqwest13::header::HeaderMap::new();
+    let mut headers = reqwest::header::HeaderMap::new();
     match &handle.credentials {
         None => {}
         Some(ResolvedCredentials::ApiKey {
@@ -393,13 +393,13 @@ pub async fn connect(
             name,
             value,
         }) => {
-            let name = reqwest13::header::HeaderName::from_bytes(name.as_bytes()).map_err(|e| {
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|e| {
                 UpstreamError::Client {
                     target: handle.target.clone(),
                     message: format!("credentials header name: {e}"),
                 }
             })?;
-            let mut value = reqwest13::header::HeaderValue::from_str(&value.0).map_err(|_| {
+            let mut value = reqwest::header::HeaderValue::from_str(&value.0).map_err(|_| {
                 UpstreamError::Client {
                     target: handle.target.clone(),
                     message: "the API key is not a valid header value".into(),
@@ -428,15 +428,13 @@ pub async fn connect(
                 target: handle.target.clone(),
                 message: format!("could not obtain an OAuth2 access token: {e}"),
             })?;
-            let mut value =
-                reqwest13::header::HeaderValue::from_str(&format!("Bearer {}", token.0)).map_err(
-                    |_| UpstreamError::Client {
-                        target: handle.target.clone(),
-                        message: "the OAuth2 access token is not a valid header value".into(),
-                    },
-                )?;
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.0))
+                .map_err(|_| UpstreamError::Client {
+                    target: handle.target.clone(),
+                    message: "the OAuth2 access token is not a valid header value".into(),
+                })?;
             value.set_sensitive(true);
-            headers.insert(reqwest13::header::AUTHORIZATION, value);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
         }
         Some(ResolvedCredentials::AwsSigV4(_)) => {
             return Err(UpstreamError::Client {
@@ -455,10 +453,10 @@ pub async fn connect(
     // reqwest 0.13 is built without a bundled crypto provider: use the process-wide one, ring
     // (the same the in-cluster client uses); installing twice is a harmless no-op error.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest13::Client::builder()
+    let client = reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .default_headers(headers)
-        .redirect(reqwest13::redirect::Policy::none())
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("toolyard-gateway/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| UpstreamError::Client {

@@ -28,8 +28,8 @@ use tokio::sync::Notify;
 use toolyard_crds::config::{Endpoint, GatewayConfig, TargetConfig};
 use toolyard_crds::target::McpTransport;
 
-use crate::runtime::snapshot::{ResolvedCredentials, SnapshotError, resolve_credentials};
-use crate::source::manifests::SecretValues;
+use crate::outbound::credentials::{CredentialsError, ResolvedCredentials, resolve_credentials};
+use toolyard_compile::manifests::SecretValues;
 
 pub use client::{InFlight, ProgressRoutes};
 
@@ -331,7 +331,7 @@ impl Upstreams {
         &self,
         config: &GatewayConfig,
         secrets: &SecretValues,
-    ) -> Result<Handles, SnapshotError> {
+    ) -> Result<Handles, CredentialsError> {
         let current = self.current();
         let mut out = Handles::new();
         for target in &config.targets {

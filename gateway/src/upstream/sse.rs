@@ -103,7 +103,7 @@ impl EventParser {
 
 /// An open HTTP+SSE connection to an upstream.
 pub struct SseTransport {
-    client: reqwest13::Client,
+    client: reqwest::Client,
     post_url: String,
     messages: mpsc::Receiver<RxJsonRpcMessage<RoleClient>>,
     reader: tokio::task::JoinHandle<()>,
@@ -119,7 +119,7 @@ impl Drop for SseTransport {
 /// (the credentials the client carries must not go elsewhere). `extra_query` (a query-parameter
 /// API key) is appended.
 fn resolve_endpoint(
-    sse_url: &reqwest13::Url,
+    sse_url: &reqwest::Url,
     endpoint: &str,
     extra_query: Option<&(String, String)>,
 ) -> Result<String, SseError> {
@@ -140,13 +140,13 @@ impl SseTransport {
     /// `client` carries the target's credential headers; `api_key_query` a query-parameter API
     /// key, which the POST URL gets too.
     pub async fn connect(
-        client: reqwest13::Client,
+        client: reqwest::Client,
         url: &str,
         api_key_query: Option<(String, String)>,
         timeout: Duration,
     ) -> Result<Self, SseError> {
         let mut sse_url =
-            reqwest13::Url::parse(url).map_err(|_| SseError::BadEndpoint(url.to_string()))?;
+            reqwest::Url::parse(url).map_err(|_| SseError::BadEndpoint(url.to_string()))?;
         if let Some((name, value)) = &api_key_query {
             sse_url.query_pairs_mut().append_pair(name, value);
         }
@@ -154,7 +154,7 @@ impl SseTransport {
             timeout,
             client
                 .get(sse_url.clone())
-                .header(reqwest13::header::ACCEPT, "text/event-stream")
+                .header(reqwest::header::ACCEPT, "text/event-stream")
                 .send(),
         )
         .await
@@ -162,7 +162,7 @@ impl SseTransport {
         .map_err(|e| SseError::Connect(e.without_url().to_string()))?;
         let content_type = response
             .headers()
-            .get(reqwest13::header::CONTENT_TYPE)
+            .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
@@ -294,7 +294,7 @@ mod tests {
     #[test]
     fn the_endpoint_must_stay_on_the_same_origin() {
         let base =
-            reqwest13::Url::parse("http://127.0.0.1:8000/sse").unwrap_or_else(|e| panic!("{e}"));
+            reqwest::Url::parse("http://127.0.0.1:8000/sse").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             resolve_endpoint(&base, "/messages/?session_id=1", None).ok(),
             Some("http://127.0.0.1:8000/messages/?session_id=1".to_string())

@@ -6,7 +6,6 @@
 
 #[cfg(feature = "embeddings")]
 pub mod local;
-#[cfg(feature = "server")]
 pub mod openai;
 
 use std::collections::{HashMap, HashSet};

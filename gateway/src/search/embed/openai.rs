@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{BoxFuture, EmbedError, Embedder};
-use crate::source::manifests::SecretValue;
+use toolyard_compile::manifests::SecretValue;
 
 /// Time limit of one embeddings request.
 const TIMEOUT: Duration = Duration::from_secs(60);

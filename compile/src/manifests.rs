@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use toolyard_crds::{Gateway, GatewayTarget};
 
-use crate::compile::gateway::ResolvedRefs;
+use crate::gateway::ResolvedRefs;
 
 /// A secret value; `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq)]

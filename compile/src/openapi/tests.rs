@@ -10,7 +10,7 @@ use toolyard_crds::config::{
 use toolyard_crds::gateway::HttpMethod;
 
 use super::{CompiledApi, OpenApiError, OpenApiInput, compile};
-use crate::compile::SourceTool;
+use crate::SourceTool;
 
 fn compile_with(
     document: &str,

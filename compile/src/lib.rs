@@ -1,10 +1,17 @@
-//! The compile library: Gateway + GatewayTargets (+ the documents they reference) → the compiled
-//! gateway config. Pure functions, no I/O: the operator uses it to validate and report status, the
-//! gateway (standalone) to build its routes.
+//! Toolyard's compile library: Gateway + GatewayTargets (+ the documents they reference: OpenAPI,
+//! Smithy, Lambda tool schemas, upstream MCP catalogs) → the compiled gateway config
+//! (`toolyard_crds::config::GatewayConfig`) and a per-target report. The operator uses it to
+//! validate and report status, the gateway (standalone) to build its routes.
+//!
+//! Pure functions and synchronous code only. This crate must not depend on tokio, an HTTP client
+//! (reqwest), the kube client or either of its users (`toolyard-operator`, `toolyard-gateway`):
+//! `tests/src/layers.rs` fails if it gains one of them, directly or transitively. The only I/O is
+//! [`manifests`] reading a folder of YAML from the local file system (standalone mode's input).
 
 pub mod duration;
 pub mod gateway;
 pub mod lambda;
+pub mod manifests;
 pub mod naming;
 pub mod openapi;
 pub mod smithy;

@@ -5,9 +5,9 @@
 //! then run this ignored-by-default test explicitly:
 //!
 //! ```sh
-//! gateway/tests/fixtures/openapi/fetch-real-specs.sh
+//! compile/tests/fixtures/openapi/fetch-real-specs.sh
 //! TOOLYARD_REAL_SPECS=~/.cache/toolyard/real-specs \
-//!   cargo test -p toolyard-gateway --test openapi_real_specs -- --include-ignored --nocapture
+//!   cargo test -p toolyard-compile --test openapi_real_specs -- --include-ignored --nocapture
 //! ```
 //!
 //! It prints a table of tools made and operations skipped per document.
@@ -19,8 +19,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::Value;
+use toolyard_compile::openapi::{CompiledApi, OpenApiError, OpenApiInput, compile};
 use toolyard_crds::config::{BodyShape, CallPlan, ParamLocation};
-use toolyard_gateway::compile::openapi::{CompiledApi, OpenApiError, OpenApiInput, compile};
 
 /// Fewer documents than this means the fetch went wrong.
 const MIN_SPECS: usize = 20;
@@ -37,11 +37,11 @@ struct Row {
 }
 
 #[test]
-#[ignore = "needs real specs: run gateway/tests/fixtures/openapi/fetch-real-specs.sh"]
+#[ignore = "needs real specs: run compile/tests/fixtures/openapi/fetch-real-specs.sh"]
 fn real_specs_compile() {
     let Some(dir) = std::env::var_os("TOOLYARD_REAL_SPECS") else {
         panic!(
-            "TOOLYARD_REAL_SPECS is not set: run gateway/tests/fixtures/openapi/fetch-real-specs.sh \
+            "TOOLYARD_REAL_SPECS is not set: run compile/tests/fixtures/openapi/fetch-real-specs.sh \
              and set it to the directory it prints"
         );
     };

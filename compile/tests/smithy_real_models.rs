@@ -7,7 +7,7 @@
 //!
 //! ```sh
 //! TOOLYARD_SMITHY_MODELS=~/.cache/toolyard/smithy-models \
-//!   cargo test -p toolyard-gateway --test smithy_real_models -- --include-ignored --nocapture
+//!   cargo test -p toolyard-compile --test smithy_real_models -- --include-ignored --nocapture
 //! ```
 //!
 //! `TOOLYARD_SMITHY_MIN_MODELS` (default 2, the number of pinned downloads) is the fewest models
@@ -20,8 +20,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::Value;
+use toolyard_compile::smithy::{CompiledSmithy, SmithyInput, compile};
 use toolyard_crds::config::{CallPlan, Endpoint};
-use toolyard_gateway::compile::smithy::{CompiledSmithy, SmithyInput, compile};
 
 #[test]
 #[ignore = "needs real models: run tests/gateway/setup.sh (setup.d/smithy.sh)"]

@@ -7,7 +7,7 @@ use toolyard_crds::config::{
 use toolyard_crds::gateway::HttpMethod;
 
 use super::{CompiledSmithy, SmithyError, SmithyInput, compile};
-use crate::compile::SourceTool;
+use crate::SourceTool;
 
 fn model(protocol: &str, shapes: Value) -> String {
     let mut all = json!({

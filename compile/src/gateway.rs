@@ -828,7 +828,7 @@ fn credentials(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::manifests::Manifests;
+    use crate::manifests::Manifests;
     use std::path::Path;
 
     const GATEWAY: &str = "apiVersion: toolyard.dev/v1alpha1\nkind: Gateway\nmetadata: {name: g}\nspec:\n  inboundAuth: {none: {}}\n  search: {type: Semantic}\n";
