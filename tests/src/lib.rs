@@ -945,6 +945,9 @@ impl LocalProcess {
 }
 
 #[cfg(test)]
+mod layers;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
