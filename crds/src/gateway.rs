@@ -418,6 +418,8 @@ pub enum ExceptionLevel {
 /// Settings of the gateway Deployment.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("!has(self.preStopDelaySeconds) || !has(self.terminationGracePeriodSeconds) || self.preStopDelaySeconds + 5 <= self.terminationGracePeriodSeconds")
+    .message("deployment: terminationGracePeriodSeconds must be at least preStopDelaySeconds + 5 (the gateway drains and finishes in-flight calls after the delay)"))]
 pub struct DeploymentSettings {
     /// Number of gateway pods, 0-100. Default 1. Any replica serves any request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -459,6 +461,18 @@ pub struct DeploymentSettings {
     /// OpenTelemetry tracing of the gateway pods (OTLP/HTTP). Off when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing: Option<TracingSettings>,
+    /// Seconds a gateway pod keeps serving after Kubernetes starts deleting it, before the
+    /// process gets SIGTERM (a `preStop` sleep), so Services stop sending it new connections
+    /// first. 0-120, default 5; 0: no delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 120))]
+    pub pre_stop_delay_seconds: Option<i32>,
+    /// How long Kubernetes waits for a deleted gateway pod (the preStop delay, the drain and the
+    /// in-flight calls) before killing it: the pods' `terminationGracePeriodSeconds`. 5-3600,
+    /// default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 5, max = 3600))]
+    pub termination_grace_period_seconds: Option<i32>,
 }
 
 /// The gateway's HorizontalPodAutoscaler (autoscaling/v2, CPU utilization).

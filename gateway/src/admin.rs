@@ -1,6 +1,7 @@
 //! The admin endpoints, on their own port so they are never exposed with the MCP Service:
-//! `/healthz` (the process runs), `/readyz` (a config is served; JSON detail with the revision,
-//! generation and last reload error) and `/metrics` (Prometheus text).
+//! `/healthz` (the process runs), `/readyz` (a config is served and the process is not shutting
+//! down; JSON detail with the revision, generation and last reload error) and `/metrics`
+//! (Prometheus text).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::drain::Draining;
 use crate::runtime::Runtime;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -254,22 +256,30 @@ impl Metrics {
 struct AdminState {
     runtime: Arc<Runtime>,
     metrics: Arc<Metrics>,
+    draining: Draining,
 }
 
-/// The admin router.
-pub fn router(runtime: Arc<Runtime>, metrics: Arc<Metrics>) -> Router {
+/// The admin router. `/readyz` fails once `draining` is set (see [`crate::drain`]).
+pub fn router(runtime: Arc<Runtime>, metrics: Arc<Metrics>, draining: Draining) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .with_state(AdminState { runtime, metrics })
+        .with_state(AdminState {
+            runtime,
+            metrics,
+            draining,
+        })
 }
 
 async fn readyz(State(state): State<AdminState>) -> Response {
     let status = state.runtime.status();
     let snapshot = state.runtime.snapshot();
+    let draining = state.draining.is_set();
+    let ready = snapshot.is_some() && !draining;
     let body = serde_json::json!({
-        "ready": snapshot.is_some(),
+        "ready": ready,
+        "draining": draining,
         "revision": snapshot.as_ref().map(|s| s.config.revision.clone()),
         "generation": snapshot.as_ref().map(|s| s.generation),
         "tools": snapshot.as_ref().map(|s| s.tools.len()),
@@ -277,7 +287,7 @@ async fn readyz(State(state): State<AdminState>) -> Response {
         "upstreams": state.runtime.upstreams.statuses(),
         "upstreamSkipped": snapshot.as_ref().map(|s| s.upstream_skipped.clone()).unwrap_or_default(),
     });
-    let code = if snapshot.is_some() {
+    let code = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -10,7 +10,8 @@
 //! - below them the parts a snapshot holds: `upstream` (sessions with upstream MCP servers),
 //!   `outbound` (outbound credentials), `aws`, `auth` (inbound authentication), `search`;
 //! - `logging` and `telemetry` are leaves: everything may use them, they use nothing back;
-//! - `source` (where the config comes from) and `admin` feed the runtime from the side.
+//! - `source` (where the config comes from) and `admin` feed the runtime from the side; `drain`
+//!   (graceful termination) is shared by the admin and MCP routers.
 //!
 //! This crate must not be a dependency of `toolyard-operator` (`tests/src/layers.rs` checks it);
 //! what both need lives in `toolyard-compile` or `toolyard-crds`.
@@ -18,6 +19,7 @@
 pub mod admin;
 pub mod auth;
 pub mod aws;
+pub mod drain;
 pub mod invoke;
 pub mod logging;
 pub mod mcp;

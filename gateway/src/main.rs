@@ -5,10 +5,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use clap::Parser;
 use toolyard_gateway::admin::{self, Metrics};
+use toolyard_gateway::drain::{self, Draining};
 use toolyard_gateway::mcp;
 use toolyard_gateway::mcp::session::{SessionKey, SignedSessions};
 use toolyard_gateway::runtime::Runtime;
@@ -71,6 +73,14 @@ struct Args {
     /// is generated: sessions are then valid on this process only.
     #[arg(long, env = "TOOLYARD_SESSION_KEY", hide_env_values = true)]
     session_key: Option<String>,
+    /// On SIGTERM, seconds to keep accepting connections after `/readyz` starts failing, so
+    /// load balancers and kube-proxy stop sending new ones first (SIGINT skips the wait).
+    #[arg(long, default_value_t = 3, env = "TOOLYARD_DRAIN_SECONDS")]
+    drain_seconds: u64,
+    /// After the drain, at most this many seconds for in-flight requests (and open streams) to
+    /// finish before the process exits.
+    #[arg(long, default_value_t = 20, env = "TOOLYARD_SHUTDOWN_TIMEOUT_SECONDS")]
+    shutdown_timeout_seconds: u64,
     /// Log line format: `text` (default) or `json` (one JSON object per line).
     #[arg(long, value_enum, env = "TOOLYARD_LOG_FORMAT")]
     log_format: Option<LogFormat>,
@@ -204,14 +214,54 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         let _ = tcp.set_nodelay(true);
     });
 
-    let mcp_app = mcp::http::router(runtime.clone(), metrics.clone(), max_body, sessions);
-    let admin_app = admin::router(runtime.clone(), metrics.clone());
-    let shutdown = shutdown_signal();
-    tokio::select! {
-        r = axum::serve(mcp_listener, mcp_app).with_graceful_shutdown(shutdown) => r?,
-        r = axum::serve(admin_listener, admin_app) => r?,
-        r = watcher => r??,
+    // Graceful termination, see `toolyard_gateway::drain`.
+    let draining = Draining::default();
+    let mcp_app = mcp::http::router(runtime.clone(), metrics.clone(), max_body, sessions).layer(
+        axum::middleware::from_fn_with_state(draining.clone(), drain::close_connections),
+    );
+    let admin_app = admin::router(runtime.clone(), metrics.clone(), draining.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mcp_server = axum::serve(mcp_listener, mcp_app).with_graceful_shutdown(async {
+        let _ = stopped.await;
+    });
+    let mut mcp_server = std::pin::pin!(mcp_server.into_future());
+    let mut admin_server = tokio::spawn(axum::serve(admin_listener, admin_app).into_future());
+    let mut watcher = watcher;
+    let signal = tokio::select! {
+        r = &mut mcp_server => return Ok(r?),
+        r = &mut admin_server => return Ok(r??),
+        r = &mut watcher => return r?,
+        s = shutdown_signal() => s,
+    };
+    draining.start();
+    if signal == Signal::Terminate && args.drain_seconds > 0 {
+        tracing::info!(
+            drain_seconds = args.drain_seconds,
+            "SIGTERM: not ready any more; accepting connections for the drain window"
+        );
+        tokio::select! {
+            r = &mut mcp_server => return Ok(r?),
+            _ = tokio::time::sleep(Duration::from_secs(args.drain_seconds)) => {}
+        }
     }
+    tracing::info!(
+        timeout_seconds = args.shutdown_timeout_seconds,
+        "not accepting any more; waiting for in-flight requests"
+    );
+    let _ = stop.send(());
+    match tokio::time::timeout(
+        Duration::from_secs(args.shutdown_timeout_seconds),
+        &mut mcp_server,
+    )
+    .await
+    {
+        Ok(r) => r?,
+        Err(_) => tracing::warn!(
+            timeout_seconds = args.shutdown_timeout_seconds,
+            "requests were still in flight at the shutdown timeout; exiting anyway"
+        ),
+    }
+    admin_server.abort();
     Ok(())
 }
 
@@ -276,19 +326,28 @@ async fn in_cluster(
     anyhow::bail!("--config is required (this build has no in-cluster mode)")
 }
 
+/// The signal that ends the process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Signal {
+    /// SIGTERM: what Kubernetes sends; the process drains first.
+    Terminate,
+    /// SIGINT (Ctrl-C): stop accepting at once, finish in-flight requests.
+    Interrupt,
+}
+
 /// Resolves on SIGINT or SIGTERM (what Kubernetes sends), so in-flight requests can finish.
-async fn shutdown_signal() {
+async fn shutdown_signal() -> Signal {
     #[cfg(unix)]
     {
         if let Ok(mut term) =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => Signal::Interrupt,
+                _ = term.recv() => Signal::Terminate,
+            };
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+    Signal::Interrupt
 }

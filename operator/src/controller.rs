@@ -13,7 +13,11 @@
 //!   differs from the stored one; Events on `Ready` transitions.
 //!
 //! Triggers: the Gateway, its children (owner references), its GatewayTargets (by `gatewayRef`),
-//! ConfigMaps/Secrets referenced by its targets or itself, and its pods (metadata-only watches).
+//! ConfigMaps/Secrets referenced by its targets or itself (metadata-only watches), and its pods and
+//! ReplicaSets. Pods are cached whole (their readiness and container states are in `status`;
+//! the cache drops `spec` and managed fields) and ReplicaSets as metadata, both only those
+//! labelled `app.kubernetes.io/name=toolyard-gateway`: a reconcile reads them from the caches,
+//! without an API call.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
@@ -21,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -142,6 +146,10 @@ pub struct Context {
     pub settings: render::Settings,
     /// Cache of every GatewayTarget in the watched namespaces.
     pub targets: Store<DeserializeGuard<GatewayTarget>>,
+    /// Cache of the gateway pods (without `spec`).
+    pub pods: Store<Pod>,
+    /// Cache of the gateway ReplicaSets' metadata.
+    pub replica_sets: Store<PartialObjectMeta<ReplicaSet>>,
     /// Publishes Events.
     pub recorder: Recorder,
     /// Reconcile and write counters.
@@ -378,8 +386,10 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
     };
 
     // 4. apply
-    let config_map = apply_children(&ctx.client, &ctx.metrics, &namespace, &children).await?;
-    let (replicas, syncs) = replica_reports(ctx, &namespace, &name, &config_map).await?;
+    let (config_map, deployment) =
+        apply_children(&ctx.client, &ctx.metrics, &namespace, &children).await?;
+    let (replicas, syncs) =
+        replica_reports(ctx, &namespace, &name, &config_map, &deployment).await?;
 
     // 5. status
     let failed_targets = compiled
@@ -423,15 +433,16 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
 }
 
 /// What the gateway's replicas report serving: the `served.toolyard.dev/*` annotations of its
-/// config ConfigMap, and its running pods; and their upstream sync results
-/// (`sync.toolyard.dev/*`, by replica key; a report that does not parse is ignored). Reports of
-/// pods that no longer exist are removed (only while some pod runs: gateways outside the
-/// Deployment have no pod to match).
+/// config ConfigMap, and the pods of its current Deployment (see [`crate::pods`]); and their
+/// upstream sync results (`sync.toolyard.dev/*`, by replica key; a report that does not parse is
+/// ignored). Reports of pods that no longer exist are removed (only while some current pod is
+/// ready: gateways run outside the Deployment, as in the test cluster, have no pod to match).
 async fn replica_reports(
     ctx: &Context,
     namespace: &str,
     gateway: &str,
     config_map: &ConfigMap,
+    deployment: &Deployment,
 ) -> Result<(status::Replicas, BTreeMap<String, SyncReport>), Error> {
     let reports: BTreeMap<String, String> = config_map
         .annotations()
@@ -455,36 +466,35 @@ async fn replica_reports(
             }
         })
         .collect();
-    let selector = render::selector_labels(gateway)
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
-    let listed = pods
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .map_err(|source| kube_error("list", "Pod", gateway, source))?;
-    let existing: BTreeSet<String> = listed
-        .items
-        .iter()
-        .map(|p| replica_key(&p.name_any()))
+    // Until both caches have their first full list they may miss pods: nothing is ready then
+    // (Programmed waits), and no report is removed as stale. Their first list triggers
+    // another reconcile.
+    let caches_ready = listed(&ctx.pods) && listed(&ctx.replica_sets);
+    let selector = render::selector_labels(gateway);
+    let selected =
+        |labels: &BTreeMap<String, String>| selector.iter().all(|(k, v)| labels.get(k) == Some(v));
+    let pods: Vec<Arc<Pod>> = ctx
+        .pods
+        .state()
+        .into_iter()
+        .filter(|p| p.metadata.namespace.as_deref() == Some(namespace) && selected(p.labels()))
         .collect();
-    let running: Vec<String> = listed
-        .items
-        .iter()
-        .filter(|p| {
-            p.metadata.deletion_timestamp.is_none()
-                && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
-        })
-        .map(|p| replica_key(&p.name_any()))
+    let sets: Vec<Arc<PartialObjectMeta<ReplicaSet>>> = ctx
+        .replica_sets
+        .state()
+        .into_iter()
+        .filter(|r| r.metadata.namespace.as_deref() == Some(namespace) && selected(r.labels()))
         .collect();
+    let hash = crate::pods::current_template_hash(deployment, sets.iter().map(|r| &r.metadata));
+    let current = crate::pods::current_pods(hash.as_deref(), pods.iter().map(|p| p.as_ref()));
+    let existing: BTreeSet<String> = pods.iter().map(|p| replica_key(&p.name_any())).collect();
     let stale: BTreeSet<&String> = reports
         .keys()
         .chain(syncs.keys())
         .filter(|k| !existing.contains(*k))
         .collect();
-    if !running.is_empty() && !stale.is_empty() {
+    let some_ready = current.iter().any(|p| p.ready);
+    if caches_ready && some_ready && !stale.is_empty() {
         let removals: serde_json::Map<String, serde_json::Value> = stale
             .iter()
             .flat_map(|k| {
@@ -508,7 +518,13 @@ async fn replica_reports(
             .await
             .map_err(|source| kube_error("write", "ConfigMap", &cm_name, source))?;
     }
-    Ok((status::Replicas { reports, running }, syncs))
+    Ok((
+        status::Replicas {
+            reports,
+            pods: current,
+        },
+        syncs,
+    ))
 }
 
 /// [`reconcile`], counted and timed in the operator's metrics.
@@ -541,6 +557,15 @@ where
     false
 }
 
+/// Whether a cache has its first full list, without waiting.
+fn listed<K>(store: &Store<K>) -> bool
+where
+    K: kube::runtime::reflector::Lookup + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    futures::FutureExt::now_or_never(store.wait_until_ready()).is_some_and(|r| r.is_ok())
+}
+
 /// Malformed objects wait for a change; everything else is retried.
 pub fn error_policy(
     obj: Arc<DeserializeGuard<Gateway>>,
@@ -571,13 +596,14 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Applies every child whose content changed; returns the config ConfigMap as stored.
+/// Applies every child whose content changed; returns the config ConfigMap and the Deployment
+/// as stored.
 async fn apply_children(
     client: &Client,
     metrics: &Metrics,
     namespace: &str,
     c: &Children,
-) -> Result<ConfigMap, Error> {
+) -> Result<(ConfigMap, Deployment), Error> {
     // Parts first: a gateway that sees a new manifest must find its parts.
     for part in &c.config_parts {
         apply_if_changed(client, metrics, namespace, part, |_, _| true).await?;
@@ -600,7 +626,8 @@ async fn apply_children(
     apply_if_changed(client, metrics, namespace, &c.role, |_, _| true).await?;
     apply_if_changed(client, metrics, namespace, &c.role_binding, |_, _| true).await?;
     apply_if_changed(client, metrics, namespace, &c.service, |_, _| true).await?;
-    apply_if_changed(client, metrics, namespace, &c.deployment, |_, _| true).await?;
+    let deployment =
+        apply_if_changed(client, metrics, namespace, &c.deployment, |_, _| true).await?;
     match &c.pod_disruption_budget {
         Some(pdb) => {
             apply_if_changed(client, metrics, namespace, pdb, |_, _| true).await?;
@@ -613,7 +640,7 @@ async fn apply_children(
         }
         None => delete_if_ours::<HorizontalPodAutoscaler>(client, metrics, namespace, c).await?,
     }
-    Ok(config_map)
+    Ok((config_map, deployment))
 }
 
 /// Deletes the optional child of kind `K` (named like the Deployment) when the spec no longer
@@ -994,13 +1021,31 @@ pub async fn run(
     )
     .default_backoff()
     .touched_objects();
-    // Gateway pods (metadata only): a pod that starts running, stops or goes away changes
-    // whether every replica serves the config (`Programmed`).
-    let pods = watcher(
-        scope.api::<PartialObjectMeta<Pod>>(&client),
-        watcher::Config::default().labels("app.kubernetes.io/name=toolyard-gateway"),
+    // Gateway pods and ReplicaSets: a pod that turns ready, fails or goes away, or a rollout,
+    // changes what `Programmed` counts (see `crate::pods`). Cached, so a reconcile reads them
+    // without an API call; pods without their spec (only labels and status matter).
+    let gateway_pods = watcher::Config::default().labels("app.kubernetes.io/name=toolyard-gateway");
+    let (pods, pods_writer) = reflector::store::<Pod>();
+    let pod_events = reflector::reflector(
+        pods_writer,
+        watcher(scope.api::<Pod>(&client), gateway_pods.clone())
+            .default_backoff()
+            .modify(|p| {
+                p.managed_fields_mut().clear();
+                p.spec = None;
+            }),
     )
-    .default_backoff()
+    .touched_objects();
+    let (replica_sets, sets_writer) = reflector::store::<PartialObjectMeta<ReplicaSet>>();
+    let set_events = reflector::reflector(
+        sets_writer,
+        watcher(
+            scope.api::<PartialObjectMeta<ReplicaSet>>(&client),
+            gateway_pods,
+        )
+        .default_backoff()
+        .modify(|r| r.managed_fields_mut().clear()),
+    )
     .touched_objects();
     let managed = watcher::Config::default().labels(&format!(
         "app.kubernetes.io/managed-by={}",
@@ -1016,6 +1061,8 @@ pub async fn run(
         http,
         settings,
         targets: targets.clone(),
+        pods,
+        replica_sets,
         recorder: Recorder::new(client.clone(), reporter),
         metrics,
     });
@@ -1040,12 +1087,8 @@ pub async fn run(
         // Gateway whose targets (or itself) reference the object.
         .watches_stream(config_maps, move |cm: PartialObjectMeta<ConfigMap>| referrers(&cm, &store_cm, &gw_cm, |r, n| r.uses_config_map(n)))
         .watches_stream(secrets, move |s: PartialObjectMeta<Secret>| referrers(&s, &store_secret, &gw_secret, |r, n| r.uses_secret(n)))
-        .watches_stream(pods, |p: PartialObjectMeta<Pod>| {
-            let gateway = p.labels().get("app.kubernetes.io/instance").cloned();
-            gateway
-                .zip(p.namespace())
-                .map(|(g, ns)| ObjectRef::new(&g).within(&ns))
-        })
+        .watches_stream(pod_events, |p: Pod| gateway_of(&p))
+        .watches_stream(set_events, |r: PartialObjectMeta<ReplicaSet>| gateway_of(&r))
         .graceful_shutdown_on(shutdown)
         .run(timed_reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -1060,6 +1103,12 @@ pub async fn run(
         .await;
     orphans.abort();
     Ok(())
+}
+
+/// The Gateway of a gateway pod or ReplicaSet (its `app.kubernetes.io/instance` label).
+fn gateway_of<K: Resource>(object: &K) -> Option<ObjectRef<DeserializeGuard<Gateway>>> {
+    let gateway = object.labels().get("app.kubernetes.io/instance")?;
+    Some(ObjectRef::new(gateway).within(&object.namespace()?))
 }
 
 /// The Gateways a ConfigMap or Secret matters to.

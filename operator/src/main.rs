@@ -138,7 +138,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     });
     if let Some(lease) = &lease {
         metrics.set_phase(Phase::Standby);
-        leader::acquire(&client, lease).await;
+        // A standby replica exits on SIGTERM at once (a rollout must not wait for the kubelet's
+        // SIGKILL at the end of the grace period); it holds nothing to release.
+        tokio::select! {
+            () = leader::acquire(&client, lease) => {}
+            () = shutdown_signal() => {
+                tracing::info!("shutting down while standing by");
+                return Ok(());
+            }
+        }
     }
     metrics.set_phase(Phase::Leading);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

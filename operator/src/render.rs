@@ -85,6 +85,13 @@ pub enum Error {
     },
 }
 
+/// Default `preStop` sleep of a gateway pod (`spec.deployment.preStopDelaySeconds`).
+pub const DEFAULT_PRE_STOP_SECONDS: i32 = 5;
+/// Default `terminationGracePeriodSeconds` of a gateway pod.
+pub const DEFAULT_GRACE_SECONDS: i32 = 30;
+/// The gateway's drain window after SIGTERM (`--drain-seconds`): still accepting, not ready.
+pub const DRAIN_SECONDS: i32 = 3;
+
 /// Where the gateway container finds the session-signing key Secret.
 pub const SESSION_KEY_DIR: &str = "/var/run/toolyard/session-key";
 
@@ -551,6 +558,7 @@ fn deployment(
             env.push(json!({"name": "OTEL_TRACES_SAMPLER_ARG", "value": ratio.to_string()}));
         }
     }
+    let termination = Termination::of(&d);
     let mut container = json!({
         "name": "gateway",
         "image": image,
@@ -561,13 +569,15 @@ fn deployment(
             "--listen", format!("0.0.0.0:{MCP_PORT}"),
             "--admin-listen", format!("0.0.0.0:{ADMIN_PORT}"),
             "--log-json",
+            "--drain-seconds", DRAIN_SECONDS.to_string(),
+            "--shutdown-timeout-seconds", termination.in_flight_seconds.to_string(),
         ],
         "env": env,
         "ports": [
             {"name": "http", "containerPort": MCP_PORT, "protocol": "TCP"},
             {"name": "admin", "containerPort": ADMIN_PORT, "protocol": "TCP"},
         ],
-        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "admin"}, "periodSeconds": 5, "failureThreshold": 2},
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "admin"}, "periodSeconds": 2, "failureThreshold": 2},
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "admin"}, "periodSeconds": 10, "failureThreshold": 3},
         "startupProbe": {"httpGet": {"path": "/healthz", "port": "admin"}, "periodSeconds": 2, "failureThreshold": 30},
         "resources": resources,
@@ -585,11 +595,17 @@ fn deployment(
     if let Some(p) = pull_policy {
         container["imagePullPolicy"] = json!(p);
     }
+    // The kubelet's own sleep action: the image has no shell and no `sleep` binary.
+    if termination.pre_stop_seconds > 0 {
+        container["lifecycle"] =
+            json!({"preStop": {"sleep": {"seconds": termination.pre_stop_seconds}}});
+    }
     let mut pod_meta = json!({"labels": pod_labels});
     if !d.pod_annotations.is_empty() {
         pod_meta["annotations"] = json!(d.pod_annotations);
     }
     let mut pod_spec = json!({
+        "terminationGracePeriodSeconds": termination.grace_seconds,
         "serviceAccountName": names.service_account,
         "automountServiceAccountToken": true,
         "securityContext": {
@@ -623,6 +639,40 @@ fn deployment(
         meta,
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": spec}),
     )
+}
+
+/// How a gateway pod ends (see the gateway's `drain` module): Kubernetes marks it terminating (its
+/// endpoint stops being ready), the `preStop` sleep lets kube-proxy and load balancers catch up,
+/// then SIGTERM starts the gateway's drain window, then in-flight calls get what is left of the
+/// grace period (less a 2 s margin), so the process exits before the kubelet kills it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Termination {
+    /// The `preStop` sleep (0: none).
+    pub pre_stop_seconds: i32,
+    /// The pod's `terminationGracePeriodSeconds`.
+    pub grace_seconds: i32,
+    /// The gateway's `--shutdown-timeout-seconds`.
+    pub in_flight_seconds: i32,
+}
+
+impl Termination {
+    /// From `spec.deployment`. A grace period too short for the default delay shortens the
+    /// delay (the CRD rejects an explicit delay that does not fit).
+    pub fn of(d: &toolyard_crds::gateway::DeploymentSettings) -> Self {
+        let grace_seconds = d
+            .termination_grace_period_seconds
+            .unwrap_or(DEFAULT_GRACE_SECONDS)
+            .max(1);
+        let pre_stop_seconds = d
+            .pre_stop_delay_seconds
+            .unwrap_or(DEFAULT_PRE_STOP_SECONDS)
+            .clamp(0, (grace_seconds - DRAIN_SECONDS - 2).max(0));
+        Self {
+            pre_stop_seconds,
+            grace_seconds,
+            in_flight_seconds: (grace_seconds - pre_stop_seconds - DRAIN_SECONDS - 2).max(1),
+        }
+    }
 }
 
 fn service(mut meta: Meta, gateway: &Gateway) -> Result<Service, Error> {

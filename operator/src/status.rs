@@ -4,10 +4,11 @@
 //! that changes nothing computes a status equal to the stored one, and the controller writes
 //! nothing.
 //!
-//! Gateway: `Programmed` is True when the gateway reports (annotation
-//! `toolyard.dev/served-revision` on its config ConfigMap) that it serves the revision just
-//! compiled; `Ready` is True when the config compiled, the children are applied and it is
-//! programmed. GatewayTarget: `Accepted` (the spec compiled into tools, or why not: `InvalidSpec`,
+//! Gateway: `Programmed` is True when some pod of the gateway's current Deployment is ready and
+//! every ready one reports (annotation `served.toolyard.dev/<pod>` on its config ConfigMap) that
+//! it serves the revision just compiled; with no ready pod its reason says why (`Pending`, or a
+//! pod fault such as `ImagePullBackOff` or `CrashLoopBackOff`, see [`crate::pods`]). `Ready` is
+//! True when the config compiled, the children are applied and it is programmed. GatewayTarget: `Accepted` (the spec compiled into tools, or why not: `InvalidSpec`,
 //! `InvalidSchema`, `NameConflict`, `GatewayNotFound`, `GatewayInvalid`), `ResolvedRefs` (every
 //! referenced ConfigMap, Secret and URL was read, or `ConfigMapNotFound`, `SecretNotFound`,
 //! `UrlNotFetched`), `Ready` (its tools are served).
@@ -19,6 +20,8 @@ use toolyard_crds::GatewayConfig;
 use toolyard_crds::gateway::GatewayStatus;
 use toolyard_crds::refs::conditions::{ACCEPTED, PROGRAMMED, READY, RESOLVED_REFS};
 use toolyard_crds::target::{GatewayTargetStatus, TargetKind};
+
+use crate::pods::PodState;
 
 /// At most this many tool names and skipped operations go into a target's status.
 pub const MAX_LISTED: usize = 500;
@@ -95,46 +98,52 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}...", &s[..end])
 }
 
-/// What a gateway's replicas report serving (see [`toolyard_crds::served`]).
+/// What a gateway's replicas report serving, and its current pods (see [`crate::pods`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Replicas {
     /// Revision served, by replica key (from the ConfigMap's `served.toolyard.dev/*` annotations).
     pub reports: BTreeMap<String, String>,
-    /// Replica keys of the gateway's running pods. Empty when none runs (for example gateways
-    /// run outside the Deployment, as in the test cluster); then every report counts.
-    pub running: Vec<String>,
+    /// The pods of the Deployment's current ReplicaSet that are not being deleted, by name.
+    pub pods: Vec<PodState>,
 }
 
 /// Whether the replicas serve a revision, and what to say about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Serving {
-    /// Every running replica (or, with none running, some reporting gateway) serves it.
+    /// Some pod is ready and every ready pod serves it.
     pub programmed: bool,
+    /// The condition reason: `Programmed`, `Pending`, or a pod fault's (`ImagePullBackOff`,
+    /// `CrashLoopBackOff`, …) when no pod is ready.
+    pub reason: String,
     /// The condition message.
     pub message: String,
     /// The revision for `status.servedConfigRevision`: the wanted one when programmed, else the
-    /// one most replicas report (none when nobody reported).
+    /// one most ready replicas report (none when no ready replica reported).
     pub served_revision: Option<String>,
 }
 
+/// At most this many pod names or faults go into a message.
+const MAX_NAMED: usize = 5;
+
 impl Replicas {
+    /// Whether replica `key` counts: its pod is current and ready.
+    pub fn counts(&self, key: &str) -> bool {
+        self.pods.iter().any(|p| p.ready && p.key == key)
+    }
+
     /// How `revision` is served.
     pub fn serving(&self, revision: &str) -> Serving {
-        let counted: Vec<(&str, Option<&str>)> = if self.running.is_empty() {
-            self.reports
-                .iter()
-                .map(|(k, r)| (k.as_str(), Some(r.as_str())))
-                .collect()
-        } else {
-            self.running
-                .iter()
-                .map(|k| (k.as_str(), self.reports.get(k).map(String::as_str)))
-                .collect()
-        };
-        let serving = counted.iter().filter(|(_, r)| *r == Some(revision)).count();
+        let ready: Vec<&PodState> = self.pods.iter().filter(|p| p.ready).collect();
+        let faults: Vec<&str> = self
+            .pods
+            .iter()
+            .filter_map(|p| p.fault.as_ref().map(|f| f.message.as_str()))
+            .take(MAX_NAMED)
+            .collect();
+        let report = |p: &PodState| self.reports.get(&p.key).map(String::as_str);
         let mut others: BTreeMap<&str, usize> = BTreeMap::new();
-        for (_, r) in &counted {
-            if let Some(r) = r.filter(|r| *r != revision) {
+        for r in ready.iter().filter_map(|p| report(p)) {
+            if r != revision {
                 *others.entry(r).or_default() += 1;
             }
         }
@@ -142,52 +151,78 @@ impl Replicas {
             .iter()
             .max_by_key(|(_, n)| **n)
             .map(|(r, _)| r.to_string());
-        if self.running.is_empty() {
-            return if serving > 0 {
-                Serving {
-                    programmed: true,
-                    message: format!(
-                        "{serving} gateway(s) serve config revision {revision} (no running pod of the gateway's Deployment; every reporting gateway counts)"
+        if ready.is_empty() {
+            let first_fault = self.pods.iter().find_map(|p| p.fault.as_ref());
+            let (reason, message) = match first_fault {
+                Some(f) => (
+                    f.reason.clone(),
+                    format!("no gateway pod is ready: {}", faults.join("; ")),
+                ),
+                None if self.pods.is_empty() => (
+                    "Pending".to_string(),
+                    format!(
+                        "waiting for a pod of the gateway's Deployment to be ready to serve config revision {revision} (no current pod yet)"
                     ),
-                    served_revision: Some(revision.to_string()),
-                }
-            } else {
-                let seen = most_common_other.as_ref().map_or_else(
-                    || "no gateway has reported a revision yet".to_string(),
-                    |r| format!("it serves {r}"),
-                );
-                Serving {
-                    programmed: false,
-                    message: format!(
-                        "waiting for the gateway to load config revision {revision} ({seen})"
+                ),
+                None => (
+                    "Pending".to_string(),
+                    format!(
+                        "waiting for a pod of the gateway's Deployment to be ready to serve config revision {revision} ({} not ready: {})",
+                        self.pods.len(),
+                        names(self.pods.iter())
                     ),
-                    served_revision: most_common_other,
-                }
+                ),
+            };
+            return Serving {
+                programmed: false,
+                reason,
+                message,
+                served_revision: None,
             };
         }
-        let total = counted.len();
+        let total = ready.len();
+        let serving = ready.iter().filter(|p| report(p) == Some(revision)).count();
+        let not_ready = self.pods.len() - total;
+        let mut aside = String::new();
+        if not_ready > 0 {
+            aside = format!("; {not_ready} pod(s) not ready");
+            if !faults.is_empty() {
+                aside.push_str(&format!(": {}", faults.join("; ")));
+            }
+        }
         if serving == total {
             return Serving {
                 programmed: true,
-                message: format!("all {total} running replicas serve config revision {revision}"),
+                reason: "Programmed".into(),
+                message: format!(
+                    "all {total} ready replicas serve config revision {revision}{aside}"
+                ),
                 served_revision: Some(revision.to_string()),
             };
         }
-        let waiting: Vec<&str> = counted
-            .iter()
-            .filter(|(_, r)| *r != Some(revision))
-            .map(|(k, _)| *k)
-            .take(5)
-            .collect();
+        let waiting = names(
+            ready
+                .iter()
+                .copied()
+                .filter(|p| report(p) != Some(revision)),
+        );
         Serving {
             programmed: false,
+            reason: "Pending".into(),
             message: format!(
-                "{serving} of {total} running replicas serve config revision {revision}; waiting for {}",
-                waiting.join(", ")
+                "{serving} of {total} ready replicas serve config revision {revision}; waiting for {waiting}{aside}"
             ),
             served_revision: most_common_other,
         }
     }
+}
+
+/// The first [`MAX_NAMED`] pod names, comma-separated.
+fn names<'a>(pods: impl Iterator<Item = &'a PodState>) -> String {
+    pods.take(MAX_NAMED)
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// How reconciling a Gateway went, as far as its status is concerned.
@@ -232,11 +267,12 @@ pub fn gateway_status(
             let targets = config.targets.len();
             let serving = replicas.serving(&config.revision);
             let programmed = serving.programmed;
-            let programmed_condition = if programmed {
-                Desired::new(PROGRAMMED, true, "Programmed", serving.message)
-            } else {
-                Desired::new(PROGRAMMED, false, "Pending", serving.message)
-            };
+            let programmed_condition = Desired::new(
+                PROGRAMMED,
+                programmed,
+                serving.reason.clone(),
+                serving.message,
+            );
             let left_out = if failed_targets > 0 {
                 format!("; {failed_targets} GatewayTarget(s) left out, see their status")
             } else {
@@ -253,7 +289,7 @@ pub fn gateway_status(
                 Desired::new(
                     READY,
                     false,
-                    "Pending",
+                    serving.reason,
                     format!(
                         "the config is published; waiting for the gateway to load it{left_out}"
                     ),

@@ -3,8 +3,8 @@
 //!
 //! Each gateway replica reports, next to the revision it serves, when it last synchronized each
 //! upstream's catalog and the last error (annotation `sync.toolyard.dev/<replica>` of the config
-//! ConfigMap, see [`toolyard_crds::served`]). Only the reports of replicas that serve the
-//! revision just compiled count: a replica still on an older config may be talking to an
+//! ConfigMap, see [`toolyard_crds::served`]). Only the reports of ready pods of the current
+//! Deployment (see [`crate::pods`]) that serve the revision just compiled count: a replica still on an older config may be talking to an
 //! upstream the target no longer names. Among those, the newest sync time wins, and any replica
 //! that cannot sync makes the condition False (a client may land on that replica).
 
@@ -50,10 +50,7 @@ pub fn target_sync(
     let counted: Vec<&String> = replicas
         .reports
         .iter()
-        .filter(|(key, served)| {
-            served.as_str() == revision
-                && (replicas.running.is_empty() || replicas.running.contains(key))
-        })
+        .filter(|(key, served)| served.as_str() == revision && replicas.counts(key))
         .map(|(key, _)| key)
         .collect();
     let results: Vec<(&String, &toolyard_crds::served::TargetSync)> = counted
@@ -150,15 +147,27 @@ fn parse_time(s: &str) -> Option<Time> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pods::PodState;
     use toolyard_crds::served::TargetSync;
 
-    fn replicas(reports: &[(&str, &str)], running: &[&str]) -> Replicas {
+    /// Replicas with these reports; the pods named in `ready` are ready, `not_ready` are not.
+    fn replicas(reports: &[(&str, &str)], ready: &[&str], not_ready: &[&str]) -> Replicas {
+        let pod = |name: &&str, ready: bool| PodState {
+            name: name.to_string(),
+            key: name.to_string(),
+            ready,
+            fault: None,
+        };
         Replicas {
             reports: reports
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            running: running.iter().map(|s| s.to_string()).collect(),
+            pods: ready
+                .iter()
+                .map(|n| pod(n, true))
+                .chain(not_ready.iter().map(|n| pod(n, false)))
+                .collect(),
         }
     }
 
@@ -174,7 +183,7 @@ mod tests {
 
     #[test]
     fn only_replicas_serving_the_current_revision_count() {
-        let r = replicas(&[("a", "rev2"), ("b", "rev1")], &[]);
+        let r = replicas(&[("a", "rev2"), ("b", "rev1")], &["a", "b"], &[]);
         let syncs = BTreeMap::from([
             (
                 "a".to_string(),
@@ -194,11 +203,14 @@ mod tests {
         );
         assert_eq!(target_sync(&r, &syncs, "rev3", "up"), SyncState::Pending);
         assert_eq!(target_sync(&r, &syncs, "rev2", "other"), SyncState::Pending);
+        // A pod that is not ready takes no traffic: its report does not count.
+        let r = replicas(&[("a", "rev2")], &[], &["a"]);
+        assert_eq!(target_sync(&r, &syncs, "rev2", "up"), SyncState::Pending);
     }
 
     #[test]
     fn one_failing_replica_fails_the_target_and_is_named() {
-        let r = replicas(&[("a", "rev"), ("b", "rev")], &["a", "b"]);
+        let r = replicas(&[("a", "rev"), ("b", "rev")], &["a", "b"], &[]);
         let syncs = BTreeMap::from([
             (
                 "a".to_string(),

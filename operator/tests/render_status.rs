@@ -11,6 +11,7 @@ use serde::Deserialize;
 use toolyard_compile::gateway::{CompileContext, Compiled, ResolvedRefs, TargetReport, compile};
 use toolyard_crds::gateway::GatewayStatus;
 use toolyard_crds::{Gateway, GatewayConfig, GatewayTarget};
+use toolyard_operator::pods::{Fault, PodState};
 use toolyard_operator::render::{self, DESIRED_HASH_ANNOTATION, Names, Settings};
 use toolyard_operator::status::{
     self, Desired, GatewayOutcome, Replicas, condition, merge_conditions,
@@ -279,6 +280,67 @@ fn deployment_and_service_settings_are_honoured() {
         1
     );
     assert_eq!(children.secret.data.as_ref().map(BTreeMap::len), Some(0));
+}
+
+#[test]
+fn gateway_pods_terminate_gracefully() {
+    let mut gw = gateway("gateway-minimal.yaml");
+    let c = compiled(&gw);
+    let pod_of = |gw: &Gateway| {
+        let children = render::render(gw, &c.config, &credentials(), &Settings::default()).unwrap();
+        serde_json::to_value(&children.deployment).unwrap()["spec"]["template"]["spec"].clone()
+    };
+    let arg_after = |container: &serde_json::Value, flag: &str| {
+        let args = container["args"].as_array().unwrap();
+        let at = args.iter().position(|a| a == flag).unwrap();
+        args[at + 1].as_str().unwrap().to_string()
+    };
+
+    // Defaults: the kubelet's sleep action (no shell in the image), then the gateway's drain,
+    // then in-flight calls within the grace period.
+    let pod = pod_of(&gw);
+    assert_eq!(pod["terminationGracePeriodSeconds"], 30);
+    let container = &pod["containers"][0];
+    assert_eq!(
+        container["lifecycle"],
+        serde_json::json!({"preStop": {"sleep": {"seconds": 5}}})
+    );
+    assert_eq!(arg_after(container, "--drain-seconds"), "3");
+    assert_eq!(arg_after(container, "--shutdown-timeout-seconds"), "20");
+    // Readiness is what the gateway fails on SIGTERM; liveness stays up while it drains.
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(container["startupProbe"]["httpGet"]["path"], "/healthz");
+
+    // Configured.
+    let d = gw.spec.deployment.get_or_insert_with(Default::default);
+    d.pre_stop_delay_seconds = Some(10);
+    d.termination_grace_period_seconds = Some(60);
+    let pod = pod_of(&gw);
+    assert_eq!(pod["terminationGracePeriodSeconds"], 60);
+    let container = &pod["containers"][0];
+    assert_eq!(container["lifecycle"]["preStop"]["sleep"]["seconds"], 10);
+    assert_eq!(arg_after(container, "--shutdown-timeout-seconds"), "45");
+
+    // No delay: no preStop hook at all.
+    let d = gw.spec.deployment.get_or_insert_with(Default::default);
+    d.pre_stop_delay_seconds = Some(0);
+    let pod = pod_of(&gw);
+    assert!(pod["containers"][0].get("lifecycle").is_none());
+    assert_eq!(
+        arg_after(&pod["containers"][0], "--shutdown-timeout-seconds"),
+        "55"
+    );
+
+    // A short grace period shortens the default delay so the drain still fits.
+    let d = gw.spec.deployment.get_or_insert_with(Default::default);
+    d.pre_stop_delay_seconds = None;
+    d.termination_grace_period_seconds = Some(8);
+    let t = render::Termination::of(d);
+    assert_eq!(
+        (t.pre_stop_seconds, t.grace_seconds, t.in_flight_seconds),
+        (3, 8, 1)
+    );
 }
 
 #[test]
@@ -596,7 +658,7 @@ fn gateway_status_is_programmed_only_when_the_gateway_serves_the_revision() {
     let nobody = Replicas::default();
     let one = Replicas {
         reports: [("local".to_string(), c.config.revision.clone())].into(),
-        running: vec![],
+        pods: vec![pod("local", true, None)],
     };
     let pending = status::gateway_status(
         None,
@@ -775,46 +837,57 @@ fn targets_of_a_missing_gateway_say_so() {
     assert_eq!(again, s);
 }
 
-#[test]
-fn programmed_counts_every_running_replica() {
-    let report = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
-    let running = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+/// A current pod of the gateway's Deployment.
+fn pod(name: &str, ready: bool, fault: Option<(&str, &str)>) -> PodState {
+    PodState {
+        name: name.to_string(),
+        key: name.to_string(),
+        ready,
+        fault: fault.map(|(reason, message)| Fault {
+            reason: reason.to_string(),
+            message: message.to_string(),
+        }),
+    }
+}
 
-    // Two running pods, one serves the new revision: pending, naming the other.
+fn reports(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn programmed_counts_every_ready_replica() {
+    // Two ready pods, one serves the new revision: pending, naming the other.
     let half = Replicas {
-        reports: report(&[("gw-a", "r2"), ("gw-b", "r1")]),
-        running: running(&["gw-a", "gw-b"]),
+        reports: reports(&[("gw-a", "r2"), ("gw-b", "r1")]),
+        pods: vec![pod("gw-a", true, None), pod("gw-b", true, None)],
     }
     .serving("r2");
     assert!(!half.programmed);
+    assert_eq!(half.reason, "Pending");
     assert_eq!(
         half.message,
-        "1 of 2 running replicas serve config revision r2; waiting for gw-b"
+        "1 of 2 ready replicas serve config revision r2; waiting for gw-b"
     );
     assert_eq!(half.served_revision.as_deref(), Some("r1"));
 
-    // Both serve it; the report of a pod that is not running does not count.
+    // Both serve it; the report of a pod that is gone does not count.
     let all = Replicas {
-        reports: report(&[("gw-a", "r2"), ("gw-b", "r2"), ("gone", "r0")]),
-        running: running(&["gw-a", "gw-b"]),
+        reports: reports(&[("gw-a", "r2"), ("gw-b", "r2"), ("gone", "r0")]),
+        pods: vec![pod("gw-a", true, None), pod("gw-b", true, None)],
     }
     .serving("r2");
     assert!(all.programmed);
-    assert_eq!(
-        all.message,
-        "all 2 running replicas serve config revision r2"
-    );
+    assert_eq!(all.reason, "Programmed");
+    assert_eq!(all.message, "all 2 ready replicas serve config revision r2");
     assert_eq!(all.served_revision.as_deref(), Some("r2"));
 
-    // A running pod that has not reported yet keeps it pending.
+    // A ready pod that has not reported yet keeps it pending.
     let silent = Replicas {
-        reports: report(&[("gw-a", "r2")]),
-        running: running(&["gw-a", "gw-new"]),
+        reports: reports(&[("gw-a", "r2")]),
+        pods: vec![pod("gw-a", true, None), pod("gw-new", true, None)],
     }
     .serving("r2");
     assert!(!silent.programmed);
@@ -824,22 +897,111 @@ fn programmed_counts_every_running_replica() {
         silent.message
     );
 
-    // No running pod (gateways outside the Deployment): any reporting gateway counts.
-    let outside = Replicas {
-        reports: report(&[("laptop", "r2")]),
-        running: vec![],
+    // A pod that is not ready takes no traffic: it neither counts nor blocks, and is mentioned.
+    let one_starting = Replicas {
+        reports: reports(&[("gw-a", "r2"), ("gw-b", "r1")]),
+        pods: vec![pod("gw-a", true, None), pod("gw-b", false, None)],
     }
     .serving("r2");
-    assert!(outside.programmed);
-    let old = Replicas {
-        reports: report(&[("laptop", "r1")]),
-        running: vec![],
-    }
-    .serving("r2");
-    assert!(!old.programmed);
+    assert!(one_starting.programmed);
     assert_eq!(
-        old.message,
-        "waiting for the gateway to load config revision r2 (it serves r1)"
+        one_starting.message,
+        "all 1 ready replicas serve config revision r2; 1 pod(s) not ready"
+    );
+}
+
+#[test]
+fn programmed_needs_a_ready_pod() {
+    // Reports without any ready pod (the pods are Pending, or gateways run outside the
+    // Deployment): not programmed, whatever they report.
+    let pending = Replicas {
+        reports: reports(&[("gw-a", "r2"), ("laptop", "r2")]),
+        pods: vec![pod("gw-a", false, None), pod("gw-b", false, None)],
+    }
+    .serving("r2");
+    assert!(!pending.programmed);
+    assert_eq!(pending.reason, "Pending");
+    assert_eq!(
+        pending.message,
+        "waiting for a pod of the gateway's Deployment to be ready to serve config revision r2 (2 not ready: gw-a, gw-b)"
+    );
+    assert_eq!(pending.served_revision, None);
+
+    let no_pod = Replicas {
+        reports: reports(&[("laptop", "r2")]),
+        pods: vec![],
+    }
+    .serving("r2");
+    assert!(!no_pod.programmed);
+    assert!(
+        no_pod.message.contains("no current pod yet"),
+        "{}",
+        no_pod.message
+    );
+}
+
+#[test]
+fn pod_faults_are_the_reason_when_no_pod_is_ready() {
+    let pull = "pod gw-a container gateway: ImagePullBackOff: Back-off pulling image \"nope:1\"";
+    let crash = "pod gw-b container gateway: CrashLoopBackOff (restarted 3 times; last exit: Error, exit code 1)";
+    let broken = Replicas {
+        reports: BTreeMap::new(),
+        pods: vec![
+            pod("gw-a", false, Some(("ImagePullBackOff", pull))),
+            pod("gw-b", false, Some(("CrashLoopBackOff", crash))),
+        ],
+    };
+    let s = broken.serving("r2");
+    assert!(!s.programmed);
+    assert_eq!(s.reason, "ImagePullBackOff");
+    assert_eq!(
+        s.message,
+        format!("no gateway pod is ready: {pull}; {crash}")
+    );
+
+    // Through the Gateway status: both conditions carry the reason.
+    let gw = gateway("gateway-minimal.yaml");
+    let c = compiled(&gw);
+    let status = status::gateway_status(
+        None,
+        "demo",
+        "default",
+        Some(1),
+        GatewayOutcome::Applied {
+            config: &c.config,
+            failed_targets: 0,
+            replicas: &broken,
+        },
+        &at(10),
+    );
+    for type_ in ["Programmed", "Ready"] {
+        let cond = condition(&status.conditions, type_).unwrap();
+        assert_eq!(
+            (cond.status.as_str(), cond.reason.as_str()),
+            ("False", "ImagePullBackOff"),
+            "{type_}"
+        );
+    }
+    assert!(
+        condition(&status.conditions, "Programmed")
+            .unwrap()
+            .message
+            .contains("container gateway: ImagePullBackOff"),
+    );
+
+    // One ready pod serving, another crash-looping: programmed, and the fault is in the message.
+    let degraded = Replicas {
+        reports: reports(&[("gw-a", "r2")]),
+        pods: vec![
+            pod("gw-a", true, None),
+            pod("gw-b", false, Some(("CrashLoopBackOff", crash))),
+        ],
+    }
+    .serving("r2");
+    assert!(degraded.programmed);
+    assert_eq!(
+        degraded.message,
+        format!("all 1 ready replicas serve config revision r2; 1 pod(s) not ready: {crash}")
     );
 }
 

@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use toolyard_crds::Gateway;
 use toolyard_e2e::{
     LocalProcess, TestNamespace, WAIT, apply, client, free_port, install_crds,
-    kubeconfig_for_token, kubectl_ok, mcp_tool_names, start_operator, wait_for, workspace_binary,
+    kubeconfig_for_token, kubectl_ok, mcp_tool_names, ready_gateway_pod, start_operator, wait_for,
+    workspace_binary,
 };
 
 const TARGETS: usize = 4;
@@ -145,6 +146,8 @@ async fn configs_larger_than_a_config_map_are_split_into_parts() -> Result<()> {
     ])?;
     let kubeconfig = kubeconfig_for_token(token.trim(), &ns)?;
     let kubeconfig = kubeconfig.to_string_lossy().into_owned();
+    // It runs as the Deployment's pod, marked Ready (no kubelet): `Programmed` counts ready pods.
+    let pod = ready_gateway_pod(&client, &ns, "big").await?;
     let (port, admin) = (free_port()?, free_port()?);
     let addr = format!("127.0.0.1:{port}");
     let gateway = LocalProcess::start(
@@ -164,7 +167,7 @@ async fn configs_larger_than_a_config_map_are_split_into_parts() -> Result<()> {
         ],
         &[
             ("KUBECONFIG", kubeconfig.as_str()),
-            ("POD_NAME", "gateway-large"),
+            ("POD_NAME", pod.as_str()),
             ("RUST_LOG", "info"),
         ],
     )?;

@@ -24,8 +24,8 @@ use toolyard_crds::{Gateway, GatewayTarget};
 use toolyard_e2e::{
     LocalProcess, OperatorProcess, RecordingBackend, TestNamespace, WAIT, api_error, apply, client,
     client_from_kubeconfig, free_port, http_get, install_crds, kubeconfig_for_token, kubectl,
-    kubectl_ok, mcp_tool_call, mcp_tool_names, parse_yaml_docs, percentile, repo_root,
-    tool_result_text, wait_for, workspace_binary,
+    kubectl_ok, mcp_tool_call, mcp_tool_names, parse_yaml_docs, percentile, ready_gateway_pod,
+    repo_root, tool_result_text, wait_for, workspace_binary,
 };
 
 /// The objects of the scenario: a Gateway without inbound auth, an OpenAPI target with an API key,
@@ -363,7 +363,9 @@ async fn operator_reconciles_a_gateway_end_to_end() -> Result<()> {
         Some(403)
     );
 
-    // The gateway process, in-cluster mode, with that identity.
+    // The gateway process, in-cluster mode, with that identity, as the Deployment's pod (marked
+    // Ready, as a kubelet would once its readiness probe passes).
+    let pod = ready_gateway_pod(&client, &ns, "demo").await?;
     let (port, admin_port) = (free_port()?, free_port()?);
     let addr = format!("127.0.0.1:{port}");
     let sa_kubeconfig_str = sa_kubeconfig.to_string_lossy().into_owned();
@@ -384,6 +386,7 @@ async fn operator_reconciles_a_gateway_end_to_end() -> Result<()> {
         ],
         &[
             ("KUBECONFIG", sa_kubeconfig_str.as_str()),
+            ("POD_NAME", pod.as_str()),
             ("RUST_LOG", "info"),
         ],
     )?;
@@ -1091,6 +1094,9 @@ async fn helm_chart_lints_renders_and_installs() -> Result<()> {
         ("get", "secrets", "", "yes"),
         ("delete", "secrets", "", "no"),
         ("create", "pods", "", "no"),
+        ("watch", "pods", "", "yes"),
+        ("watch", "replicasets.apps", "", "yes"),
+        ("create", "replicasets.apps", "", "no"),
         // The auth-delegator bindings of TokenReview Gateways, and nothing else to bind.
         ("create", "clusterrolebindings", "", "yes"),
         ("delete", "clusterrolebindings", "", "yes"),

@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use toolyard_crds::GatewayTarget;
 use toolyard_e2e::{
     LocalProcess, TestNamespace, WAIT, apply, client, free_port, install_crds,
-    kubeconfig_for_token, kubectl_ok, mcp_tool_names, start_operator, wait_for, workspace_binary,
+    kubeconfig_for_token, kubectl_ok, mcp_tool_names, ready_gateway_pod, start_operator, wait_for,
+    workspace_binary,
 };
 
 /// The API key of the target: it must never show up in status or annotations.
@@ -97,8 +98,9 @@ spec:
     Ok((process, addr))
 }
 
-/// The in-cluster gateway of Gateway `sync`, reporting as replica `sync-local`.
-fn start_gateway(ns: &str, kubeconfig: &str) -> Result<(LocalProcess, String)> {
+/// The in-cluster gateway of Gateway `sync`, reporting as replica `pod` (the Deployment's pod,
+/// marked Ready).
+fn start_gateway(ns: &str, kubeconfig: &str, pod: &str) -> Result<(LocalProcess, String)> {
     let (port, admin) = (free_port()?, free_port()?);
     let addr = format!("127.0.0.1:{port}");
     let process = LocalProcess::start(
@@ -118,7 +120,7 @@ fn start_gateway(ns: &str, kubeconfig: &str) -> Result<(LocalProcess, String)> {
         ],
         &[
             ("KUBECONFIG", kubeconfig),
-            ("POD_NAME", "sync-local"),
+            ("POD_NAME", pod),
             ("RUST_LOG", "info"),
         ],
     )?;
@@ -183,7 +185,8 @@ async fn mcp_server_sync_results_reach_the_target_status() -> Result<()> {
     .await
     .with_context(|| operator.log_tail())?;
     let kubeconfig = kubeconfig_for_token(token.trim(), &ns)?;
-    let (gateway, _addr) = start_gateway(&ns, &kubeconfig.to_string_lossy())?;
+    let pod = ready_gateway_pod(&client, &ns, "sync").await?;
+    let (gateway, _addr) = start_gateway(&ns, &kubeconfig.to_string_lossy(), &pod)?;
 
     let failed = wait_synchronized(&client, &ns, "False", "SyncFailed")
         .await
@@ -237,14 +240,14 @@ async fn mcp_server_sync_results_reach_the_target_status() -> Result<()> {
         .await?;
     let report = cm
         .annotations()
-        .get("sync.toolyard.dev/sync-local")
+        .get(&format!("sync.toolyard.dev/{pod}"))
         .context("no sync report annotation")?;
     let parsed: Value = serde_json::from_str(report)?;
     assert!(parsed["up"]["lastSynchronized"].is_string(), "{parsed}");
     assert!(!report.contains(API_KEY), "{report}");
     assert!(
         cm.annotations()
-            .contains_key("served.toolyard.dev/sync-local"),
+            .contains_key(&format!("served.toolyard.dev/{pod}")),
         "the served revision is still reported"
     );
 

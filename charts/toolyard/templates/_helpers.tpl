@@ -45,10 +45,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "patch", "update"]
-# Gateway pods: which replicas run, for the Programmed condition (every running replica serves
-# the current config).
+# Gateway pods and their ReplicaSets: which replicas of the current Deployment are ready, for
+# the Programmed condition (every ready replica serves the current config), and pod faults.
 - apiGroups: [""]
   resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["apps"]
+  resources: ["replicasets"]
   verbs: ["get", "list", "watch"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
