@@ -944,6 +944,89 @@ impl LocalProcess {
     }
 }
 
+/// The selector of Gateway `gateway`'s pods.
+pub fn gateway_pod_selector(gateway: &str) -> String {
+    format!("app.kubernetes.io/name=toolyard-gateway,app.kubernetes.io/instance={gateway}")
+}
+
+/// Waits until Gateway `gateway`'s Deployment has `count` pods that are not being deleted
+/// (created by kube-controller-manager; Pending, since the test cluster has no kubelet) and
+/// returns their names, sorted.
+pub async fn gateway_pods(
+    client: &Client,
+    namespace: &str,
+    gateway: &str,
+    count: usize,
+) -> Result<Vec<String>> {
+    use k8s_openapi::api::core::v1::Pod;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let selector = gateway_pod_selector(gateway);
+    wait_for(
+        &format!("{count} pod(s) of Gateway {gateway}'s Deployment"),
+        WAIT,
+        || async {
+            let mut names: Vec<String> = pods
+                .list(&kube::api::ListParams::default().labels(&selector))
+                .await?
+                .items
+                .into_iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+                .filter_map(|p| p.metadata.name)
+                .collect();
+            names.sort();
+            Ok((names.len() == count).then_some(names))
+        },
+    )
+    .await
+}
+
+/// Sets a pod's status as its kubelet would (the test cluster has none), through the status
+/// subresource: phase `Running` and condition `Ready` = `ready`.
+pub async fn mark_pod(client: &Client, namespace: &str, pod: &str, ready: bool) -> Result<()> {
+    let status = if ready { "True" } else { "False" };
+    set_pod_status(
+        client,
+        namespace,
+        pod,
+        json!({
+            "phase": "Running",
+            "conditions": [
+                {"type": "PodScheduled", "status": "True"},
+                {"type": "Ready", "status": status},
+                {"type": "ContainersReady", "status": status},
+            ],
+        }),
+    )
+    .await
+}
+
+/// Replaces the given fields of a pod's status (merge patch of the status subresource).
+pub async fn set_pod_status(
+    client: &Client,
+    namespace: &str,
+    pod: &str,
+    status: Value,
+) -> Result<()> {
+    use k8s_openapi::api::core::v1::Pod;
+    Api::<Pod>::namespaced(client.clone(), namespace)
+        .patch_status(
+            pod,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status})),
+        )
+        .await
+        .with_context(|| format!("setting the status of pod {pod}"))?;
+    Ok(())
+}
+
+/// Waits for Gateway `gateway`'s one pod, marks it Running and Ready, and returns its name:
+/// a local gateway process started with `POD_NAME` set to it then counts as that replica.
+pub async fn ready_gateway_pod(client: &Client, namespace: &str, gateway: &str) -> Result<String> {
+    let names = gateway_pods(client, namespace, gateway, 1).await?;
+    mark_pod(client, namespace, &names[0], true).await?;
+    Ok(names[0].clone())
+}
+
 #[cfg(test)]
 mod layers;
 
@@ -1039,87 +1122,4 @@ mod tests {
             "only {custom} Gateways/GatewayTargets in examples/"
         );
     }
-}
-
-/// The selector of Gateway `gateway`'s pods.
-pub fn gateway_pod_selector(gateway: &str) -> String {
-    format!("app.kubernetes.io/name=toolyard-gateway,app.kubernetes.io/instance={gateway}")
-}
-
-/// Waits until Gateway `gateway`'s Deployment has `count` pods that are not being deleted
-/// (created by kube-controller-manager; Pending, since the test cluster has no kubelet) and
-/// returns their names, sorted.
-pub async fn gateway_pods(
-    client: &Client,
-    namespace: &str,
-    gateway: &str,
-    count: usize,
-) -> Result<Vec<String>> {
-    use k8s_openapi::api::core::v1::Pod;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let selector = gateway_pod_selector(gateway);
-    wait_for(
-        &format!("{count} pod(s) of Gateway {gateway}'s Deployment"),
-        WAIT,
-        || async {
-            let mut names: Vec<String> = pods
-                .list(&kube::api::ListParams::default().labels(&selector))
-                .await?
-                .items
-                .into_iter()
-                .filter(|p| p.metadata.deletion_timestamp.is_none())
-                .filter_map(|p| p.metadata.name)
-                .collect();
-            names.sort();
-            Ok((names.len() == count).then_some(names))
-        },
-    )
-    .await
-}
-
-/// Sets a pod's status as its kubelet would (the test cluster has none), through the status
-/// subresource: phase `Running` and condition `Ready` = `ready`.
-pub async fn mark_pod(client: &Client, namespace: &str, pod: &str, ready: bool) -> Result<()> {
-    let status = if ready { "True" } else { "False" };
-    set_pod_status(
-        client,
-        namespace,
-        pod,
-        json!({
-            "phase": "Running",
-            "conditions": [
-                {"type": "PodScheduled", "status": "True"},
-                {"type": "Ready", "status": status},
-                {"type": "ContainersReady", "status": status},
-            ],
-        }),
-    )
-    .await
-}
-
-/// Replaces the given fields of a pod's status (merge patch of the status subresource).
-pub async fn set_pod_status(
-    client: &Client,
-    namespace: &str,
-    pod: &str,
-    status: Value,
-) -> Result<()> {
-    use k8s_openapi::api::core::v1::Pod;
-    Api::<Pod>::namespaced(client.clone(), namespace)
-        .patch_status(
-            pod,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": status})),
-        )
-        .await
-        .with_context(|| format!("setting the status of pod {pod}"))?;
-    Ok(())
-}
-
-/// Waits for Gateway `gateway`'s one pod, marks it Running and Ready, and returns its name:
-/// a local gateway process started with `POD_NAME` set to it then counts as that replica.
-pub async fn ready_gateway_pod(client: &Client, namespace: &str, gateway: &str) -> Result<String> {
-    let names = gateway_pods(client, namespace, gateway, 1).await?;
-    mark_pod(client, namespace, &names[0], true).await?;
-    Ok(names[0].clone())
 }
