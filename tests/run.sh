@@ -8,6 +8,12 @@
 #   unit     cargo test --workspace: unit and integration tests; the cluster tests are #[ignore]d
 #   cluster  the #[ignore]d cluster tests of toolyard-e2e, against a real control plane
 #            (tests/cluster/cluster.sh; binaries from tests/cluster/build.sh, cached after the first build)
+#   node     a real single-node cluster that runs pods (kubelet, kube-proxy, CoreDNS, containerd + runc,
+#            all in a network namespace: tests/cluster/node.sh): helm install/upgrade/uninstall with
+#            images built without Docker (charts/images.sh), a 2-replica Gateway with an in-cluster
+#            go-httpbin backend, an agent pod (MCP Go SDK) on the Service DNS name at both protocol
+#            eras, propagation p50/p95, zero failed calls through pod churn, Secret rotation and RBAC,
+#            the seed's Strands client with JWT auth through port-forward: tests/node/suite.sh
 #   gateway  the release gateway binary with real backends (Prism, a FastAPI echo app) and real MCP
 #            clients (Python mcp 1.x and 2.x, Strands Agents running the seed's code): tests/gateway
 #   conformance  the official MCP conformance suite against the gateway: tests/conformance
@@ -32,7 +38,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
-SUITES=(unit cluster gateway conformance specs smithy fuzz soak)
+SUITES=(unit cluster node gateway conformance specs smithy fuzz soak)
 LOGS=${TEST_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/toolyard-tests.XXXXXX")}
 mkdir -p "$LOGS"
 SUMMARY=()
@@ -106,6 +112,24 @@ suite_cluster() {
   fi
   run_suite cluster -- bash tests/cluster/cluster.sh run -- \
     cargo test -p toolyard-e2e --no-fail-fast -- --ignored --test-threads=1
+}
+
+parse_node() { parse_summary_line node "$1"; }
+
+suite_node() {
+  local bin images=$LOGS/node-images
+  echo "=== building or finding the node binaries (tests/cluster/build.sh --node)"
+  if ! bin=$(bash tests/cluster/build.sh --node | tail -n1) || [[ ! -x $bin/kubelet ]]; then
+    fail_suite node "tests/cluster/build.sh --node failed"
+    return
+  fi
+  if ! bash tests/gateway/setup.sh >/dev/null || ! cargo build --release -p toolyard-operator -p toolyard-gateway ||
+    ! bash tests/node/images.sh "$images" "$bin"; then
+    fail_suite node "setup, the release build or the images failed"
+    return
+  fi
+  run_suite node --min-tests 10 --parser parse_node -- env TESTCLUSTER_BIN="$bin" \
+    bash tests/cluster/node.sh run -- bash tests/node/suite.sh "$images"
 }
 
 # parse_summary_line NAME LOG: reads the `suite NAME: N passed, M failed[, K skipped]` line that

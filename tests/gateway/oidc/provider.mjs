@@ -5,7 +5,9 @@
 //   node provider.mjs <config.json>
 //
 // config.json: {"port": 0, "keysFile": "...", "ttl": 300, "clients": [{client_id, client_secret,
-// token_endpoint_auth_method, scope}], "scopes": ["tools:call", ...]}
+// token_endpoint_auth_method, scope}], "scopes": ["tools:call", ...], "host": "127.0.0.1"}
+// `host` (default 127.0.0.1) is the address it listens on and the issuer's host: the real-node
+// suite (tests/node) runs it on the node address, where gateway pods reach its JWKS.
 // `keysFile` holds private JWKs (one RSA key is generated there when the file is missing); the
 // first key signs. Extra token parameters `tenant` and `audience` become claims of the token, so a
 // backend can see what the client sent. Prints `listening <issuer>` once it serves.
@@ -28,7 +30,8 @@ if (!existsSync(config.keysFile)) {
   writeFileSync(config.keysFile, JSON.stringify({ keys: [jwk] }));
 }
 const jwks = JSON.parse(readFileSync(config.keysFile, 'utf8'));
-const issuer = `http://127.0.0.1:${config.port}`;
+const host = config.host ?? '127.0.0.1';
+const issuer = `http://${host}:${config.port}`;
 const scopes = config.scopes ?? ['tools:call', 'tools:read', 'other'];
 
 const provider = new Provider(issuer, {
@@ -69,6 +72,6 @@ const provider = new Provider(issuer, {
   },
 });
 provider.on('server_error', (_ctx, err) => console.error('server_error', err));
-provider.listen(config.port, '127.0.0.1', () => {
+provider.listen(config.port, host, () => {
   console.log(`listening ${issuer}`);
 });

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the operator and gateway images from the release binaries, without Docker, as
+# docker-archive tarballs (`ctr -n k8s.io images import FILE` or `docker load -i FILE`), the same
+# bytes every time for the same binaries. Layout as operator/Dockerfile and gateway/Dockerfile:
+# /usr/local/bin/<binary>, user 65532:65532, the same entrypoint, ports and CMD.
+#
+#   charts/images.sh                       # cargo build --release, then dist/images/*.tar
+#   charts/images.sh --out DIR --tag TAG --repo REGISTRY/PREFIX
+#   charts/images.sh --no-build            # use the binaries already in target/release
+#
+# Defaults: --repo ghcr.io/toolyard and --tag the chart's appVersion, i.e. the images the chart
+# asks for, so `helm install` needs no image values once they are imported into the node's
+# containerd (the pull policy IfNotPresent then finds them locally).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=$ROOT/dist/images
+REPO=ghcr.io/toolyard
+TAG=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$ROOT/charts/toolyard/Chart.yaml")
+BUILD=1
+while (($#)); do
+  case $1 in
+    --out) OUT=$2; shift 2 ;;
+    --tag) TAG=$2; shift 2 ;;
+    --repo) REPO=$2; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    *) echo "usage: $0 [--out DIR] [--tag TAG] [--repo PREFIX] [--no-build]" >&2; exit 2 ;;
+  esac
+done
+REL=${CARGO_TARGET_DIR:-$ROOT/target}/release
+if ((BUILD)); then
+  (cd "$ROOT" && cargo build --release --locked -p toolyard-operator -p toolyard-gateway)
+fi
+mkdir -p "$OUT"
+python3 "$ROOT/charts/image.py" --binary "$REL/toolyard-operator" --path /usr/local/bin/toolyard-operator \
+  --tag "$REPO/toolyard-operator:$TAG" --port 8081 --out "$OUT/toolyard-operator-$TAG.tar"
+python3 "$ROOT/charts/image.py" --binary "$REL/toolyard-gateway" --path /usr/local/bin/toolyard-gateway \
+  --tag "$REPO/toolyard-gateway:$TAG" --port 8080 --port 9090 \
+  --cmd=--config --cmd=/etc/toolyard --cmd=--listen --cmd=0.0.0.0:8080 --cmd=--admin-listen --cmd=0.0.0.0:9090 \
+  --out "$OUT/toolyard-gateway-$TAG.tar"
