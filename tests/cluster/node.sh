@@ -186,6 +186,7 @@ state = "$D/containerd/state"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        Root = "$D/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$D/cni/net.d"
@@ -410,6 +411,9 @@ down() {
     ip netns delete "$NETNS" 2>/dev/null || true
     remove_cgroups "$NETNS"
   fi
+  # containerd keeps shim sockets in /run/containerd/s (ctr its fifos in /run/containerd/fifo) whatever
+  # its state directory: remove those directories if they are left empty.
+  rmdir /run/containerd/fifo /run/containerd/s /run/containerd/runc/k8s.io /run/containerd/runc /run/containerd 2>/dev/null || true
   # kubelet links container logs into /var/log/containers; drop the links into this node's logs.
   find /var/log/containers -maxdepth 1 -type l -lname "$D/*" -delete 2>/dev/null || true
   if [[ ${TESTNODE_KEEP:-0} == 1 ]]; then

@@ -24,25 +24,29 @@ FAILED=0
 CHANGES=${NODE_PROPAGATION_CHANGES:-20}
 CHURN=${NODE_CHURN_SECONDS:-60}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/toolyard-node-suite.XXXXXX")
-BG_PIDS=()
-trap 'for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
+# Background helpers (OIDC provider, port-forward) record their PIDs here; killed at exit.
+trap 'while read -r p; do kill "$p" 2>/dev/null; done <"$WORK/bg.pids"; rm -rf "$WORK"' EXIT
+: >"$WORK/bg.pids"
+bg() { echo "$1" >>"$WORK/bg.pids"; }
 
 say() { echo "node-suite: $*" >&2; }
 pass() { echo "PASS $1"; PASSED=$((PASSED + 1)); }
 fail() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
 
-# check NAME CMD…: runs the test function CMD; its failure message is its last line on stderr.
+# check NAME CMD…: runs the test function CMD in a subshell (`oops` ends it); the failure message is
+# its last line on stderr.
 check() {
   local name=$1; shift
   say "--- $name"
-  if "$@" 2>"$WORK/err"; then
+  if ("$@") 2>"$WORK/err"; then
+    cat "$WORK/err" >&2
     pass "$name"
   else
     cat "$WORK/err" >&2
     fail "$name" "$(tail -n1 "$WORK/err")"
   fi
 }
-oops() { echo "$*" >&2; return 1; }
+oops() { echo "$*" >&2; exit 1; }
 
 # waituntil SECONDS CMD…: polls CMD every 0.2 s.
 waituntil() {
@@ -82,7 +86,7 @@ setup_oidc() {
 JSON
   TOOLYARD_OIDC_MODULES=$TOOLYARD_OIDC_MODULES "$TOOLYARD_NODE22" "$ROOT/tests/gateway/oidc/provider.mjs" \
     "$WORK/oidc.json" >"$WORK/oidc.log" 2>&1 &
-  BG_PIDS+=($!)
+  bg $!
   OIDC=http://$NODE_IP:$OIDC_PORT
   waituntil 30 curl -sf "$OIDC/.well-known/openid-configuration" || { cat "$WORK/oidc.log" >&2; return 1; }
 }
@@ -240,19 +244,46 @@ t_agent_both_eras() {
   done
 }
 
-# 20 changes of the GatewayTarget's OpenAPI document (a ConfigMap the target refers to, applied
-# with kubectl apply) each adding one operation; the time from `kubectl apply` returning until the
-# agent pod's watcher (tools/list every 20 ms, its own clock = the node's) first sees the new tool.
+# extras_target N: a GatewayTarget `extras` whose inline OpenAPI document has N operations
+# extraK (GET /anything/extraK on httpbin) besides getUuid.
+extras_target() {
+  local n=$1 k
+  cat <<YAML
+apiVersion: toolyard.dev/v1alpha1
+kind: GatewayTarget
+metadata: {name: extras, namespace: $NS}
+spec:
+  gatewayRef: {name: $GW}
+  openApi:
+    baseUrl: http://httpbin.$NS.svc.cluster.local:8080
+    schema:
+      inline: |
+        openapi: 3.0.3
+        info: {title: extras, version: "$n"}
+        paths:
+          /uuid:
+            get:
+              operationId: getUuid
+              responses: {"200": {description: ok}}
+YAML
+  for ((k = 1; k <= n; k++)); do
+    printf '          /anything/extra%d:\n            get:\n              operationId: extra%d\n              responses: {"200": {description: ok}}\n' "$k" "$k"
+  done
+}
+
+# CHANGES changes of a GatewayTarget by `kubectl apply`, each adding one operation; the time from
+# `kubectl apply` returning until the agent pod's watcher (tools/list every 20 ms at 2026-07-28,
+# on the node's clock, which the test shares) first sees the new tool.
 t_propagation() {
   local i t0 seen ms all=()
+  extras_target 0 | kubectl apply -f - >/dev/null || oops "kubectl apply of the extras target failed"
+  waituntil 60 bash -c "kubectl logs -n $NS agent | grep -q 'extras___getUuid'" || oops "the agent never saw extras___getUuid"
   for ((i = 1; i <= CHANGES; i++)); do
-    spec "$i" >"$WORK/spec.yaml"
-    kubectl create configmap httpbin-api -n "$NS" --from-file=openapi.yaml="$WORK/spec.yaml" --dry-run=client -o yaml |
-      kubectl apply -f - >/dev/null || oops "kubectl apply of change $i failed"
+    extras_target "$i" | kubectl apply -f - >/dev/null || oops "kubectl apply of change $i failed"
     t0=$(now_ns)
-    waituntil 30 bash -c "kubectl logs -n $NS agent | grep -q '^seen httpbin___extra$i '" ||
-      oops "change $i: the agent did not see httpbin___extra$i within 30s"
-    seen=$(kubectl logs -n "$NS" agent | awk -v t="httpbin___extra$i" '$1 == "seen" && $2 == t { print $3; exit }')
+    waituntil 30 bash -c "kubectl logs -n $NS agent | grep -q '^seen extras___extra$i '" ||
+      oops "change $i: the agent did not see extras___extra$i within 30s"
+    seen=$(kubectl logs -n "$NS" agent | awk -v t="extras___extra$i" '$1 == "seen" && $2 == t { print $3; exit }')
     ms=$(((seen - t0) / 1000000))
     all+=("$ms")
   done
@@ -261,7 +292,7 @@ t_propagation() {
   n=$(wc -l <"$WORK/prop")
   p50=$(sed -n "$(((n + 1) / 2))p" "$WORK/prop")
   p95=$(sed -n "$(((n * 95 + 99) / 100))p" "$WORK/prop")
-  echo "propagation: $n changes, p50 ${p50} ms, p95 ${p95} ms, max $(tail -1 "$WORK/prop") ms (kubectl apply returned -> agent pod saw the tool)"
+  echo "propagation: $n GatewayTarget changes, p50 ${p50} ms, p95 ${p95} ms, max $(tail -1 "$WORK/prop") ms (kubectl apply returned -> agent pod saw the tool)"
 }
 
 # Bounded call loops in the agent pod at both eras while the gateway Deployment is restarted and a
@@ -356,7 +387,7 @@ YAML
   kubectl wait -n "$NS" --for=condition=Programmed gateway/secured --timeout=180s >&2 || oops "Gateway secured not Programmed"
   kubectl rollout status -n "$NS" deployment/secured --timeout=120s >&2 || oops "secured did not roll out"
   kubectl port-forward -n "$NS" svc/secured 18080:80 >"$WORK/pf.log" 2>&1 &
-  BG_PIDS+=($!)
+  bg $!
   waituntil 30 bash -c "curl -s -o /dev/null http://127.0.0.1:18080/mcp" || oops "port-forward did not start: $(cat "$WORK/pf.log")"
   local token code out
   token=$(curl -sf -u agent:agent-secret -d grant_type=client_credentials -d scope=tools:call \
