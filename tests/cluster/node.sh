@@ -379,6 +379,20 @@ unmount_below() {
     while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
 
+# The kubelet's cgroupRoot must exist in every hierarchy; a new cpuset cgroup starts with no CPUs
+# and memory nodes, so copy its parent's.
+make_cgroups() {
+  local root=$1 h
+  for h in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
+    [[ -f ${h}cgroup.procs ]] || continue
+    mkdir -p "$h$root"
+  done
+  if [[ -f /sys/fs/cgroup/cpuset/cpuset.cpus ]]; then
+    cat /sys/fs/cgroup/cpuset/cpuset.cpus >"/sys/fs/cgroup/cpuset/$root/cpuset.cpus"
+    cat /sys/fs/cgroup/cpuset/cpuset.mems >"/sys/fs/cgroup/cpuset/$root/cpuset.mems"
+  fi
+}
+
 # Removes a cgroup subtree in every v1 hierarchy and the unified one, leaves first.
 remove_cgroups() {
   local root=$1 h
@@ -437,6 +451,7 @@ up() {
   echo "$BIN" >"$D/bin"
   NETNS=toolyard-node-$(basename "$D" | tr -dc 'A-Za-z0-9' | tail -c 7)
   netns_up
+  make_cgroups "$NETNS"
   certs
   write_kubeconfig "$D/kubeconfig" admin
   write_kubeconfig "$D/kubelet.kubeconfig" kubelet
