@@ -430,6 +430,7 @@ down() {
   rmdir /run/containerd/fifo /run/containerd/s /run/containerd/runc/k8s.io /run/containerd/runc /run/containerd 2>/dev/null || true
   # kubelet links container logs into /var/log/containers; drop the links into this node's logs.
   find /var/log/containers -maxdepth 1 -type l -lname "$D/*" -delete 2>/dev/null || true
+  rmdir /var/log/containers 2>/dev/null || true
   if [[ ${TESTNODE_KEEP:-0} == 1 ]]; then
     log "stopped; state kept in $D"
   elif [[ -f $D/$MARK ]]; then
