@@ -28,7 +28,9 @@ while (($#)); do
 done
 REL=${CARGO_TARGET_DIR:-$ROOT/target}/release
 if ((BUILD)); then
-  (cd "$ROOT" && cargo build --release --locked -p toolyard-operator -p toolyard-gateway)
+  # One package per build, as the Dockerfiles and the test suites build them: a joint build would
+  # unify features across both and give other binaries.
+  (cd "$ROOT" && cargo build --release --locked -p toolyard-gateway && cargo build --release --locked -p toolyard-operator)
 fi
 mkdir -p "$OUT"
 python3 "$ROOT/charts/image.py" --binary "$REL/toolyard-operator" --path /usr/local/bin/toolyard-operator \

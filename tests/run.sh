@@ -125,7 +125,8 @@ suite_node() {
     fail_suite node "tests/cluster/build.sh --node failed"
     return
   fi
-  if ! bash tests/gateway/setup.sh >/dev/null || ! cargo build --release -p toolyard-operator -p toolyard-gateway ||
+  if ! bash tests/gateway/setup.sh >/dev/null || ! cargo build --release -p toolyard-gateway ||
+    ! cargo build --release -p toolyard-operator ||
     ! bash tests/node/images.sh "$images" "$bin"; then
     fail_suite node "setup, the release build or the images failed"
     return
