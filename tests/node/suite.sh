@@ -414,6 +414,41 @@ YAML
   grep -q '/anything/users/123' <<<"$out" || oops "the call did not reach httpbin with userId 123"
 }
 
+# A gateway pod that cannot start shows up in the Gateway's status with the reason: a missing
+# image (never pulled: ErrImageNeverPull) and a container that exits at once (CrashLoopBackOff).
+t_pod_failures_in_status() {
+  kubectl apply -f - >&2 <<YAML
+apiVersion: toolyard.dev/v1alpha1
+kind: Gateway
+metadata: {name: missing-image, namespace: $NS}
+spec:
+  inboundAuth: {none: {}}
+  deployment: {replicas: 1, image: "localhost/no-such-image:1", imagePullPolicy: Never}
+---
+apiVersion: toolyard.dev/v1alpha1
+kind: Gateway
+metadata: {name: crashing, namespace: $NS}
+spec:
+  inboundAuth: {none: {}}
+  # mcpagent is no gateway: it exits at once with a usage error.
+  deployment: {replicas: 1, image: "localhost/mcpagent:test", imagePullPolicy: Never}
+YAML
+  local gw want ok=1 conds
+  for gw in missing-image:ErrImageNeverPull crashing:CrashLoopBackOff; do
+    want=${gw#*:}; gw=${gw%%:*}
+    if waituntil 90 bash -c "kubectl get gateway -n $NS $gw -o jsonpath='{.status.conditions}' | grep -q $want"; then
+      say "$gw: status names $want"
+    else
+      conds=$(kubectl get gateway -n "$NS" "$gw" -o jsonpath='{.status.conditions}')
+      say "$gw: pods $(kubectl get pods -n "$NS" -l "app.kubernetes.io/instance=$gw" --no-headers 2>&1 | tr -s ' ')"
+      say "$gw: status conditions without $want: $conds"
+      ok=0
+    fi
+  done
+  kubectl delete gateway -n "$NS" missing-image crashing --wait=false >&2
+  ((ok)) || oops "the Gateway status does not name why its pod fails (see above)"
+}
+
 resource_versions() {
   local k
   for k in deployment/$GW service/$GW configmap/$GW-toolyard-config secret/$GW-toolyard-credentials \
@@ -462,6 +497,7 @@ check zero_failed_calls_through_churn t_churn
 check credential_rotation_without_restart t_secret_rotation
 check other_secret_unreadable_with_pod_token t_secret_unreadable
 check strands_seed_client_jwt_port_forward t_strands_jwt
+check pod_failures_in_gateway_status t_pod_failures_in_status
 check helm_upgrade_operator_only t_helm_upgrade
 check helm_uninstall_keeps_crds_and_gateways t_helm_uninstall
 echo "suite node: $PASSED passed, $FAILED failed"
