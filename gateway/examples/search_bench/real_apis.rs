@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::{Map, Value};
-use toolyard_gateway::compile::naming::sanitize;
-use toolyard_gateway::compile::openapi::{OpenApiInput, compile};
+use toolyard_compile::naming::sanitize;
+use toolyard_compile::openapi::{OpenApiInput, compile};
 
 use crate::Error;
 
