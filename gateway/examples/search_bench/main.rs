@@ -131,7 +131,6 @@ fn load_bfcl(dir: &Path) -> Result<(Vec<Function>, Vec<Query>), Error> {
     Ok((corpus, queries))
 }
 
-
 fn tool_text(t: &Tool) -> ToolText<'_> {
     ToolText {
         name: &t.name,
@@ -274,7 +273,10 @@ impl Bench {
 
     fn run(&mut self, eval: &Eval<'_>, method: Method, c: &Config) -> Result<Run, Error> {
         let mut index = SearchIndex::build_with(
-            eval.tools.iter().enumerate().map(|(i, t)| (i, tool_text(t))),
+            eval.tools
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (i, tool_text(t))),
             &c.weights,
         );
         if method != Method::Bm25 {
@@ -314,11 +316,7 @@ impl Bench {
     }
 }
 
-fn real_eval<'a>(
-    name: &str,
-    catalog: &'a Catalog,
-    bench: &mut Bench,
-) -> Result<Eval<'a>, Error> {
+fn real_eval<'a>(name: &str, catalog: &'a Catalog, bench: &mut Bench) -> Result<Eval<'a>, Error> {
     let texts: Vec<String> = catalog.intents.iter().map(|i| i.text.clone()).collect();
     let query_vectors = bench.vectors.get(&bench.model, &texts)?;
     Ok(Eval {
@@ -351,7 +349,12 @@ fn before() -> Config {
 }
 
 /// Macro average of the tuning-half objective over the evaluations.
-fn tune_score(bench: &mut Bench, evals: &[Eval<'_>], method: Method, c: &Config) -> Result<(f64, f64), Error> {
+fn tune_score(
+    bench: &mut Bench,
+    evals: &[Eval<'_>],
+    method: Method,
+    c: &Config,
+) -> Result<(f64, f64), Error> {
     let (mut t, mut h) = (0.0, 0.0);
     for e in evals {
         let r = bench.run(e, method, c)?;
@@ -368,7 +371,10 @@ fn weight_variants() -> Vec<(String, FieldWeights)> {
         ("default".to_string(), d),
     ];
     for description in [0.0, 0.3, 1.0] {
-        v.push((format!("description {description}"), FieldWeights { description, ..d }));
+        v.push((
+            format!("description {description}"),
+            FieldWeights { description, ..d },
+        ));
     }
     for summary in [1.5, 2.0, 4.0] {
         v.push((format!("summary {summary}"), FieldWeights { summary, ..d }));
@@ -377,7 +383,10 @@ fn weight_variants() -> Vec<(String, FieldWeights)> {
         v.push((format!("title {title}"), FieldWeights { title, ..d }));
     }
     for synonyms in [0.0, 0.3, 1.0] {
-        v.push((format!("synonyms {synonyms}"), FieldWeights { synonyms, ..d }));
+        v.push((
+            format!("synonyms {synonyms}"),
+            FieldWeights { synonyms, ..d },
+        ));
     }
     for name in [3.0, 5.0] {
         v.push((format!("name {name}"), FieldWeights { name, ..d }));
@@ -400,7 +409,10 @@ fn text_variants() -> Vec<(String, DenseText)> {
     // Longer variants (whole description, parameter lists) take minutes to embed on a busy
     // machine: `--tune` measures the two that decide the default, plus one shorter one.
     vec![
-        ("before: name, whole description, parameter names".into(), DenseText::BEFORE),
+        (
+            "before: name, whole description, parameter names".into(),
+            DenseText::BEFORE,
+        ),
         ("default: name, title, first sentence".into(), d),
         (
             "title and first sentence only".into(),
@@ -441,7 +453,9 @@ fn fusion_variants() -> Vec<(String, Fusion)> {
 }
 
 fn tune(bench: &mut Bench, evals: &[Eval<'_>]) -> Result<(), Error> {
-    println!("\n## Tuning (macro MRR@10 over the four APIs; chosen on the tuning half, the held-out half beside it)\n");
+    println!(
+        "\n## Tuning (macro MRR@10 over the four APIs; chosen on the tuning half, the held-out half beside it)\n"
+    );
     let base = now();
     println!("### BM25 field weights (changes from the default)\n");
     println!("| weights | MRR@10 tuning half | MRR@10 held-out half |");
@@ -502,7 +516,11 @@ fn quality_tables(bench: &mut Bench, evals: &[Eval<'_>], held_out: bool) -> Resu
         verdicts.push(format!(
             "{}: hybrid MRR@10 {hybrid:.3}, best single ranker {best_single:.3} ({})",
             e.name,
-            if hybrid + 1e-9 >= best_single { "not below" } else { "BELOW" }
+            if hybrid + 1e-9 >= best_single {
+                "not below"
+            } else {
+                "BELOW"
+            }
         ));
     }
     println!();
@@ -589,7 +607,9 @@ fn main() -> Result<(), Error> {
     let mut with_all: Vec<Eval<'_>> = evals;
     with_all.push(all_eval);
     quality_tables(&mut bench, &with_all, false)?;
-    println!("\n## Quality, held-out half only (the odd-numbered intents of each file; never used for tuning)\n");
+    println!(
+        "\n## Quality, held-out half only (the odd-numbered intents of each file; never used for tuning)\n"
+    );
     quality_tables(&mut bench, &with_all, true)?;
     println!("\n## By kind of intent (all four APIs in one catalog, default settings)\n");
     kind_table(&mut bench, &with_all[with_all.len() - 1])?;
@@ -683,7 +703,8 @@ fn speed(
             })
             .collect();
         let t = Instant::now();
-        let mut index = SearchIndex::build(tools.iter().enumerate().map(|(i, t)| (i, tool_text(t))));
+        let mut index =
+            SearchIndex::build(tools.iter().enumerate().map(|(i, t)| (i, tool_text(t))));
         let bm25_build = t.elapsed();
         // Replicated tools reuse their original's vector, slightly tilted so copies do not tie.
         let vectors: Vec<Arc<[f32]>> = (0..n)

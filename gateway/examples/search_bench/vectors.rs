@@ -110,7 +110,12 @@ impl VectorFile {
         }
         Ok(keys
             .iter()
-            .map(|k| self.vectors.get(k).cloned().unwrap_or_else(|| Arc::from([])))
+            .map(|k| {
+                self.vectors
+                    .get(k)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::from([]))
+            })
             .collect())
     }
 }

@@ -369,13 +369,12 @@ impl Runtime {
             if self.superseded(generation) {
                 return;
             }
-            let result = job
-                .embedder
-                .embed_blocking(chunk)
-                .and_then(|vectors| match self.embeddings.lock() {
+            let result = job.embedder.embed_blocking(chunk).and_then(|vectors| {
+                match self.embeddings.lock() {
                     Ok(mut emb) => emb.store(&model, chunk, vectors),
                     Err(_) => Ok(()),
-                });
+                }
+            });
             if let Err(e) = result {
                 tracing::warn!(error = %e, "search embeddings unavailable; the search tool serves BM25 results");
                 if let Ok(mut emb) = self.embeddings.lock() {

@@ -489,7 +489,14 @@ stringData: {token: sk-test}
         apply(&runtime, &dir);
         assert_eq!(fake.texts.load(Ordering::SeqCst), 9);
         assert_eq!(
-            runtime.snapshot().unwrap().search.as_ref().unwrap().load().len(),
+            runtime
+                .snapshot()
+                .unwrap()
+                .search
+                .as_ref()
+                .unwrap()
+                .load()
+                .len(),
             6
         );
         assert_eq!(built.lock().unwrap().len(), 1, "the embedder is built once");
@@ -606,7 +613,10 @@ stringData: {token: sk-test}
         assert!(!index.is_hybrid(), "served before any tool is embedded");
         assert!(!index.search("cancel order", 5).is_empty(), "BM25 answers");
         let emb = runtime.status().search_embedding.unwrap();
-        assert!(emb.pending && !emb.active && emb.pending_texts == 2, "{emb:?}");
+        assert!(
+            emb.pending && !emb.active && emb.pending_texts == 2,
+            "{emb:?}"
+        );
         assert!(!runtime.wait_for_search_embeddings(std::time::Duration::from_millis(50)));
 
         let (open, cv) = &*gate;

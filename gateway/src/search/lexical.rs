@@ -29,12 +29,27 @@ fn is_stopword(word: &str) -> bool {
 const VERB_SYNONYMS: &[(&str, &[&str])] = &[
     ("delete", &["remove", "erase", "destroy", "drop", "purge"]),
     ("remove", &["delete", "erase"]),
-    ("get", &["show", "view", "fetch", "retrieve", "read", "display", "see", "look", "check", "details", "info"]),
-    ("read", &["show", "view", "get", "fetch", "retrieve", "see", "check"]),
-    ("list", &["show", "view", "all", "every", "enumerate", "which"]),
+    (
+        "get",
+        &[
+            "show", "view", "fetch", "retrieve", "read", "display", "see", "look", "check",
+            "details", "info",
+        ],
+    ),
+    (
+        "read",
+        &["show", "view", "get", "fetch", "retrieve", "see", "check"],
+    ),
+    (
+        "list",
+        &["show", "view", "all", "every", "enumerate", "which"],
+    ),
     ("create", &["make", "add", "new", "register", "start"]),
     ("post", &["create", "make", "add", "new", "send"]),
-    ("update", &["change", "edit", "modify", "alter", "set", "rename", "move"]),
+    (
+        "update",
+        &["change", "edit", "modify", "alter", "set", "rename", "move"],
+    ),
     ("patch", &["change", "edit", "modify", "update"]),
     ("search", &["find", "look", "lookup", "query", "matching"]),
     ("cancel", &["stop", "abort", "end", "undo"]),

@@ -131,7 +131,9 @@ mod tests {
     #[test]
     fn html_and_markdown_become_plain_words() {
         assert_eq!(
-            plain("<p>Returns a list of accounts connected via <a href=\"/docs/connect\">Connect</a>.</p>"),
+            plain(
+                "<p>Returns a list of accounts connected via <a href=\"/docs/connect\">Connect</a>.</p>"
+            ),
             "Returns a list of accounts connected via Connect ."
         );
         assert_eq!(plain("a &amp; b &lt;tag&gt; &nbsp;x"), "a & b <tag> x");
@@ -148,9 +150,18 @@ mod tests {
     fn first_sentence_stops_at_the_first_full_stop() {
         let t = "Creates a refund. Refunds go back to the card, e.g. within days.";
         assert_eq!(first_sentence(t, 200), "Creates a refund.");
-        assert_eq!(after_first_sentence(t), "Refunds go back to the card, e.g. within days.");
-        assert_eq!(first_sentence("Use e.g. this one. Then", 200), "Use e.g. this one.");
-        assert_eq!(first_sentence("Version 1.2 is out", 200), "Version 1.2 is out");
+        assert_eq!(
+            after_first_sentence(t),
+            "Refunds go back to the card, e.g. within days."
+        );
+        assert_eq!(
+            first_sentence("Use e.g. this one. Then", 200),
+            "Use e.g. this one."
+        );
+        assert_eq!(
+            first_sentence("Version 1.2 is out", 200),
+            "Version 1.2 is out"
+        );
         assert_eq!(first_sentence("no stop at all", 7), "no stop");
         assert_eq!(cut("abcdef", 3), "abc");
         assert_eq!(cut("ab", 3), "ab");
