@@ -591,8 +591,8 @@ mod tests {
     fn parameters_and_target_descriptions_are_searched() {
         let defs = defs();
         let idx = index(&defs);
-        // Nested parameter description only.
-        assert_eq!(idx.search("zip code", 3)[0], 5);
+        // Nested parameter name only (parameter descriptions weigh 0 by default).
+        assert_eq!(idx.search("postal code", 3)[0], 5);
         // Target description only.
         assert_eq!(idx.search("parcel carrier", 3), vec![5]);
         assert_eq!(idx.search("find a user by their id", 1), vec![1]);

@@ -108,8 +108,11 @@ pub fn first_sentence(text: &str, max_chars: usize) -> &str {
 pub fn cut(text: &str, max_chars: usize) -> &str {
     match text.char_indices().nth(max_chars) {
         None => text,
-        Some((byte, _)) => {
+        Some((byte, next)) => {
             let head = &text[..byte];
+            if next.is_whitespace() {
+                return head;
+            }
             match head.rfind(' ') {
                 Some(space) if space > 0 => &head[..space],
                 _ => head,
