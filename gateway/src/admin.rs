@@ -56,6 +56,8 @@ pub struct Metrics {
     search_fallbacks: Counter,
     search_embedding_healthy: Gauge,
     search_embedded_texts: Gauge,
+    search_index_hybrid: Gauge,
+    search_embedding_pending: Gauge,
 }
 
 impl Default for Metrics {
@@ -140,6 +142,18 @@ impl Default for Metrics {
             "1 when the search index is hybrid or no embedding is configured; 0 when configured embeddings failed and search fell back to BM25",
             search_embedding_healthy.clone(),
         );
+        let search_index_hybrid = Gauge::default();
+        let search_embedding_pending = Gauge::default();
+        registry.register(
+            "search_index_hybrid",
+            "1 while the search tool serves the hybrid index (BM25 + embeddings), 0 while it serves BM25 alone",
+            search_index_hybrid.clone(),
+        );
+        registry.register(
+            "search_embedding_pending_texts",
+            "Tool texts the background embedding still has to embed before the hybrid index is served",
+            search_embedding_pending.clone(),
+        );
         registry.register(
             "search_embedded_texts",
             "Tool texts embedded since start (cache misses; a reload embeds only changed tools)",
@@ -154,6 +168,8 @@ impl Default for Metrics {
             search_fallbacks,
             search_embedding_healthy,
             search_embedded_texts,
+            search_index_hybrid,
+            search_embedding_pending,
             registry,
             calls,
             errors,
@@ -236,11 +252,18 @@ impl Metrics {
     }
 
     /// Mirrors the runtime's embedding status into the gauges (at scrape time).
-    fn observe_search(&self, status: Option<&crate::runtime::search::EmbeddingStatus>) {
+    fn observe_search(
+        &self,
+        status: Option<&crate::runtime::search::EmbeddingStatus>,
+        hybrid: bool,
+    ) {
         let healthy = status.is_none_or(|s| s.error.is_none());
         self.search_embedding_healthy.set(i64::from(healthy));
         self.search_embedded_texts
             .set(status.map_or(0, |s| s.embedded_texts as i64));
+        self.search_index_hybrid.set(i64::from(hybrid));
+        self.search_embedding_pending
+            .set(status.map_or(0, |s| s.pending_texts as i64));
     }
 
     fn encode(&self) -> String {
@@ -286,6 +309,7 @@ async fn readyz(State(state): State<AdminState>) -> Response {
         "reload": status,
         "upstreams": state.runtime.upstreams.statuses(),
         "upstreamSkipped": snapshot.as_ref().map(|s| s.upstream_skipped.clone()).unwrap_or_default(),
+        "search": snapshot.as_ref().and_then(|s| search_state(s, &status)),
     });
     let code = if ready {
         StatusCode::OK
@@ -300,6 +324,26 @@ async fn readyz(State(state): State<AdminState>) -> Response {
         .into_response()
 }
 
+/// Which index the search tool serves: `hybrid`, or `bm25` (with `embedding: pending` while the
+/// tool texts are embedded in the background, `failed` when embeddings are configured but do not
+/// work, `off` when none are configured).
+fn search_state(
+    snapshot: &crate::runtime::Snapshot,
+    status: &crate::runtime::ReloadStatus,
+) -> Option<serde_json::Value> {
+    let index = snapshot.search.as_ref()?.load();
+    let embedding = match &status.search_embedding {
+        None => "off",
+        Some(e) if e.pending => "pending",
+        Some(e) if e.error.is_some() => "failed",
+        Some(_) => "ready",
+    };
+    Some(serde_json::json!({
+        "index": if index.is_hybrid() { "hybrid" } else { "bm25" },
+        "embedding": embedding,
+    }))
+}
+
 async fn metrics_text(State(state): State<AdminState>) -> Response {
     state
         .metrics
@@ -308,9 +352,14 @@ async fn metrics_text(State(state): State<AdminState>) -> Response {
         state.metrics.generation.set(s.generation as i64);
         state.metrics.tools.set(s.tools.len() as i64);
     }
+    let hybrid = state.runtime.snapshot().is_some_and(|s| {
+        s.search
+            .as_ref()
+            .is_some_and(|slot| slot.load().is_hybrid())
+    });
     state
         .metrics
-        .observe_search(state.runtime.status().search_embedding.as_ref());
+        .observe_search(state.runtime.status().search_embedding.as_ref(), hybrid);
     (
         [(
             header::CONTENT_TYPE,

@@ -61,6 +61,15 @@ struct Args {
     /// Print the compiled config (JSON) and exit.
     #[arg(long)]
     print_config: bool,
+    /// The sentence-embedding model `spec.search` uses when it configures no
+    /// `embedding` (a directory with model.safetensors, tokenizer.json and config.json). Used only
+    /// if the directory exists; the gateway image carries its default model there.
+    #[arg(
+        long,
+        env = "TOOLYARD_DEFAULT_EMBEDDING_MODEL",
+        default_value = toolyard_gateway::runtime::search::DEFAULT_MODEL_DIR
+    )]
+    default_embedding_model: PathBuf,
     /// A file holding the key (at least 32 bytes) that signs MCP session ids; every replica of a
     /// Gateway must share it so any replica serves any session. The operator mounts a Secret.
     #[arg(
@@ -188,6 +197,10 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     toolyard_gateway::upstream::mrtr::use_shared_key(&key.derive(b"toolyard requestState v1"));
     let sessions = SignedSessions::new(key);
     let runtime = Runtime::new();
+    if args.default_embedding_model.join("config.json").is_file() {
+        tracing::info!(model = %args.default_embedding_model.display(), "search uses this embedding model unless the Gateway configures another");
+        runtime.set_default_embedding(args.default_embedding_model.display().to_string());
+    }
     let metrics = Arc::new(Metrics::default());
     let watcher = match &args.config {
         Some(path) => {

@@ -600,6 +600,13 @@ fn deployment(
         container["lifecycle"] =
             json!({"preStop": {"sleep": {"seconds": termination.pre_stop_seconds}}});
     }
+    // Volumes users bring (a model directory for search embeddings, for example); the CRD
+    // refuses the gateway's own names and paths.
+    if let Some(mounts) = container["volumeMounts"].as_array_mut() {
+        for m in &d.volume_mounts {
+            mounts.push(serde_json::to_value(m).map_err(|e| encode("volumeMounts", e))?);
+        }
+    }
     let mut pod_meta = json!({"labels": pod_labels});
     if !d.pod_annotations.is_empty() {
         pod_meta["annotations"] = json!(d.pod_annotations);
@@ -620,6 +627,11 @@ fn deployment(
             {"name": "session-key", "secret": {"secretName": names.session_key, "items": [{"key": SESSION_KEY_FIELD, "path": SESSION_KEY_FIELD}]}},
         ],
     });
+    if let Some(volumes) = pod_spec["volumes"].as_array_mut() {
+        for v in &d.volumes {
+            volumes.push(serde_json::to_value(v).map_err(|e| encode("volumes", e))?);
+        }
+    }
     if !d.node_selector.is_empty() {
         pod_spec["nodeSelector"] = json!(d.node_selector);
     }

@@ -265,6 +265,34 @@ fn deployment_and_service_settings_are_honoured() {
         .as_ref()
         .unwrap();
     assert_eq!(requests["cpu"].0, "100m");
+    // A volume the user brings (a model directory) joins the gateway's own two.
+    let volumes: Vec<&str> = pod
+        .volumes
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
+    assert_eq!(volumes, ["tmp", "session-key", "models"]);
+    let models = &pod.volumes.as_ref().unwrap()[2];
+    assert_eq!(
+        models
+            .persistent_volume_claim
+            .as_ref()
+            .map(|c| c.claim_name.as_str()),
+        Some("embedding-models")
+    );
+    let mount = container
+        .volume_mounts
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|m| m.name == "models")
+        .unwrap();
+    assert_eq!(
+        (mount.mount_path.as_str(), mount.read_only),
+        ("/models", Some(true))
+    );
 
     let service = children.service.spec.as_ref().unwrap();
     assert_eq!(service.type_.as_deref(), Some("LoadBalancer"));

@@ -624,7 +624,7 @@ async fn search(
             .get(pos)
             .is_some_and(|t| t.name != name.as_str())
     };
-    let result = match snapshot.search.as_ref() {
+    let result = match snapshot.search.as_ref().map(|slot| slot.load_full()) {
         Some(index) => index.search_hybrid(query, top_k, &visible).await,
         None => Default::default(),
     };

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwapOption;
 use toolyard_crds::{CONFIG_VERSION, GatewayConfig};
 
-use super::search::{EmbedderFactory, EmbeddingStatus, SearchEmbeddings};
+use super::search::{EmbedJob, EmbedderFactory, EmbeddingStatus, SearchEmbeddings};
 use super::snapshot::{Snapshot, SnapshotError};
 use crate::upstream::{Handles, Upstreams};
 use toolyard_compile::manifests::SecretValues;
@@ -77,8 +77,23 @@ pub struct Runtime {
     me: Weak<Runtime>,
     /// Whether the refresher task runs.
     refresher: std::sync::Once,
-    /// The search tool's embedder and vector cache (used under `reload_lock`).
+    /// The search tool's embedder and vector cache (held briefly: by a reload to find cached
+    /// vectors, by the background embedding job to store each batch).
     embeddings: Mutex<SearchEmbeddings>,
+    /// The generation whose search index the background embedding serves, and how many jobs
+    /// run (a job for an older generation stops at its next batch).
+    embed_jobs: (Mutex<EmbedJobs>, std::sync::Condvar),
+    /// The model search uses when the config names none (the image's bundled model).
+    default_embedding: std::sync::OnceLock<toolyard_crds::config::EmbeddingConfig>,
+}
+
+/// Bookkeeping of background embedding jobs.
+#[derive(Debug, Default)]
+struct EmbedJobs {
+    /// The newest served generation; a job for another one is superseded.
+    latest: u64,
+    /// Jobs running.
+    running: usize,
 }
 
 impl Default for Runtime {
@@ -94,6 +109,8 @@ impl Default for Runtime {
             me: Weak::new(),
             refresher: std::sync::Once::new(),
             embeddings: Mutex::default(),
+            embed_jobs: Default::default(),
+            default_embedding: std::sync::OnceLock::new(),
         }
     }
 }
@@ -110,10 +127,19 @@ impl Runtime {
     /// A runtime whose search embedders come from `factory` instead of the configured model or
     /// endpoint (tests count embedding calls with it).
     pub fn with_embedder_factory(factory: Box<EmbedderFactory>) -> Arc<Runtime> {
-        Arc::new(Runtime {
+        Arc::new_cyclic(|me| Runtime {
+            me: me.clone(),
             embeddings: Mutex::new(SearchEmbeddings::new(factory)),
             ..Runtime::default()
         })
+    }
+
+    /// Search without a configured `embedding` uses the local model in `path` (set once, at
+    /// start, when the image carries a model there).
+    pub fn set_default_embedding(&self, path: String) {
+        let _ = self
+            .default_embedding
+            .set(toolyard_crds::config::EmbeddingConfig::LocalModel { path });
     }
 
     /// The snapshot new requests should use.
@@ -143,8 +169,9 @@ impl Runtime {
             .lock()
             .map_err(|_| ReloadError::Source("status lock poisoned".into()))?;
         match result {
-            Ok((snapshot, elapsed_ms, handles)) => {
+            Ok((mut snapshot, elapsed_ms, handles)) => {
                 let generation = snapshot.generation;
+                let job = snapshot.pending_embedding.take();
                 self.upstreams.commit(&handles);
                 if !handles.is_empty() {
                     self.start_refresher();
@@ -159,11 +186,14 @@ impl Runtime {
                 if let Some(e) = &snapshot.search_error {
                     tracing::warn!(error = %e, "search embeddings unavailable; the search tool serves BM25 results");
                 }
-                self.current.store(Some(Arc::new(snapshot)));
+                let snapshot = Arc::new(snapshot);
+                self.current.store(Some(snapshot.clone()));
                 status.reloads += 1;
                 status.last_error = None;
                 status.last_error_at = None;
                 status.last_build_ms = elapsed_ms;
+                drop(status);
+                self.serve_generation(generation, job, &snapshot);
                 self.changes.send_replace(generation);
                 Ok(generation)
             }
@@ -193,9 +223,16 @@ impl Runtime {
 
     fn build(
         &self,
-        config: GatewayConfig,
+        mut config: GatewayConfig,
         secrets: &SecretValues,
     ) -> Result<(Snapshot, f64, Handles), ReloadError> {
+        let search = &mut config.gateway.search;
+        if search.enabled
+            && search.embedding.is_none()
+            && let Some(default) = self.default_embedding.get()
+        {
+            search.embedding = Some(default.clone());
+        }
         if config.version != CONFIG_VERSION {
             return Err(ReloadError::Version {
                 found: config.version,
@@ -257,7 +294,11 @@ impl Runtime {
         ) {
             Ok(mut snapshot) => {
                 snapshot.upstream_epoch = epoch;
-                self.current.store(Some(Arc::new(snapshot)));
+                let job = snapshot.pending_embedding.take();
+                let snapshot = Arc::new(snapshot);
+                self.current.store(Some(snapshot.clone()));
+                drop(embeddings);
+                self.serve_generation(generation, job, &snapshot);
                 self.changes.send_replace(generation);
                 Some(generation)
             }
@@ -267,6 +308,128 @@ impl Runtime {
                 None
             }
         }
+    }
+
+    /// `generation` is served now: older embedding jobs stop, and `job` (texts of its index
+    /// without vectors) is embedded on a background thread, after which the hybrid index
+    /// replaces the BM25 one in `snapshot`. Until then BM25 answers searches.
+    fn serve_generation(&self, generation: u64, job: Option<EmbedJob>, snapshot: &Arc<Snapshot>) {
+        if let Ok(mut jobs) = self.embed_jobs.0.lock() {
+            jobs.latest = generation;
+            if job.is_some() {
+                jobs.running += 1;
+            }
+        }
+        let Some(job) = job else { return };
+        tracing::info!(
+            texts = job.missing.len(),
+            generation,
+            "embedding tool texts in the background; the search tool serves BM25 results until they are done"
+        );
+        let me = self.me.clone();
+        let snapshot = snapshot.clone();
+        let spawned = std::thread::Builder::new()
+            .name("search-embed".into())
+            .spawn(move || {
+                if let Some(runtime) = me.upgrade() {
+                    runtime.embed_in_background(generation, &job, &snapshot);
+                    runtime.end_job();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start the embedding thread; search stays BM25");
+            if let Ok(mut emb) = self.embeddings.lock() {
+                emb.job_done();
+            }
+            self.end_job();
+        }
+    }
+
+    fn superseded(&self, generation: u64) -> bool {
+        self.embed_jobs
+            .0
+            .lock()
+            .map_or(true, |jobs| jobs.latest != generation)
+    }
+
+    fn end_job(&self) {
+        if let Ok(mut jobs) = self.embed_jobs.0.lock() {
+            jobs.running = jobs.running.saturating_sub(1);
+        }
+        self.embed_jobs.1.notify_all();
+    }
+
+    /// The background half of a reload: embeds `job.missing` batch by batch (the embeddings
+    /// lock is taken only to store each batch, so reloads never wait for the model), then
+    /// swaps the hybrid index into `snapshot`. Stops early when a newer generation is served
+    /// (what it embedded stays cached for that generation's job).
+    fn embed_in_background(&self, generation: u64, job: &EmbedJob, snapshot: &Snapshot) {
+        let model = job.embedder.model_id().to_string();
+        for chunk in job.missing.chunks(crate::search::embed::BATCH) {
+            if self.superseded(generation) {
+                return;
+            }
+            let result = job.embedder.embed_blocking(chunk).and_then(|vectors| {
+                match self.embeddings.lock() {
+                    Ok(mut emb) => emb.store(&model, chunk, vectors),
+                    Err(_) => Ok(()),
+                }
+            });
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "search embeddings unavailable; the search tool serves BM25 results");
+                if let Ok(mut emb) = self.embeddings.lock() {
+                    emb.record(Err(&e));
+                    emb.job_done();
+                }
+                self.refresh_embedding_status();
+                return;
+            }
+        }
+        let Ok(mut emb) = self.embeddings.lock() else {
+            return;
+        };
+        if self.superseded(generation) {
+            return;
+        }
+        let hybrid = emb.finish(job).and_then(|vectors| {
+            let slot = snapshot.search.as_ref()?;
+            slot.load().with_dense(job.embedder.clone(), &vectors)
+        });
+        match (hybrid, snapshot.search.as_ref()) {
+            (Some(index), Some(slot)) => {
+                slot.store(Arc::new(index));
+                emb.record(Ok(()));
+                tracing::info!(generation, "the search index is hybrid now");
+            }
+            _ => emb.record(Err(&crate::search::embed::EmbedError::Shape(
+                "a tool vector went missing; reload to embed again".into(),
+            ))),
+        }
+        emb.job_done();
+        drop(emb);
+        self.refresh_embedding_status();
+    }
+
+    /// Copies the embedding status into the reload status (`/readyz`, metrics).
+    fn refresh_embedding_status(&self) {
+        let emb = self.embeddings.lock().ok().map(|e| e.status().clone());
+        if let (Ok(mut status), Some(emb)) = (self.status.lock(), emb)
+            && status.search_embedding.is_some()
+        {
+            status.search_embedding = Some(emb);
+        }
+    }
+
+    /// Waits until no background embedding job runs (at most `timeout`); whether none does.
+    pub fn wait_for_search_embeddings(&self, timeout: Duration) -> bool {
+        let Ok(jobs) = self.embed_jobs.0.lock() else {
+            return false;
+        };
+        self.embed_jobs
+            .1
+            .wait_timeout_while(jobs, timeout, |j| j.running > 0)
+            .map(|(j, _)| j.running == 0)
+            .unwrap_or(false)
     }
 
     /// Starts (once) the task that rebuilds the snapshot when an upstream catalog changes.

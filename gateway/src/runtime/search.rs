@@ -8,8 +8,13 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use toolyard_crds::config::EmbeddingConfig;
 
-use crate::search::embed::{EmbedError, Embedder, EmbeddingCache};
+use crate::search::embed::{CachingEmbedder, EmbedError, Embedder, EmbeddingCache};
 use toolyard_compile::manifests::SecretValues;
+
+/// Where the gateway image carries its default sentence-embedding model (all-MiniLM-L6-v2):
+/// `spec.search` without an `embedding` uses it when the directory exists
+/// (`--default-embedding-model`).
+pub const DEFAULT_MODEL_DIR: &str = "/usr/share/toolyard/models/all-MiniLM-L6-v2";
 
 /// Builds the embedder for a config (tests replace it with a fake).
 pub type EmbedderFactory =
@@ -78,6 +83,45 @@ pub struct EmbeddingStatus {
     pub embedded_texts: u64,
     /// Vectors held in the cache.
     pub cached_vectors: usize,
+    /// Tool texts are being embedded in the background; BM25 serves until they are done.
+    pub pending: bool,
+    /// Texts the pending job still has to embed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pending_texts: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Tool texts that still need vectors: embedded off the reload path ([`SearchEmbeddings::prepare`]
+/// hands it out, the runtime's background job embeds and stores it), so a reload never waits for
+/// a model.
+pub struct EmbedJob {
+    /// The embedder to use.
+    pub embedder: Arc<dyn Embedder>,
+    /// Every text of the index, in index order.
+    pub texts: Vec<String>,
+    /// The distinct texts without a cached vector.
+    pub missing: Vec<String>,
+}
+
+impl std::fmt::Debug for EmbedJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbedJob")
+            .field("texts", &self.texts.len())
+            .field("missing", &self.missing.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`SearchEmbeddings::prepare`] found.
+#[derive(Debug)]
+pub enum Prepared {
+    /// Every vector was cached: the index can be hybrid at once.
+    Ready(Arc<dyn Embedder>, Vec<Arc<[f32]>>),
+    /// Some texts must be embedded first.
+    Embed(EmbedJob),
 }
 
 /// Embedder + cache, owned by the runtime and used under its reload lock.
@@ -141,18 +185,75 @@ impl SearchEmbeddings {
         secrets: &SecretValues,
         texts: &[String],
     ) -> Result<EmbedderAndVectors, EmbedError> {
-        let fp = fingerprint(config, secrets);
-        let embedder = match &self.current {
-            Some((f, e)) if *f == fp => e.clone(),
-            _ => {
-                self.current = None;
-                let e = (self.factory)(config, secrets)?;
-                self.current = Some((fp, e.clone()));
-                e
-            }
-        };
+        let embedder = self.embedder(config, secrets)?;
         let vectors = self.cache.resolve(embedder.as_ref(), texts)?;
         Ok((embedder, vectors))
+    }
+
+    /// The embedder for `config` (built once per config and key) and either every vector of
+    /// `texts` from the cache or the job that embeds the missing ones. Never embeds.
+    pub fn prepare(
+        &mut self,
+        config: &EmbeddingConfig,
+        secrets: &SecretValues,
+        texts: Vec<String>,
+    ) -> Result<Prepared, EmbedError> {
+        let embedder = self.embedder(config, secrets)?;
+        if let Some(v) = self.cache.cached(embedder.model_id(), &texts) {
+            return Ok(Prepared::Ready(embedder, v));
+        }
+        let missing = self.cache.missing(embedder.model_id(), &texts);
+        self.status.active = false;
+        self.status.pending = true;
+        self.status.pending_texts = missing.len();
+        Ok(Prepared::Embed(EmbedJob {
+            embedder,
+            texts,
+            missing,
+        }))
+    }
+
+    /// Stores vectors a background job embedded (`texts` and `vectors` in the same order).
+    pub fn store(
+        &mut self,
+        model: &str,
+        texts: &[String],
+        vectors: Vec<Vec<f32>>,
+    ) -> Result<(), EmbedError> {
+        self.cache.insert(model, texts, vectors)?;
+        self.status.pending_texts = self.status.pending_texts.saturating_sub(texts.len());
+        self.status.embedded_texts = self.cache.embedded();
+        Ok(())
+    }
+
+    /// Every vector of a finished job, from the cache (`None` if one is missing).
+    pub fn finish(&mut self, job: &EmbedJob) -> Option<Vec<Arc<[f32]>>> {
+        self.cache.cached(job.embedder.model_id(), &job.texts)
+    }
+
+    /// A background job ended (finished, failed or superseded).
+    pub fn job_done(&mut self) {
+        self.status.pending = false;
+        self.status.pending_texts = 0;
+    }
+
+    fn embedder(
+        &mut self,
+        config: &EmbeddingConfig,
+        secrets: &SecretValues,
+    ) -> Result<Arc<dyn Embedder>, EmbedError> {
+        let fp = fingerprint(config, secrets);
+        match &self.current {
+            Some((f, e)) if *f == fp => Ok(e.clone()),
+            _ => {
+                self.current = None;
+                // Query vectors are cached for as long as this embedder is kept.
+                let e: Arc<dyn Embedder> =
+                    Arc::new(CachingEmbedder::new((self.factory)(config, secrets)?));
+                self.current = Some((fp, e.clone()));
+                Ok(e)
+            }
+        }
     }
 
     /// Records the outcome of a reload's embedding step.
@@ -179,6 +280,8 @@ impl SearchEmbeddings {
         self.status.active = false;
         self.status.error = None;
         self.status.cached_vectors = 0;
+        self.status.pending = false;
+        self.status.pending_texts = 0;
     }
 }
 
@@ -240,9 +343,23 @@ stringData: {token: sk-test}
         }
     }
 
+    /// Applies the directory and waits for the background embedding (if any) to finish.
     fn apply(runtime: &Runtime, dir: &Path) -> u64 {
         let (config, secrets, _) = crate::source::watch::load(dir, None).unwrap();
-        runtime.apply(config, &secrets).unwrap()
+        let generation = runtime.apply(config, &secrets).unwrap();
+        assert!(runtime.wait_for_search_embeddings(std::time::Duration::from_secs(30)));
+        generation
+    }
+
+    fn hybrid(runtime: &Runtime) -> bool {
+        runtime
+            .snapshot()
+            .unwrap()
+            .search
+            .as_ref()
+            .unwrap()
+            .load()
+            .is_hybrid()
     }
 
     fn temp_dir(tag: &str) -> std::path::PathBuf {
@@ -300,7 +417,7 @@ stringData: {token: sk-test}
             "first load embeds every tool"
         );
         let snapshot = runtime.snapshot().unwrap();
-        assert!(snapshot.search.as_ref().unwrap().is_hybrid());
+        assert!(hybrid(&runtime));
         assert_eq!(snapshot.search_error, None);
         let status = runtime.status().search_embedding.unwrap();
         assert!(status.active && status.error.is_none());
@@ -372,7 +489,14 @@ stringData: {token: sk-test}
         apply(&runtime, &dir);
         assert_eq!(fake.texts.load(Ordering::SeqCst), 9);
         assert_eq!(
-            runtime.snapshot().unwrap().search.as_ref().unwrap().len(),
+            runtime
+                .snapshot()
+                .unwrap()
+                .search
+                .as_ref()
+                .unwrap()
+                .load()
+                .len(),
             6
         );
         assert_eq!(built.lock().unwrap().len(), 1, "the embedder is built once");
@@ -410,7 +534,7 @@ stringData: {token: sk-test}
         let generation = apply(&runtime, &dir);
         let snapshot = runtime.snapshot().unwrap();
         assert_eq!(snapshot.generation, generation, "the config is served");
-        let index = snapshot.search.as_ref().unwrap();
+        let index = snapshot.search.as_ref().unwrap().load();
         assert!(!index.is_hybrid());
         assert!(
             !index.search("cancel order", 5).is_empty(),
@@ -428,10 +552,127 @@ stringData: {token: sk-test}
 
         fail.store(false, Ordering::SeqCst);
         apply(&runtime, &dir);
-        let snapshot = runtime.snapshot().unwrap();
-        assert!(snapshot.search.as_ref().unwrap().is_hybrid());
+        assert!(hybrid(&runtime));
         let emb = runtime.status().search_embedding.unwrap();
         assert!(emb.active && emb.error.is_none() && emb.failures == 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// An embedder that waits for a gate before embedding tool texts (a slow model).
+    #[derive(Debug)]
+    struct Gated {
+        gate: Arc<(Mutex<bool>, std::sync::Condvar)>,
+        inner: Letters,
+    }
+
+    impl Embedder for Gated {
+        fn model_id(&self) -> &str {
+            "gated"
+        }
+        fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+            let (open, cv) = &*self.gate;
+            let guard = open.lock().unwrap();
+            drop(cv.wait_while(guard, |o| !*o).unwrap());
+            self.inner.embed_blocking(texts)
+        }
+        fn embed_query<'a>(
+            &'a self,
+            text: &'a str,
+        ) -> crate::search::embed::BoxFuture<'a, Result<Vec<f32>, EmbedError>> {
+            self.inner.embed_query(text)
+        }
+    }
+
+    /// A reload does not wait for the model: BM25 serves at once, the status says embedding is
+    /// pending, and the hybrid index replaces it in the same generation when the vectors are in.
+    #[test]
+    fn bm25_serves_at_once_and_the_hybrid_index_follows() {
+        let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let g = gate.clone();
+        let runtime = Runtime::with_embedder_factory(Box::new(move |_, _| {
+            Ok(Arc::new(Gated {
+                gate: g.clone(),
+                inner: Letters::default(),
+            }) as Arc<dyn Embedder>)
+        }));
+        let dir = temp_dir("background");
+        write(
+            &dir,
+            &[
+                ("g.yaml", GATEWAY.to_string()),
+                (
+                    "a.yaml",
+                    target("a", "A", "Orders", &["get_order", "cancel_order"]),
+                ),
+            ],
+        );
+        let (config, secrets, _) = crate::source::watch::load(&dir, None).unwrap();
+        let generation = runtime.apply(config, &secrets).unwrap();
+        let snapshot = runtime.snapshot().unwrap();
+        let index = snapshot.search.as_ref().unwrap().load_full();
+        assert!(!index.is_hybrid(), "served before any tool is embedded");
+        assert!(!index.search("cancel order", 5).is_empty(), "BM25 answers");
+        let emb = runtime.status().search_embedding.unwrap();
+        assert!(
+            emb.pending && !emb.active && emb.pending_texts == 2,
+            "{emb:?}"
+        );
+        assert!(!runtime.wait_for_search_embeddings(std::time::Duration::from_millis(50)));
+
+        let (open, cv) = &*gate;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+        assert!(runtime.wait_for_search_embeddings(std::time::Duration::from_secs(30)));
+        let snapshot = runtime.snapshot().unwrap();
+        assert_eq!(snapshot.generation, generation, "no new generation");
+        assert!(hybrid(&runtime));
+        let emb = runtime.status().search_embedding.unwrap();
+        assert!(emb.active && !emb.pending && emb.error.is_none(), "{emb:?}");
+
+        // The same config again: every vector is cached, so the index is hybrid at once.
+        let (config, secrets, _) = crate::source::watch::load(&dir, None).unwrap();
+        runtime.apply(config, &secrets).unwrap();
+        assert!(hybrid(&runtime), "no BM25 interlude on a reload");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `type: Semantic` without an `embedding` uses the image's default model when the gateway
+    /// was started with one; a configured embedding wins over it.
+    #[test]
+    fn search_without_an_embedding_uses_the_default_model() {
+        let built = Arc::new(Mutex::new(Vec::<EmbeddingConfig>::new()));
+        let b = built.clone();
+        let runtime = Runtime::with_embedder_factory(Box::new(move |config, _| {
+            b.lock().unwrap().push(config.clone());
+            Ok(Arc::new(Letters::default()) as Arc<dyn Embedder>)
+        }));
+        runtime.set_default_embedding("/usr/share/models/minilm".into());
+        let dir = temp_dir("default-model");
+        write(
+            &dir,
+            &[
+                (
+                    "g.yaml",
+                    "apiVersion: toolyard.dev/v1alpha1\nkind: Gateway\nmetadata: {name: g}\nspec:\n  search: {type: Semantic}\n  inboundAuth: {none: {}}\n".to_string(),
+                ),
+                ("a.yaml", target("a", "A", "Orders", &["get_order"])),
+            ],
+        );
+        apply(&runtime, &dir);
+        assert!(hybrid(&runtime));
+        assert_eq!(
+            built.lock().unwrap().as_slice(),
+            [EmbeddingConfig::LocalModel {
+                path: "/usr/share/models/minilm".into()
+            }]
+        );
+        // A configured embedding is used instead.
+        write(&dir, &[("g.yaml", GATEWAY.to_string())]);
+        apply(&runtime, &dir);
+        assert!(matches!(
+            built.lock().unwrap().last(),
+            Some(EmbeddingConfig::OpenAi { .. })
+        ));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

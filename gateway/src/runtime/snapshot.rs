@@ -6,11 +6,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
+
 use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool, ToolAnnotations};
 use serde_json::Value;
 use toolyard_crds::config::{Endpoint, GatewayConfig, TargetConfig, ToolConfig};
 
-use super::search::SearchEmbeddings;
+use super::search::{EmbedJob, Prepared, SearchEmbeddings};
 use crate::outbound::credentials::{CredentialsError, ResolvedCredentials, resolve_credentials};
 use crate::search::{SearchIndex, ToolText};
 use crate::upstream::{Handles, UpstreamHandle, catalog as upstream_catalog};
@@ -108,8 +110,13 @@ pub struct Snapshot {
     /// One per `config.targets`.
     pub targets: Vec<TargetRuntime>,
     /// The search index over `tools` (positions; the search tool itself is not indexed), when
-    /// search is enabled. Hybrid (BM25 + dense) when embeddings are configured and worked.
-    pub search: Option<SearchIndex>,
+    /// search is enabled. Hybrid (BM25 + dense) when embeddings are configured and worked. BM25
+    /// at first when tool texts must be embedded: the runtime embeds them in the background and
+    /// then swaps the hybrid index in here (same generation: the tool list does not change).
+    pub search: Option<ArcSwap<SearchIndex>>,
+    /// The embedding the runtime still has to do for this snapshot's index (taken by the
+    /// runtime before the snapshot is served).
+    pub pending_embedding: Option<EmbedJob>,
     /// Inbound authentication (its key cache carried over from `previous` when unchanged).
     pub auth: crate::auth::Authenticator,
     /// Prompts of upstream MCP servers, by served name.
@@ -174,31 +181,15 @@ impl Snapshot {
         Self::build_full(config, secrets, generation, previous, upstreams, None)
     }
 
-    /// [`Snapshot::build`] with dense search vectors (no upstream catalogs).
-    pub fn build_with_embeddings(
-        config: GatewayConfig,
-        secrets: &SecretValues,
-        generation: u64,
-        previous: Option<&Snapshot>,
-        embeddings: Option<&mut SearchEmbeddings>,
-    ) -> Result<Snapshot, SnapshotError> {
-        Self::build_full(
-            config,
-            secrets,
-            generation,
-            previous,
-            &Handles::new(),
-            embeddings,
-        )
-    }
-
     /// Builds a snapshot with everything: the current catalogs of upstream MCP servers (their
     /// tools join the served list — a name another target already serves is left out and
     /// reported in `upstream_skipped` — and their prompts, resources and templates are served),
     /// and dense vectors in the search index when `search.embedding` is configured and
-    /// `embeddings` (the runtime's embedder and cache) is given. Texts already embedded by an
-    /// earlier reload come from the cache. An embedding failure never fails the build: the
-    /// index stays BM25-only and `search_error` says why.
+    /// `embeddings` (the runtime's embedder and cache) is given. Only cached vectors are used
+    /// here (texts embedded by an earlier reload): if any is missing, the index starts as BM25
+    /// and `pending_embedding` holds the texts for the runtime to embed in the background. An
+    /// embedder that cannot be built never fails the build: the index stays BM25-only and
+    /// `search_error` says why.
     pub fn build_full(
         mut config: GatewayConfig,
         secrets: &SecretValues,
@@ -263,6 +254,7 @@ impl Snapshot {
             .enabled
             .then(|| SearchIndex::build(texts()));
         let mut search_error = None;
+        let mut pending_embedding = None;
         let embedding = config
             .gateway
             .search
@@ -272,11 +264,12 @@ impl Snapshot {
         match (embedding, embeddings, search.as_mut()) {
             (Some(embedding), Some(embeddings), Some(index)) => {
                 let dense: Vec<String> = texts().map(|(_, t)| t.dense_text()).collect();
-                match embeddings.vectors(embedding, secrets, &dense) {
-                    Ok((embedder, vectors)) => {
+                match embeddings.prepare(embedding, secrets, dense) {
+                    Ok(Prepared::Ready(embedder, vectors)) => {
                         index.set_dense(embedder, &vectors);
                         embeddings.record(Ok(()));
                     }
+                    Ok(Prepared::Embed(job)) => pending_embedding = Some(job),
                     Err(e) => {
                         embeddings.record(Err(&e));
                         search_error = Some(e.to_string());
@@ -296,7 +289,8 @@ impl Snapshot {
             tools,
             index,
             targets,
-            search,
+            search: search.map(ArcSwap::from_pointee),
+            pending_embedding,
             auth,
             prompts: upstream.prompts,
             prompt_index: upstream.prompt_index,

@@ -23,6 +23,58 @@ fn is_stopword(word: &str) -> bool {
     STOPWORDS.binary_search(&word).is_ok()
 }
 
+/// The verbs of API operations and the everyday words people use for them: a query word on the
+/// right also looks for the operation verb on the left (at [`Bm25Index::synonym_weight`]).
+/// Only the generic create/read/update/delete/search/cancel vocabulary, not any one API's nouns.
+const VERB_SYNONYMS: &[(&str, &[&str])] = &[
+    ("delete", &["remove", "erase", "destroy", "drop", "purge"]),
+    ("remove", &["delete", "erase"]),
+    (
+        "get",
+        &[
+            "show", "view", "fetch", "retrieve", "read", "display", "see", "look", "check",
+            "details", "info",
+        ],
+    ),
+    (
+        "read",
+        &["show", "view", "get", "fetch", "retrieve", "see", "check"],
+    ),
+    (
+        "list",
+        &["show", "view", "all", "every", "enumerate", "which"],
+    ),
+    ("create", &["make", "add", "new", "register", "start"]),
+    ("post", &["create", "make", "add", "new", "send"]),
+    (
+        "update",
+        &["change", "edit", "modify", "alter", "set", "rename", "move"],
+    ),
+    ("patch", &["change", "edit", "modify", "update"]),
+    ("search", &["find", "look", "lookup", "query", "matching"]),
+    ("cancel", &["stop", "abort", "end", "undo"]),
+];
+
+/// Query term → operation verbs it stands for (stemmed both sides).
+fn synonyms() -> &'static HashMap<String, Vec<String>> {
+    static MAP: std::sync::OnceLock<HashMap<String, Vec<String>>> = std::sync::OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (verb, words) in VERB_SYNONYMS {
+            for w in *words {
+                for t in tokenize(w) {
+                    let e = map.entry(t).or_default();
+                    let v = stem(verb);
+                    if !e.contains(&v) {
+                        e.push(v);
+                    }
+                }
+            }
+        }
+        map
+    })
+}
+
 /// Splits `text` into lowercase, stemmed words without stopwords: non-alphanumeric characters
 /// (`___`, `_`, `-`, `.`, `/`, spaces, punctuation) separate words, and so do camelCase humps
 /// (`getUserById` → get user by id, `HTTPServer` → http server) and letter/digit changes.
@@ -192,8 +244,14 @@ impl Bm25Builder {
         doc
     }
 
-    /// The finished index.
+    /// The finished index (no query synonyms).
     pub fn finish(self) -> Bm25Index {
+        self.finish_with(0.0)
+    }
+
+    /// The finished index; query words with an operation-verb synonym also look for the verb at
+    /// `synonym_weight` (0: off).
+    pub fn finish_with(self, synonym_weight: f32) -> Bm25Index {
         let n = self.lengths.len();
         let avg = if n == 0 {
             1.0
@@ -236,6 +294,7 @@ impl Bm25Builder {
             idf,
             norm,
             rank,
+            synonym_weight,
         }
     }
 }
@@ -252,6 +311,8 @@ pub struct Bm25Index {
     norm: Vec<f32>,
     /// Per document: its position in name order (tie-break).
     rank: Vec<u32>,
+    /// Weight of an operation verb a query word stands for ([`VERB_SYNONYMS`]); 0: off.
+    synonym_weight: f32,
 }
 
 impl Bm25Index {
@@ -289,7 +350,19 @@ impl Bm25Index {
         // (term, weight): a word repeated in the query counts once more each time ("order status
         // for order 123" is mostly about orders).
         let mut ids: Vec<(u32, f32)> = Vec::new();
+        let mut expanded: Vec<u32> = Vec::new();
         tokenize_into(query, &mut |w| {
+            if self.synonym_weight > 0.0
+                && let Some(verbs) = synonyms().get(&w)
+            {
+                for v in verbs {
+                    if let Some(&id) = self.terms.get(v)
+                        && !expanded.contains(&id)
+                    {
+                        expanded.push(id);
+                    }
+                }
+            }
             if let Some(&id) = self.terms.get(&w) {
                 match ids.iter_mut().find(|e| e.0 == id) {
                     Some(e) => e.1 += 1.0,
@@ -297,6 +370,12 @@ impl Bm25Index {
                 }
             }
         });
+        // A synonym counts only when the query does not already say the verb itself.
+        for id in expanded {
+            if !ids.iter().any(|e| e.0 == id) {
+                ids.push((id, self.synonym_weight));
+            }
+        }
         if ids.is_empty() {
             return Vec::new();
         }
@@ -447,6 +526,25 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(index.search("get order", 10), first);
         }
+    }
+
+    #[test]
+    fn everyday_verbs_find_operation_verbs_when_enabled() {
+        let mut b = Bm25Builder::new();
+        b.add("deleteUser", &[("deleteUser", 3.0), ("Delete a user", 1.0)]);
+        b.add("getUser", &[("getUser", 3.0), ("Get a user", 1.0)]);
+        let plain = b.finish();
+        let top = plain.search("remove this user", 2);
+        assert_eq!(top.len(), 2);
+        assert_eq!(top[0].1, top[1].1, "without synonyms only `user` matches");
+        let mut b = Bm25Builder::new();
+        b.add("deleteUser", &[("deleteUser", 3.0), ("Delete a user", 1.0)]);
+        b.add("getUser", &[("getUser", 3.0), ("Get a user", 1.0)]);
+        let index = b.finish_with(0.5);
+        assert_eq!(index.search("remove this user", 2)[0].0, 0);
+        assert_eq!(index.search("show me the user", 2)[0].0, 1);
+        // Saying the verb itself is not outweighed by a synonym.
+        assert_eq!(index.search("get user, not remove", 2)[0].0, 1);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod dense;
 pub mod embed;
 pub mod fusion;
 pub mod lexical;
+pub mod text;
 
 use std::sync::Arc;
 
@@ -21,15 +22,68 @@ use embed::{EmbedError, Embedder};
 use fusion::Fusion;
 use lexical::{Bm25Builder, Bm25Index};
 
-/// Field weights (BM25F-style): words of the tool's own name count most.
-const W_NAME: f32 = 3.0;
-/// Words of the target prefix in the tool name.
-const W_PREFIX: f32 = 1.0;
-const W_TITLE: f32 = 1.5;
-const W_DESCRIPTION: f32 = 1.0;
-const W_PARAM_NAME: f32 = 1.5;
-const W_PARAM_DESCRIPTION: f32 = 0.5;
-const W_TARGET_DESCRIPTION: f32 = 0.5;
+/// What each part of a tool contributes to BM25: the weights of a BM25F-style weighted term
+/// frequency (a word in a field of weight 3 counts as three occurrences, and the document length
+/// is the weighted length).
+///
+/// Name words and the summary say what a tool does; long descriptions and parameter lists mostly
+/// say how, and in large real APIs (Stripe's descriptions run to paragraphs of HTML) they both
+/// drown the name and match any query. The defaults were chosen on half of the real-API
+/// evaluation set (`bench/search.sh --tune`, bench/search-results.md).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FieldWeights {
+    /// Words of the tool's own name (after the target prefix).
+    pub name: f32,
+    /// Words of the target prefix in the tool name.
+    pub prefix: f32,
+    /// The display title (an OpenAPI summary).
+    pub title: f32,
+    /// The first sentence of the description.
+    pub summary: f32,
+    /// The rest of the description.
+    pub description: f32,
+    /// Parameter names (nested properties count half).
+    pub param_name: f32,
+    /// Parameter descriptions (nested properties count half).
+    pub param_description: f32,
+    /// The target's description.
+    pub target_description: f32,
+    /// Weight of the operation verb an everyday query word stands for ("remove" → delete,
+    /// "show" → get/list; `lexical::VERB_SYNONYMS`); 0 turns query synonyms off.
+    pub synonyms: f32,
+}
+
+impl FieldWeights {
+    /// The weights before the real-API evaluation (every description word as much as a summary
+    /// word, parameters strongly): kept for the benchmark's comparison.
+    pub const BEFORE: FieldWeights = FieldWeights {
+        name: 3.0,
+        prefix: 1.0,
+        title: 1.5,
+        summary: 1.0,
+        description: 1.0,
+        param_name: 1.5,
+        param_description: 0.5,
+        target_description: 0.5,
+        synonyms: 0.0,
+    };
+}
+
+impl Default for FieldWeights {
+    fn default() -> Self {
+        Self {
+            name: 4.0,
+            prefix: 1.0,
+            title: 3.0,
+            summary: 3.0,
+            description: 0.6,
+            param_name: 0.5,
+            param_description: 0.0,
+            target_description: 0.3,
+            synonyms: 0.5,
+        }
+    }
+}
 
 /// The searchable text of one tool.
 #[derive(Clone, Copy, Debug, Default)]
@@ -49,37 +103,40 @@ pub struct ToolText<'a> {
 
 impl ToolText<'_> {
     /// The weighted text fields of this tool.
-    fn fields(&self) -> Vec<(String, f32)> {
+    fn fields(&self, w: &FieldWeights) -> Vec<(String, f32)> {
         let mut fields = Vec::with_capacity(8);
         match self.name.split_once("___") {
             Some((prefix, rest)) => {
-                fields.push((prefix.to_string(), W_PREFIX));
-                fields.push((rest.to_string(), W_NAME));
+                fields.push((prefix.to_string(), w.prefix));
+                fields.push((rest.to_string(), w.name));
             }
-            None => fields.push((self.name.to_string(), W_NAME)),
+            None => fields.push((self.name.to_string(), w.name)),
         }
         if let Some(t) = self.title {
-            fields.push((t.to_string(), W_TITLE));
+            fields.push((text::plain(t), w.title));
         }
         if let Some(d) = self.description {
-            fields.push((d.to_string(), W_DESCRIPTION));
+            let d = text::plain(d);
+            fields.push((text::first_sentence(&d, usize::MAX).to_string(), w.summary));
+            fields.push((text::after_first_sentence(&d).to_string(), w.description));
         }
         if let Some(schema) = self.input_schema {
-            push_properties(schema, &mut fields, 0);
+            push_properties(schema, &mut fields, 0, w);
         }
         if let Some(d) = self.target_description {
-            fields.push((d.to_string(), W_TARGET_DESCRIPTION));
+            fields.push((d.to_string(), w.target_description));
         }
         fields
     }
 }
 
 impl ToolText<'_> {
-    /// The text embedded for dense search: the tool name split into words, the description and
-    /// the parameter names. Chosen on the BFCL benchmark (`bench/search.sh --tune`): dense
-    /// Recall@5 0.707 against 0.678 for the description alone and 0.672 for name + description.
-    /// The target description is left out: it is the same for every tool of a target and blurs
-    /// the differences between them.
+    /// The text embedded for dense search: the tool name split into words, the title and the
+    /// first sentence of the description, without markup. Chosen on the real-API evaluation set
+    /// (`bench/search.sh --tune`): a sentence-embedding model sees one meaning per text, and the
+    /// paragraphs and parameter lists of real API operations pull every tool towards the same
+    /// generic "API request" meaning. The target description is left out: it is the same for
+    /// every tool of a target and blurs the differences between them.
     pub fn dense_text(&self) -> String {
         self.dense_text_with(DenseText::default())
     }
@@ -92,10 +149,15 @@ impl ToolText<'_> {
             out.push_str(&split_identifier(name));
         }
         if let Some(t) = self.title.filter(|_| style.name) {
-            push_sentence(&mut out, t);
+            push_sentence(&mut out, &text::plain(t));
         }
         if let Some(d) = self.description {
-            push_sentence(&mut out, d);
+            let d = text::plain(d);
+            if style.full_description {
+                push_sentence(&mut out, &d);
+            } else {
+                push_sentence(&mut out, text::first_sentence(&d, DENSE_SUMMARY_CHARS));
+            }
         }
         if style.parameters
             && let Some(Value::Object(props)) = self.input_schema.and_then(|s| s.get("properties"))
@@ -108,7 +170,7 @@ impl ToolText<'_> {
                     && let Some(Value::String(d)) = prop.get("description")
                 {
                     p.push_str(" (");
-                    p.push_str(d.trim());
+                    p.push_str(&text::plain(d));
                     p.push(')');
                 }
                 params.push(p);
@@ -124,11 +186,16 @@ impl ToolText<'_> {
     }
 }
 
+/// At most this many characters of the description's first sentence are embedded.
+const DENSE_SUMMARY_CHARS: usize = 300;
+
 /// What goes into a tool's embedded text (see [`ToolText::dense_text`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DenseText {
     /// The tool name (split into words) and title.
     pub name: bool,
+    /// The whole description (else its first sentence).
+    pub full_description: bool,
     /// Parameter names.
     pub parameters: bool,
     /// Parameter descriptions (only with `parameters`).
@@ -137,11 +204,24 @@ pub struct DenseText {
     pub target: bool,
 }
 
+impl DenseText {
+    /// The embedded text before the real-API evaluation: name, whole description, parameter
+    /// names (chosen on BFCL, whose descriptions are one sentence).
+    pub const BEFORE: DenseText = DenseText {
+        name: true,
+        full_description: true,
+        parameters: true,
+        parameter_descriptions: false,
+        target: false,
+    };
+}
+
 impl Default for DenseText {
     fn default() -> Self {
         Self {
             name: true,
-            parameters: true,
+            full_description: false,
+            parameters: false,
             parameter_descriptions: false,
             target: false,
         }
@@ -187,21 +267,26 @@ pub fn split_identifier(name: &str) -> String {
     out.trim_end().to_string()
 }
 
-fn push_properties(schema: &Map<String, Value>, fields: &mut Vec<(String, f32)>, depth: u8) {
+fn push_properties(
+    schema: &Map<String, Value>,
+    fields: &mut Vec<(String, f32)>,
+    depth: u8,
+    w: &FieldWeights,
+) {
     let Some(Value::Object(props)) = schema.get("properties") else {
         return;
     };
     let weight = if depth == 0 { 1.0 } else { 0.5 };
     for (name, prop) in props {
-        fields.push((name.clone(), W_PARAM_NAME * weight));
+        fields.push((name.clone(), w.param_name * weight));
         let Value::Object(prop) = prop else { continue };
         if let Some(Value::String(d)) = prop.get("description") {
-            fields.push((d.clone(), W_PARAM_DESCRIPTION * weight));
+            fields.push((text::plain(d), w.param_description * weight));
         }
         if depth == 0 {
-            push_properties(prop, fields, 1);
+            push_properties(prop, fields, 1, w);
             if let Some(Value::Object(items)) = prop.get("items") {
-                push_properties(items, fields, 1);
+                push_properties(items, fields, 1, w);
             }
         }
     }
@@ -210,9 +295,10 @@ fn push_properties(schema: &Map<String, Value>, fields: &mut Vec<(String, f32)>,
 /// A search index over listed tools, each remembered by its position in the served tool list.
 #[derive(Debug, Default)]
 pub struct SearchIndex {
-    bm25: Bm25Index,
+    /// Shared with the hybrid index that replaces this one when the vectors are ready.
+    bm25: Arc<Bm25Index>,
     /// Document id → position in the caller's tool list.
-    positions: Vec<usize>,
+    positions: Arc<[usize]>,
     /// Dense vectors and the embedder for queries, when embeddings are configured and worked.
     dense: Option<DenseSearch>,
     fusion: Fusion,
@@ -237,15 +323,23 @@ pub struct SearchResult {
 impl SearchIndex {
     /// Indexes `(position, text)` pairs (BM25; add vectors with [`SearchIndex::set_dense`]).
     pub fn build<'a>(tools: impl IntoIterator<Item = (usize, ToolText<'a>)>) -> Self {
+        Self::build_with(tools, &FieldWeights::default())
+    }
+
+    /// [`SearchIndex::build`] with explicit field weights (the benchmark compares them).
+    pub fn build_with<'a>(
+        tools: impl IntoIterator<Item = (usize, ToolText<'a>)>,
+        weights: &FieldWeights,
+    ) -> Self {
         let mut builder = Bm25Builder::new();
         let mut positions = Vec::new();
         for (pos, text) in tools {
-            builder.add(text.name, &text.fields());
+            builder.add(text.name, &text.fields(weights));
             positions.push(pos);
         }
         Self {
-            bm25: builder.finish(),
-            positions,
+            bm25: Arc::new(builder.finish_with(weights.synonyms)),
+            positions: positions.into(),
             dense: None,
             fusion: Fusion::default(),
         }
@@ -260,6 +354,24 @@ impl SearchIndex {
                 embedder,
             });
         }
+    }
+
+    /// A hybrid copy of this index (the BM25 half shared, not rebuilt): what the gateway swaps
+    /// in when the tool vectors computed in the background are ready. `None` when the vector
+    /// count does not match.
+    pub fn with_dense(&self, embedder: Arc<dyn Embedder>, vectors: &[Arc<[f32]>]) -> Option<Self> {
+        if vectors.len() != self.positions.len() {
+            return None;
+        }
+        Some(Self {
+            bm25: self.bm25.clone(),
+            positions: self.positions.clone(),
+            dense: Some(DenseSearch {
+                index: DenseIndex::new(vectors),
+                embedder,
+            }),
+            fusion: self.fusion,
+        })
     }
 
     /// Replaces the fusion parameters (the benchmark tunes them).
@@ -479,8 +591,8 @@ mod tests {
     fn parameters_and_target_descriptions_are_searched() {
         let defs = defs();
         let idx = index(&defs);
-        // Nested parameter description only.
-        assert_eq!(idx.search("zip code", 3)[0], 5);
+        // Nested parameter name only (parameter descriptions weigh 0 by default).
+        assert_eq!(idx.search("postal code", 3)[0], 5);
         // Target description only.
         assert_eq!(idx.search("parcel carrier", 3), vec![5]);
         assert_eq!(idx.search("find a user by their id", 1), vec![1]);

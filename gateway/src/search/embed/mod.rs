@@ -86,6 +86,111 @@ pub fn normalize(v: &mut [f32]) {
     }
 }
 
+/// Recent query vectors by query text, so a repeated query skips the model (a local model
+/// spends milliseconds of CPU per query; a remote one a round trip). Two generations: lookups
+/// try the current one, then the previous one (a hit is carried over); when the current one is
+/// full it becomes the previous one. So at most `2 × capacity` vectors are held, recently used
+/// ones survive, and every operation is O(1).
+#[derive(Debug)]
+pub struct QueryCache {
+    capacity: usize,
+    generations: std::sync::Mutex<[HashMap<String, Arc<[f32]>>; 2]>,
+}
+
+impl QueryCache {
+    /// A cache keeping at least the `capacity` most recently used queries.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            generations: std::sync::Mutex::new([HashMap::new(), HashMap::new()]),
+        }
+    }
+
+    /// The cached vector of `query`.
+    pub fn get(&self, query: &str) -> Option<Arc<[f32]>> {
+        let mut g = self.generations.lock().ok()?;
+        if let Some(v) = g[0].get(query) {
+            return Some(v.clone());
+        }
+        let v = g[1].remove(query)?;
+        Self::put(&mut g, self.capacity, query.to_string(), v.clone());
+        Some(v)
+    }
+
+    /// Remembers the vector of `query`.
+    pub fn insert(&self, query: &str, vector: Arc<[f32]>) {
+        if let Ok(mut g) = self.generations.lock() {
+            Self::put(&mut g, self.capacity, query.to_string(), vector);
+        }
+    }
+
+    fn put(g: &mut [HashMap<String, Arc<[f32]>>; 2], capacity: usize, q: String, v: Arc<[f32]>) {
+        if g[0].len() >= capacity && !g[0].contains_key(&q) {
+            g[1] = std::mem::take(&mut g[0]);
+        }
+        g[0].insert(q, v);
+    }
+
+    /// Vectors held.
+    pub fn len(&self) -> usize {
+        self.generations
+            .lock()
+            .map_or(0, |g| g[0].len() + g[1].len())
+    }
+
+    /// Whether no vector is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How many recent queries [`CachingEmbedder`] keeps (about 1.5 KiB each at 384 dimensions).
+pub const QUERY_CACHE_SIZE: usize = 4096;
+
+/// An embedder whose query vectors are cached ([`QueryCache`]); tool texts go straight through
+/// (the reload path has its own cache, [`EmbeddingCache`]).
+#[derive(Debug)]
+pub struct CachingEmbedder {
+    inner: Arc<dyn Embedder>,
+    queries: QueryCache,
+}
+
+impl CachingEmbedder {
+    /// Wraps `inner` with a query cache of [`QUERY_CACHE_SIZE`].
+    pub fn new(inner: Arc<dyn Embedder>) -> Self {
+        Self {
+            inner,
+            queries: QueryCache::new(QUERY_CACHE_SIZE),
+        }
+    }
+
+    /// The query cache.
+    pub fn queries(&self) -> &QueryCache {
+        &self.queries
+    }
+}
+
+impl Embedder for CachingEmbedder {
+    fn model_id(&self) -> &str {
+        self.inner.model_id()
+    }
+
+    fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.inner.embed_blocking(texts)
+    }
+
+    fn embed_query<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Vec<f32>, EmbedError>> {
+        Box::pin(async move {
+            if let Some(v) = self.queries.get(text) {
+                return Ok(v.to_vec());
+            }
+            let v = self.inner.embed_query(text).await?;
+            self.queries.insert(text, v.as_slice().into());
+            Ok(v)
+        })
+    }
+}
+
 /// Cache key: the model and the text, hashed.
 type Key = [u8; 32];
 
@@ -106,7 +211,7 @@ pub struct EmbeddingCache {
 }
 
 /// How many texts to send to the embedder at once.
-const BATCH: usize = 64;
+pub const BATCH: usize = 64;
 
 impl EmbeddingCache {
     /// An empty cache.
@@ -143,45 +248,72 @@ impl EmbeddingCache {
         texts: &[String],
     ) -> Result<Vec<Arc<[f32]>>, EmbedError> {
         let model = embedder.model_id();
-        let keys: Vec<Key> = texts.iter().map(|t| key(model, t)).collect();
-        let mut seen = HashSet::new();
-        let missing: Vec<usize> = (0..texts.len())
-            .filter(|&i| !self.vectors.contains_key(&keys[i]) && seen.insert(keys[i]))
-            .collect();
-        let mut dim = self.vectors.values().next().map(|v| v.len());
+        let missing = self.missing(model, texts);
         for chunk in missing.chunks(BATCH) {
-            let batch: Vec<String> = chunk.iter().map(|&i| texts[i].clone()).collect();
-            let vectors = embedder.embed_blocking(&batch)?;
-            if vectors.len() != batch.len() {
+            let vectors = embedder.embed_blocking(chunk)?;
+            self.insert(model, chunk, vectors)?;
+        }
+        self.cached(model, texts)
+            .ok_or_else(|| EmbedError::Shape("a vector went missing".into()))
+    }
+
+    /// The distinct texts of `texts` that have no cached vector for `model` (in order).
+    pub fn missing(&self, model: &str, texts: &[String]) -> Vec<String> {
+        let mut seen = HashSet::new();
+        texts
+            .iter()
+            .filter(|t| {
+                let k = key(model, t);
+                !self.vectors.contains_key(&k) && seen.insert(k)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Stores freshly embedded `vectors` of `texts` (same order), normalised. Vectors of another
+    /// size than the cached ones, empty ones, or the wrong count are refused (nothing stored).
+    pub fn insert(
+        &mut self,
+        model: &str,
+        texts: &[String],
+        vectors: Vec<Vec<f32>>,
+    ) -> Result<(), EmbedError> {
+        if vectors.len() != texts.len() {
+            return Err(EmbedError::Shape(format!(
+                "asked for {} embeddings, got {}",
+                texts.len(),
+                vectors.len()
+            )));
+        }
+        let mut dim = self.vectors.values().next().map(|v| v.len());
+        for v in &vectors {
+            if *dim.get_or_insert(v.len()) != v.len() || v.is_empty() {
                 return Err(EmbedError::Shape(format!(
-                    "asked for {} embeddings, got {}",
-                    batch.len(),
-                    vectors.len()
+                    "vectors of different sizes ({} and {})",
+                    dim.unwrap_or_default(),
+                    v.len()
                 )));
             }
-            for (&i, mut v) in chunk.iter().zip(vectors) {
-                if *dim.get_or_insert(v.len()) != v.len() || v.is_empty() {
-                    return Err(EmbedError::Shape(format!(
-                        "vectors of different sizes ({} and {})",
-                        dim.unwrap_or_default(),
-                        v.len()
-                    )));
-                }
-                normalize(&mut v);
-                self.vectors.insert(keys[i], v.into());
-            }
-            self.embedded += chunk.len() as u64;
         }
-        let mut out = Vec::with_capacity(texts.len());
-        for k in &keys {
-            match self.vectors.get(k) {
-                Some(v) => out.push(v.clone()),
-                None => return Err(EmbedError::Shape("a vector went missing".into())),
-            }
+        for (t, mut v) in texts.iter().zip(vectors) {
+            normalize(&mut v);
+            self.vectors.insert(key(model, t), v.into());
         }
+        self.embedded += texts.len() as u64;
+        Ok(())
+    }
+
+    /// The vectors of `texts` when every one is cached; afterwards the cache holds exactly
+    /// these texts' vectors (so it never grows past one config's tools).
+    pub fn cached(&mut self, model: &str, texts: &[String]) -> Option<Vec<Arc<[f32]>>> {
+        let keys: Vec<Key> = texts.iter().map(|t| key(model, t)).collect();
+        let out = keys
+            .iter()
+            .map(|k| self.vectors.get(k).cloned())
+            .collect::<Option<Vec<_>>>()?;
         let wanted: HashSet<Key> = keys.into_iter().collect();
         self.vectors.retain(|k, _| wanted.contains(k));
-        Ok(out)
+        Some(out)
     }
 }
 
@@ -220,6 +352,61 @@ pub(crate) mod tests {
         fn embed_query<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Vec<f32>, EmbedError>> {
             Box::pin(async move { Ok(letters(text)) })
         }
+    }
+
+    #[test]
+    fn the_query_cache_keeps_recent_queries_and_stays_bounded() {
+        let c = QueryCache::new(2);
+        let v = |x: f32| -> Arc<[f32]> { vec![x].into() };
+        c.insert("a", v(1.0));
+        c.insert("b", v(2.0));
+        c.insert("c", v(3.0)); // a, b move to the previous generation
+        assert_eq!(c.get("a").as_deref(), Some(&[1.0][..]), "carried over");
+        c.insert("d", v(4.0)); // {c, a} retire; b is dropped
+        assert!(c.get("b").is_none());
+        assert!(c.get("c").is_some() && c.get("d").is_some());
+        assert!(c.len() <= 4);
+    }
+
+    /// Polls a future that is ready at once (the fakes never wait).
+    fn ready<T>(f: BoxFuture<'_, T>) -> T {
+        let mut f = f;
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("the fake embedder never waits"),
+        }
+    }
+
+    /// An embedder that counts its queries.
+    #[derive(Debug, Default)]
+    struct CountingQueries(AtomicU64);
+
+    impl Embedder for CountingQueries {
+        fn model_id(&self) -> &str {
+            "counting"
+        }
+        fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+            Ok(texts.iter().map(|t| letters(t)).collect())
+        }
+        fn embed_query<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Vec<f32>, EmbedError>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move { Ok(letters(text)) })
+        }
+    }
+
+    #[test]
+    fn a_cached_query_is_embedded_once() {
+        let inner = Arc::new(CountingQueries::default());
+        let e = CachingEmbedder::new(inner.clone());
+        let a = ready(e.embed_query("refund a payment")).unwrap();
+        let b = ready(e.embed_query("refund a payment")).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(inner.0.load(Ordering::SeqCst), 1);
+        assert_eq!(e.queries().len(), 1);
+        ready(e.embed_query("cancel an order")).unwrap();
+        assert_eq!(inner.0.load(Ordering::SeqCst), 2);
+        assert_eq!(e.queries().len(), 2);
     }
 
     #[test]

@@ -1,0 +1,814 @@
+//! Tool-search benchmark. Run it with `bench/search.sh` (installs the data and the model), or:
+//!
+//! ```text
+//! cargo run --release -p toolyard-gateway --example search_bench -- \
+//!     --specs ~/.cache/toolyard/real-specs --eval bench/search-eval \
+//!     --bfcl ~/.cache/toolyard/bfcl --model ~/.cache/toolyard/models/all-MiniLM-L6-v2 [--tune]
+//! ```
+//!
+//! 1. **Real APIs** (the main set): Stripe, Kubernetes, Slack and Jira compiled into tools as a
+//!    GatewayTarget would be, with intents written by hand in users' words
+//!    (bench/search-eval/*.tsv, graded relevance; see [`metrics`]). Each API is its own catalog,
+//!    and all four together are a fifth. Methods: BM25, dense, hybrid; each as before this
+//!    evaluation and as now. `--tune` chooses the field weights, the embedded text and the
+//!    fusion on the even-numbered intents of each file and reports the odd-numbered ones apart.
+//! 2. **BFCL** (second set): every function of the single-turn categories of the Berkeley
+//!    Function Calling Leaderboard in one catalog, each question a query.
+//! 3. **Speed and size**: the real-API tools replicated to 1,000 and 10,000; query latency on one
+//!    thread for BM25, hybrid given the query vector, and hybrid end-to-end with the query
+//!    embedding (uncached and from the query cache); index build and reload times; memory.
+
+mod metrics;
+mod real_apis;
+mod vectors;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use toolyard_gateway::search::embed::local::LocalEmbedder;
+use toolyard_gateway::search::embed::{Embedder, EmbeddingCache, QueryCache, normalize};
+use toolyard_gateway::search::fusion::{Fusion, FusionMethod};
+use toolyard_gateway::search::{DenseText, FieldWeights, SearchIndex, ToolText};
+
+use metrics::Quality;
+use real_apis::{Catalog, Intent, Kind, Tool};
+use vectors::VectorFile;
+
+type Error = Box<dyn std::error::Error>;
+
+/// The BFCL single-turn function-calling categories (questions with a ground-truth call).
+const CATEGORIES: &[&str] = &[
+    "simple_python",
+    "simple_java",
+    "simple_javascript",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "live_simple",
+    "live_multiple",
+    "live_parallel",
+    "live_parallel_multiple",
+];
+
+struct Function {
+    name: String,
+    description: String,
+    schema: Map<String, Value>,
+}
+
+struct Query {
+    text: String,
+    relevant: HashSet<usize>,
+}
+
+fn read_jsonl(path: &Path) -> Result<Vec<Value>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("{}: {e}", path.display()).into()))
+        .collect()
+}
+
+/// Loads the corpus and the queries.
+fn load_bfcl(dir: &Path) -> Result<(Vec<Function>, Vec<Query>), Error> {
+    let mut corpus: Vec<Function> = Vec::new();
+    let mut by_key: HashMap<(String, String), usize> = HashMap::new();
+    let mut queries = Vec::new();
+    for cat in CATEGORIES {
+        let items = read_jsonl(&dir.join(format!("BFCL_v4_{cat}.json")))?;
+        let answers = read_jsonl(&dir.join(format!("possible_answer/BFCL_v4_{cat}.json")))?;
+        let truth: HashMap<String, HashSet<String>> = answers
+            .iter()
+            .filter_map(|a| {
+                let id = a["id"].as_str()?.to_string();
+                let names = a["ground_truth"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|call| call.as_object()?.keys().next().cloned())
+                    .collect();
+                Some((id, names))
+            })
+            .collect();
+        for item in items {
+            let Some(id) = item["id"].as_str() else {
+                continue;
+            };
+            let Some(names) = truth.get(id) else { continue };
+            let mut local: HashMap<String, usize> = HashMap::new();
+            for f in item["function"].as_array().into_iter().flatten() {
+                let name = f["name"].as_str().unwrap_or_default().to_string();
+                let description = f["description"].as_str().unwrap_or_default().to_string();
+                let key = (name.clone(), description.clone());
+                let doc = *by_key.entry(key).or_insert_with(|| {
+                    corpus.push(Function {
+                        name: name.clone(),
+                        description,
+                        schema: f["parameters"].as_object().cloned().unwrap_or_default(),
+                    });
+                    corpus.len() - 1
+                });
+                local.insert(name, doc);
+            }
+            let relevant: HashSet<usize> =
+                names.iter().filter_map(|n| local.get(n).copied()).collect();
+            // The first turn's user messages.
+            let text = item["question"][0]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["role"] == "user")
+                .filter_map(|m| m["content"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            if !relevant.is_empty() && !text.trim().is_empty() {
+                queries.push(Query { text, relevant });
+            }
+        }
+    }
+    Ok((corpus, queries))
+}
+
+fn tool_text(t: &Tool) -> ToolText<'_> {
+    ToolText {
+        name: &t.name,
+        title: t.title.as_deref(),
+        description: t.description.as_deref(),
+        input_schema: Some(&t.schema),
+        target_description: None,
+    }
+}
+
+fn bfcl_tools(corpus: &[Function]) -> Vec<Tool> {
+    corpus
+        .iter()
+        .map(|f| Tool {
+            name: f.name.clone(),
+            title: None,
+            description: Some(f.description.clone()),
+            schema: f.schema.clone(),
+        })
+        .collect()
+}
+
+/// Resident set size in bytes (Linux).
+fn rss() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn mib(b: u64) -> f64 {
+    b as f64 / (1024.0 * 1024.0)
+}
+
+fn percentile(times: &mut [Duration], p: f64) -> Duration {
+    times.sort();
+    let i = ((times.len() as f64 - 1.0) * p).round() as usize;
+    times.get(i).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+struct Args {
+    bfcl: Option<PathBuf>,
+    specs: PathBuf,
+    eval: PathBuf,
+    model: PathBuf,
+    vectors: Option<PathBuf>,
+    tune: bool,
+    speed: bool,
+    latency_queries: usize,
+}
+
+fn args() -> Result<Args, Error> {
+    let mut bfcl = None;
+    let mut specs = None;
+    let mut eval = None;
+    let mut model = None;
+    let mut vectors = None;
+    let mut tune = false;
+    let mut speed = true;
+    let mut latency_queries = 500;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--bfcl" => bfcl = it.next().map(PathBuf::from),
+            "--specs" => specs = it.next().map(PathBuf::from),
+            "--eval" => eval = it.next().map(PathBuf::from),
+            "--model" => model = it.next().map(PathBuf::from),
+            "--vectors" => vectors = it.next().map(PathBuf::from),
+            "--tune" => tune = true,
+            "--no-speed" => speed = false,
+            "--no-bfcl" => bfcl = None,
+            "--latency-queries" => {
+                latency_queries = it.next().and_then(|n| n.parse().ok()).unwrap_or(500)
+            }
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    Ok(Args {
+        bfcl,
+        specs: specs.ok_or("--specs DIR (the real-specs cache) is required")?,
+        eval: eval.ok_or("--eval DIR (bench/search-eval) is required")?,
+        model: model.ok_or("--model DIR (a sentence-transformers model folder) is required")?,
+        vectors,
+        tune,
+        speed,
+        latency_queries,
+    })
+}
+
+/// One configuration of the search: BM25 field weights, embedded text, fusion.
+#[derive(Clone, Copy)]
+struct Config {
+    weights: FieldWeights,
+    text: DenseText,
+    fusion: Fusion,
+}
+
+/// What a configuration ranks with.
+#[derive(Clone, Copy, PartialEq)]
+enum Method {
+    Bm25,
+    Dense,
+    Hybrid,
+}
+
+/// Queries (text, graded relevance, kind, tuning half) over one catalog.
+struct Eval<'a> {
+    name: String,
+    tools: &'a [Tool],
+    queries: Vec<(&'a str, &'a HashMap<usize, u8>, Option<Kind>, bool)>,
+    query_vectors: Vec<Arc<[f32]>>,
+}
+
+/// Embeds what a configuration needs and ranks every query; returns quality on all queries,
+/// on the tuning half and on the held-out half, and per kind.
+struct Run {
+    all: Quality,
+    tune: Quality,
+    held_out: Quality,
+    by_kind: HashMap<Kind, Quality>,
+}
+
+struct Bench {
+    model: LocalEmbedder,
+    vectors: VectorFile,
+}
+
+impl Bench {
+    fn tool_vectors(&mut self, tools: &[Tool], text: DenseText) -> Result<Vec<Arc<[f32]>>, Error> {
+        let texts: Vec<String> = tools
+            .iter()
+            .map(|t| tool_text(t).dense_text_with(text))
+            .collect();
+        self.vectors.get(&self.model, &texts)
+    }
+
+    fn run(&mut self, eval: &Eval<'_>, method: Method, c: &Config) -> Result<Run, Error> {
+        let mut index = SearchIndex::build_with(
+            eval.tools
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (i, tool_text(t))),
+            &c.weights,
+        );
+        if method != Method::Bm25 {
+            let v = self.tool_vectors(eval.tools, c.text)?;
+            index.set_dense(Arc::new(self.model.clone()), &v);
+        }
+        let fusion = match method {
+            Method::Bm25 => c.fusion,
+            Method::Dense => Fusion {
+                bm25_weight: 0.0,
+                dense_weight: 1.0,
+                min_dense_similarity: -1.0,
+                ..c.fusion
+            },
+            Method::Hybrid => c.fusion,
+        };
+        let mut run = Run {
+            all: Quality::default(),
+            tune: Quality::default(),
+            held_out: Quality::default(),
+            by_kind: HashMap::new(),
+        };
+        for (i, (text, grades, kind, tuning)) in eval.queries.iter().enumerate() {
+            let qv = (method != Method::Bm25).then(|| &eval.query_vectors[i][..]);
+            let ranked = index.rank_with(text, qv, 10, &|_| true, &fusion);
+            run.all.add(grades, &ranked);
+            if *tuning {
+                run.tune.add(grades, &ranked);
+            } else {
+                run.held_out.add(grades, &ranked);
+            }
+            if let Some(k) = kind {
+                run.by_kind.entry(*k).or_default().add(grades, &ranked);
+            }
+        }
+        Ok(run)
+    }
+}
+
+fn real_eval<'a>(name: &str, catalog: &'a Catalog, bench: &mut Bench) -> Result<Eval<'a>, Error> {
+    let texts: Vec<String> = catalog.intents.iter().map(|i| i.text.clone()).collect();
+    let query_vectors = bench.vectors.get(&bench.model, &texts)?;
+    Ok(Eval {
+        name: name.to_string(),
+        tools: &catalog.tools,
+        queries: catalog
+            .intents
+            .iter()
+            .map(|i: &Intent| (i.text.as_str(), &i.grades, Some(i.kind), i.ordinal % 2 == 0))
+            .collect(),
+        query_vectors,
+    })
+}
+
+/// The shipped defaults, and the configuration before the real-API evaluation.
+fn now() -> Config {
+    Config {
+        weights: FieldWeights::default(),
+        text: DenseText::default(),
+        fusion: Fusion::default(),
+    }
+}
+
+fn before() -> Config {
+    Config {
+        weights: FieldWeights::BEFORE,
+        text: DenseText::BEFORE,
+        fusion: Fusion::RRF,
+    }
+}
+
+/// Macro average of the tuning-half objective over the evaluations.
+fn tune_score(
+    bench: &mut Bench,
+    evals: &[Eval<'_>],
+    method: Method,
+    c: &Config,
+) -> Result<(f64, f64), Error> {
+    let (mut t, mut h) = (0.0, 0.0);
+    for e in evals {
+        let r = bench.run(e, method, c)?;
+        t += r.tune.objective();
+        h += r.held_out.objective();
+    }
+    Ok((t / evals.len() as f64, h / evals.len() as f64))
+}
+
+fn weight_variants() -> Vec<(String, FieldWeights)> {
+    let d = FieldWeights::default();
+    let mut v = vec![
+        ("before".to_string(), FieldWeights::BEFORE),
+        ("default".to_string(), d),
+    ];
+    for description in [0.0, 0.3, 1.0] {
+        v.push((
+            format!("description {description}"),
+            FieldWeights { description, ..d },
+        ));
+    }
+    for summary in [1.5, 2.0, 4.0] {
+        v.push((format!("summary {summary}"), FieldWeights { summary, ..d }));
+    }
+    for title in [2.0, 4.0] {
+        v.push((format!("title {title}"), FieldWeights { title, ..d }));
+    }
+    for synonyms in [0.0, 0.3, 1.0] {
+        v.push((
+            format!("synonyms {synonyms}"),
+            FieldWeights { synonyms, ..d },
+        ));
+    }
+    for name in [3.0, 5.0] {
+        v.push((format!("name {name}"), FieldWeights { name, ..d }));
+    }
+    for (param_name, param_description) in [(0.0, 0.0), (1.0, 0.0), (0.5, 0.1), (1.5, 0.5)] {
+        v.push((
+            format!("parameters {param_name}/{param_description}"),
+            FieldWeights {
+                param_name,
+                param_description,
+                ..d
+            },
+        ));
+    }
+    v
+}
+
+fn text_variants() -> Vec<(String, DenseText)> {
+    let d = DenseText::default();
+    // Longer variants (whole description, parameter lists) take minutes to embed on a busy
+    // machine: `--tune` measures the two that decide the default, plus one shorter one.
+    vec![
+        (
+            "before: name, whole description, parameter names".into(),
+            DenseText::BEFORE,
+        ),
+        ("default: name, title, first sentence".into(), d),
+        (
+            "title and first sentence only".into(),
+            DenseText { name: false, ..d },
+        ),
+    ]
+}
+
+fn fusion_variants() -> Vec<(String, Fusion)> {
+    let mut v = Vec::new();
+    for k in [10.0, 60.0] {
+        for (b, d) in [(1.0, 1.0), (1.0, 2.0), (2.0, 1.0)] {
+            v.push((
+                format!("RRF k={k} w={b}:{d}"),
+                Fusion {
+                    method: FusionMethod::Rrf,
+                    k,
+                    bm25_weight: b,
+                    dense_weight: d,
+                    ..Fusion::default()
+                },
+            ));
+        }
+    }
+    for i in 2..=9 {
+        let d = i as f32 / 10.0;
+        v.push((
+            format!("scores dense weight {d}"),
+            Fusion {
+                method: FusionMethod::Scores,
+                bm25_weight: 1.0 - d,
+                dense_weight: d,
+                ..Fusion::default()
+            },
+        ));
+    }
+    v
+}
+
+fn tune(bench: &mut Bench, evals: &[Eval<'_>]) -> Result<(), Error> {
+    println!(
+        "\n## Tuning (macro MRR@10 over the four APIs; chosen on the tuning half, the held-out half beside it)\n"
+    );
+    let base = now();
+    println!("### BM25 field weights (changes from the default)\n");
+    println!("| weights | MRR@10 tuning half | MRR@10 held-out half |");
+    println!("|---|---|---|");
+    for (label, w) in weight_variants() {
+        let (t, h) = tune_score(bench, evals, Method::Bm25, &Config { weights: w, ..base })?;
+        println!("| {label} | {t:.3} | {h:.3} |");
+    }
+    println!("\n### Embedded text (dense alone)\n");
+    println!("| text | MRR@10 tuning half | MRR@10 held-out half |");
+    println!("|---|---|---|");
+    for (label, text) in text_variants() {
+        let (t, h) = tune_score(bench, evals, Method::Dense, &Config { text, ..base })?;
+        println!("| {label} | {t:.3} | {h:.3} |");
+    }
+    println!("\n### Fusion (default weights and text)\n");
+    println!("| fusion | MRR@10 tuning half | MRR@10 held-out half |");
+    println!("|---|---|---|");
+    for (label, fusion) in fusion_variants() {
+        let (t, h) = tune_score(bench, evals, Method::Hybrid, &Config { fusion, ..base })?;
+        println!("| {label} | {t:.3} | {h:.3} |");
+    }
+    Ok(())
+}
+
+fn quality_tables(bench: &mut Bench, evals: &[Eval<'_>], held_out: bool) -> Result<(), Error> {
+    let rows: [(&str, Method, Config); 6] = [
+        ("BM25, before", Method::Bm25, before()),
+        ("BM25", Method::Bm25, now()),
+        ("dense, before", Method::Dense, before()),
+        ("dense", Method::Dense, now()),
+        ("hybrid (RRF), before", Method::Hybrid, before()),
+        ("hybrid (default)", Method::Hybrid, now()),
+    ];
+    println!("| catalog | tools | queries | method | Recall@1 | Recall@5 | MRR@10 | nDCG@10 |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut verdicts = Vec::new();
+    for e in evals {
+        let mut best_single: f64 = 0.0;
+        let mut hybrid = 0.0;
+        for (label, method, c) in &rows {
+            let r = bench.run(e, *method, c)?;
+            let q = if held_out { r.held_out } else { r.all };
+            println!(
+                "| {} | {} | {} | {label} | {} |",
+                e.name,
+                e.tools.len(),
+                q.queries,
+                q.cells()
+            );
+            if *label == "BM25" || *label == "dense" {
+                best_single = best_single.max(q.objective());
+            }
+            if *label == "hybrid (default)" {
+                hybrid = q.objective();
+            }
+        }
+        verdicts.push(format!(
+            "{}: hybrid MRR@10 {hybrid:.3}, best single ranker {best_single:.3} ({})",
+            e.name,
+            if hybrid + 1e-9 >= best_single {
+                "not below"
+            } else {
+                "BELOW"
+            }
+        ));
+    }
+    println!();
+    for v in verdicts {
+        println!("- {v}");
+    }
+    Ok(())
+}
+
+fn kind_table(bench: &mut Bench, eval: &Eval<'_>) -> Result<(), Error> {
+    println!("| kind | queries | BM25 R@1 / R@5 | dense R@1 / R@5 | hybrid R@1 / R@5 |");
+    println!("|---|---|---|---|---|");
+    let runs = [
+        bench.run(eval, Method::Bm25, &now())?,
+        bench.run(eval, Method::Dense, &now())?,
+        bench.run(eval, Method::Hybrid, &now())?,
+    ];
+    for kind in [Kind::Direct, Kind::Paraphrase, Kind::NearMiss] {
+        let cells: Vec<String> = runs
+            .iter()
+            .map(|r| {
+                let q = r.by_kind.get(&kind).copied().unwrap_or_default().mean();
+                format!("{:.3} / {:.3}", q.recall1, q.recall5)
+            })
+            .collect();
+        let n = runs[0].by_kind.get(&kind).map_or(0, |q| q.queries);
+        println!("| {} | {n} | {} |", kind.label(), cells.join(" | "));
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Error> {
+    let args = args()?;
+    let rss0 = rss();
+    let t = Instant::now();
+    let model = LocalEmbedder::load(&args.model)?;
+    let load = t.elapsed();
+    let model_rss = rss().saturating_sub(rss0);
+    println!(
+        "model {}: loaded in {} ms, +{:.1} MiB RSS",
+        model.model_id(),
+        ms(load),
+        mib(model_rss)
+    );
+    let vector_file = args
+        .vectors
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("toolyard-search-bench.vectors"));
+    let mut bench = Bench {
+        model,
+        vectors: VectorFile::open(vector_file),
+    };
+
+    // ---- real APIs ----
+    let mut catalogs = Vec::new();
+    for api in real_apis::APIS {
+        let c = real_apis::load(api, &args.specs, &args.eval)?;
+        catalogs.push((api.name, c));
+    }
+    let mut everything = Vec::new();
+    for api in real_apis::APIS {
+        everything.push(real_apis::load(api, &args.specs, &args.eval)?);
+    }
+    let combined = real_apis::combined(everything);
+    let mut evals = Vec::new();
+    for (name, c) in &catalogs {
+        evals.push(real_eval(name, c, &mut bench)?);
+    }
+    let all_eval = real_eval("all four", &combined, &mut bench)?;
+    println!(
+        "\n# Real APIs: {} intents over {} tools ({})\n",
+        combined.intents.len(),
+        combined.tools.len(),
+        catalogs
+            .iter()
+            .map(|(n, c)| format!("{n} {} tools / {} intents", c.tools.len(), c.intents.len()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if args.tune {
+        tune(&mut bench, &evals)?;
+    }
+    println!("\n## Quality, all intents (default settings unless marked \"before\")\n");
+    let mut with_all: Vec<Eval<'_>> = evals;
+    with_all.push(all_eval);
+    quality_tables(&mut bench, &with_all, false)?;
+    println!(
+        "\n## Quality, held-out half only (the odd-numbered intents of each file; never used for tuning)\n"
+    );
+    quality_tables(&mut bench, &with_all, true)?;
+    println!("\n## By kind of intent (all four APIs in one catalog, default settings)\n");
+    kind_table(&mut bench, &with_all[with_all.len() - 1])?;
+
+    // ---- BFCL ----
+    if let Some(dir) = &args.bfcl {
+        let (corpus, queries) = load_bfcl(dir)?;
+        let tools = bfcl_tools(&corpus);
+        let grades: Vec<HashMap<usize, u8>> = queries
+            .iter()
+            .map(|q| q.relevant.iter().map(|&d| (d, 2u8)).collect())
+            .collect();
+        let texts: Vec<String> = queries.iter().map(|q| q.text.clone()).collect();
+        let query_vectors = bench.vectors.get(&bench.model, &texts)?;
+        let eval = Eval {
+            name: "BFCL".into(),
+            tools: &tools,
+            queries: queries
+                .iter()
+                .zip(&grades)
+                .enumerate()
+                .map(|(i, (q, g))| (q.text.as_str(), g, None, i % 2 == 0))
+                .collect(),
+            query_vectors,
+        };
+        println!(
+            "\n# BFCL (second set): {} functions, {} queries from {} categories\n",
+            tools.len(),
+            queries.len(),
+            CATEGORIES.len()
+        );
+        quality_tables(&mut bench, std::slice::from_ref(&eval), false)?;
+    }
+    if bench.vectors.embedded > 0 {
+        println!(
+            "\nembedded {} new texts in {:.1} s ({:.0}/s; the rest came from the vector file)",
+            bench.vectors.embedded,
+            bench.vectors.embed_time.as_secs_f64(),
+            bench.vectors.embedded as f64 / bench.vectors.embed_time.as_secs_f64().max(1e-9)
+        );
+    }
+    if args.speed {
+        speed(&mut bench, &combined, args.latency_queries, model_rss, load)?;
+    }
+    Ok(())
+}
+
+/// Speed and size: the real-API tools replicated to 1,000 and 10,000.
+fn speed(
+    bench: &mut Bench,
+    combined: &Catalog,
+    latency_queries: usize,
+    model_rss: u64,
+    load: Duration,
+) -> Result<(), Error> {
+    let corpus = &combined.tools;
+    let base_vectors = bench.tool_vectors(corpus, DenseText::default())?;
+    // Tool embedding throughput, measured on 256 tools (a fresh embedding, never from the file).
+    let sample: Vec<String> = corpus
+        .iter()
+        .take(256)
+        .map(|t| tool_text(t).dense_text())
+        .collect();
+    let t = Instant::now();
+    bench.model.encoder().embed(&sample)?;
+    let throughput = sample.len() as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "\n# Speed and size (top-10; real-API intents as queries, {latency_queries} per run, one thread)\n"
+    );
+    println!("tool embedding throughput: {throughput:.0} tools/s (default embedded text)\n");
+    println!(
+        "| tools | BM25 p50 / p99 ms | hybrid p50 / p99 ms (query vector given) | hybrid end-to-end p50 / p99 ms (query embedded) | hybrid end-to-end p50 / p99 ms (query cache hit) | BM25 build ms | reload, all vectors cached, ms | embedding all tools, s | vectors MiB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let queries: Vec<&str> = combined.intents.iter().map(|i| i.text.as_str()).collect();
+    for n in [1_000usize, 10_000] {
+        let tools: Vec<Tool> = (0..n)
+            .map(|i| {
+                let t = &corpus[i % corpus.len()];
+                let copy = i / corpus.len();
+                Tool {
+                    name: if copy == 0 {
+                        t.name.clone()
+                    } else {
+                        format!("{}_v{copy}", t.name)
+                    },
+                    title: t.title.clone(),
+                    description: t.description.clone(),
+                    schema: t.schema.clone(),
+                }
+            })
+            .collect();
+        let t = Instant::now();
+        let mut index =
+            SearchIndex::build(tools.iter().enumerate().map(|(i, t)| (i, tool_text(t))));
+        let bm25_build = t.elapsed();
+        // Replicated tools reuse their original's vector, slightly tilted so copies do not tie.
+        let vectors: Vec<Arc<[f32]>> = (0..n)
+            .map(|i| {
+                let mut v = base_vectors[i % corpus.len()].to_vec();
+                let j = i % v.len();
+                v[j] += 1e-3 * (i / corpus.len()) as f32;
+                normalize(&mut v);
+                v.into()
+            })
+            .collect();
+        let texts: Vec<String> = tools.iter().map(|t| tool_text(t).dense_text()).collect();
+        let mut cache = EmbeddingCache::new();
+        let fake = Precomputed {
+            model: bench.model.model_id().to_string(),
+            by_text: texts.iter().cloned().zip(vectors.iter().cloned()).collect(),
+        };
+        cache.resolve(&fake, &texts)?;
+        let t = Instant::now();
+        let cached = cache.resolve(&fake, &texts)?;
+        let mut reload_index =
+            SearchIndex::build(tools.iter().enumerate().map(|(i, t)| (i, tool_text(t))));
+        reload_index.set_dense(Arc::new(bench.model.clone()), &cached);
+        let reload = t.elapsed();
+        drop(reload_index);
+        index.set_dense(Arc::new(bench.model.clone()), &vectors);
+        let vec_mib = mib(index.dense_bytes() as u64);
+
+        let query_cache = QueryCache::new(1024);
+        let (mut lex, mut hyb, mut e2e, mut hit) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for r in 0..latency_queries {
+            let text = queries[(r * 7919) % queries.len()];
+            let t = Instant::now();
+            std::hint::black_box(index.rank(text, None, 10, &|_| true));
+            lex.push(t.elapsed());
+            // Uncached: the query is embedded.
+            let t = Instant::now();
+            let mut qv = bench.model.encoder().embed(&[text.to_string()])?;
+            let mut qv = qv.pop().unwrap_or_default();
+            normalize(&mut qv);
+            let qv: Arc<[f32]> = qv.into();
+            std::hint::black_box(index.rank(text, Some(&qv[..]), 10, &|_| true));
+            e2e.push(t.elapsed());
+            query_cache.insert(text, qv.clone());
+            let t = Instant::now();
+            std::hint::black_box(index.rank(text, Some(&qv[..]), 10, &|_| true));
+            hyb.push(t.elapsed());
+            let t = Instant::now();
+            let v = query_cache.get(text).ok_or("query cache lost an entry")?;
+            std::hint::black_box(index.rank(text, Some(&v[..]), 10, &|_| true));
+            hit.push(t.elapsed());
+        }
+        println!(
+            "| {n} | {} / {} | {} / {} | {} / {} | {} / {} | {} | {} | {:.1} | {:.1} |",
+            ms(percentile(&mut lex, 0.5)),
+            ms(percentile(&mut lex, 0.99)),
+            ms(percentile(&mut hyb, 0.5)),
+            ms(percentile(&mut hyb, 0.99)),
+            ms(percentile(&mut e2e, 0.5)),
+            ms(percentile(&mut e2e, 0.99)),
+            ms(percentile(&mut hit, 0.5)),
+            ms(percentile(&mut hit, 0.99)),
+            ms(bm25_build),
+            ms(reload),
+            n as f64 / throughput,
+            vec_mib,
+        );
+    }
+    println!(
+        "\nmodel: +{:.1} MiB RSS, loaded in {} ms; process RSS at the end: {:.1} MiB",
+        mib(model_rss),
+        ms(load),
+        mib(rss())
+    );
+    Ok(())
+}
+
+/// Serves precomputed vectors (the speed runs replicate the corpus instead of re-embedding it).
+#[derive(Debug)]
+struct Precomputed {
+    model: String,
+    by_text: HashMap<String, Arc<[f32]>>,
+}
+
+impl Embedder for Precomputed {
+    fn model_id(&self) -> &str {
+        &self.model
+    }
+    fn embed_blocking(
+        &self,
+        texts: &[String],
+    ) -> Result<Vec<Vec<f32>>, toolyard_gateway::search::embed::EmbedError> {
+        Ok(texts
+            .iter()
+            .map(|t| self.by_text.get(t).map(|v| v.to_vec()).unwrap_or_default())
+            .collect())
+    }
+    fn embed_query<'a>(
+        &'a self,
+        _text: &'a str,
+    ) -> toolyard_gateway::search::embed::BoxFuture<
+        'a,
+        Result<Vec<f32>, toolyard_gateway::search::embed::EmbedError>,
+    > {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
