@@ -94,8 +94,11 @@ pub struct GatewaySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security: Option<SecuritySettings>,
 
-    /// How much backend error detail tool errors show. `None` (default): a generic message.
-    /// `Debug`: the backend's status and body, for development only.
+    /// How much backend error detail tool errors show. A client error (HTTP 4xx, also AWS
+    /// errors such as `ResourceNotFoundException`) always shows its status and body, cut to
+    /// 1,000 characters with the target's credentials and credential-like fields redacted: only
+    /// the caller can fix its arguments. For server errors (5xx) and transport failures, `None`
+    /// (default): a generic message; `Debug`: the status and body, for development only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception_level: Option<ExceptionLevel>,
 
@@ -408,7 +411,7 @@ pub struct SecuritySettings {
 /// How much backend detail tool errors carry.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
 pub enum ExceptionLevel {
-    /// A generic message; details only in the gateway's logs.
+    /// A generic message for server errors; details only in the gateway's logs.
     #[default]
     None,
     /// The backend's status code and body in the tool error.

@@ -57,12 +57,12 @@ pub fn load(
             }
         },
     };
-    let compiled = compile(
-        chosen,
-        &manifests.targets,
-        &manifests.resolved_refs(),
-        &CompileContext::default(),
-    )
+    // Schema URLs are fetched as the operator fetches them (same limits), on every load.
+    let mut refs = manifests.resolved_refs();
+    let fetched = super::fetch::fetch_all(&super::fetch::schema_urls(&manifests.targets));
+    refs.urls = fetched.texts;
+    refs.url_errors = fetched.errors;
+    let compiled = compile(chosen, &manifests.targets, &refs, &CompileContext::default())
     .map_err(|e| {
         ReloadError::Source(format!(
             "Gateway {}: {e}",
