@@ -152,6 +152,10 @@ fn real_specs_compile() {
 
 /// Fewer documents than this in the APIs.guru directory means the fetch went wrong.
 const MIN_DIRECTORY_SPECS: usize = 500;
+/// Documents larger than this are left out of the directory sweep and listed: Microsoft Graph
+/// (20 and 47 MB, 11,000+ operations) still takes minutes and gigabytes to compile, since
+/// referenced schemas are copied into every tool (shared definitions are not done yet).
+const MAX_DIRECTORY_SPEC_BYTES: u64 = 16 << 20;
 
 /// Every document of the APIs.guru directory (`apis-guru/<package>/`, about 2,600 of them):
 /// no panic, and every document that fails names a whole-document problem (printed); the tools
@@ -179,6 +183,12 @@ fn apis_guru_directory_compiles() {
     let mut failures = Vec::new();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut slowest: Vec<(u128, String, usize)> = Vec::new();
+    let (files, too_large): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|f| {
+        fs::metadata(f).map_or(0, |m| m.len()) <= MAX_DIRECTORY_SPEC_BYTES
+    });
+    for file in &too_large {
+        println!("left out (larger than {MAX_DIRECTORY_SPEC_BYTES} bytes): {}", file.display());
+    }
     for file in &files {
         let spec = file
             .strip_prefix(&root)
