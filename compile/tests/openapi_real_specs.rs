@@ -162,10 +162,12 @@ const MAX_DIRECTORY_SPEC_BYTES: u64 = 16 << 20;
 /// of every compiled document hold the same invariants as above. Prints the totals, the time and
 /// the skip reasons.
 #[test]
-#[ignore = "needs real specs: run gateway/tests/fixtures/openapi/fetch-real-specs.sh"]
+#[ignore = "needs real specs: run compile/tests/fixtures/openapi/fetch-real-specs.sh"]
 fn apis_guru_directory_compiles() {
     let Some(dir) = std::env::var_os("TOOLYARD_REAL_SPECS") else {
-        panic!("TOOLYARD_REAL_SPECS is not set: run gateway/tests/fixtures/openapi/fetch-real-specs.sh");
+        panic!(
+            "TOOLYARD_REAL_SPECS is not set: run compile/tests/fixtures/openapi/fetch-real-specs.sh"
+        );
     };
     let root = PathBuf::from(dir).join("apis-guru");
     let mut files = Vec::new();
@@ -183,11 +185,14 @@ fn apis_guru_directory_compiles() {
     let mut failures = Vec::new();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut slowest: Vec<(u128, String, usize)> = Vec::new();
-    let (files, too_large): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|f| {
-        fs::metadata(f).map_or(0, |m| m.len()) <= MAX_DIRECTORY_SPEC_BYTES
-    });
+    let (files, too_large): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .partition(|f| fs::metadata(f).map_or(0, |m| m.len()) <= MAX_DIRECTORY_SPEC_BYTES);
     for file in &too_large {
-        println!("left out (larger than {MAX_DIRECTORY_SPEC_BYTES} bytes): {}", file.display());
+        println!(
+            "left out (larger than {MAX_DIRECTORY_SPEC_BYTES} bytes): {}",
+            file.display()
+        );
     }
     for file in &files {
         let spec = file

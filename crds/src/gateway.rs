@@ -408,7 +408,9 @@ pub struct SecuritySettings {
     pub max_response_bytes: Option<u64>,
 }
 
-/// How much backend detail tool errors carry.
+/// How much backend detail tool errors carry for server errors (5xx) and transport failures. A
+/// backend's client error (4xx) always reaches the caller with its status and body (at most
+/// 1,000 characters, credentials redacted), whatever the level: only the caller can fix it.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
 pub enum ExceptionLevel {
     /// A generic message for server errors; details only in the gateway's logs.

@@ -11,12 +11,15 @@ Each call ends as one of:
   rejected        Prism found request violations (the reason is kept), or matched no route
   gateway-error   the gateway answered with an error and sent nothing (its message is kept)
   no-arguments    no schema-valid arguments could be generated (the generator's limit, listed)
-  mock-error      Prism accepted the request but failed to mock a response (not a request fault)
+  mock-error      Prism accepted the request but failed to mock a response, or its made-up response
+                  failed the tool's output schema in the client (not a request fault)
+  own-server      an operation with a server of its own elsewhere, refused by allowedDomains (the
+                  sweep's Gateway allows only loopback), as it must be
 
     $TOOLYARD_CACHE/venv-mcp1/bin/python tests/gateway/prism_sweep.py [--json out.json] [DOC ...]
 
 Without documents it sweeps SAMPLE (paths under the APIs.guru directory fetched by
-gateway/tests/fixtures/openapi/fetch-real-specs.sh). Needs TOOLYARD_GATEWAY_BIN and Prism
+compile/tests/fixtures/openapi/fetch-real-specs.sh). Needs TOOLYARD_GATEWAY_BIN and Prism
 (tests/gateway/setup.sh). tests/gateway/test_prism_sweep.py runs it under pytest with zero
 rejections as the bar.
 """
@@ -328,6 +331,10 @@ async def call_all(url: str, recorder: Recorder, result: DocResult) -> None:
                 text = "".join(getattr(c, "text", "") for c in called.content)[:400]
                 if not seen:
                     kind = "gateway-error" if called.isError else "ok-no-request"
+                    if called.isError and "security.allowedDomains" in text:
+                        # An operation with a server of its own elsewhere: correctly refused,
+                        # as the sweep's Gateway allows only loopback.
+                        kind = "own-server"
                     result.outcomes.append(Outcome(tool.name, kind, f"{text} args={json.dumps(args)[:300]}"))
                     continue
                 last = seen[-1]

@@ -2,7 +2,7 @@
 every tool of each is called through the gateway with schema-valid generated arguments, and
 Prism, which validates every request against the document, must reject none of them.
 
-Needs the APIs.guru directory (gateway/tests/fixtures/openapi/fetch-real-specs.sh). Set
+Needs the APIs.guru directory (compile/tests/fixtures/openapi/fetch-real-specs.sh). Set
 PRISM_SWEEP_DOCS to a comma-separated list of paths (relative to that directory) to sweep other
 documents. Counts, time and peak memory are printed (`-s`) and kept in the README."""
 
@@ -21,7 +21,7 @@ DOCS = [d for d in os.environ.get("PRISM_SWEEP_DOCS", "").split(",") if d] or pr
 def results():
     missing = [d for d in DOCS if not (prism_sweep.DIRECTORY / d).is_file()]
     if missing:
-        pytest.fail(f"missing documents {missing}: run gateway/tests/fixtures/openapi/fetch-real-specs.sh", pytrace=False)
+        pytest.fail(f"missing documents {missing}: run compile/tests/fixtures/openapi/fetch-real-specs.sh", pytrace=False)
     results = prism_sweep.sweep([prism_sweep.DIRECTORY / d for d in DOCS])
     print(prism_sweep.summary(results))
     return {r.doc.removeprefix(str(prism_sweep.DIRECTORY) + "/"): r for r in results}

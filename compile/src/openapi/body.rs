@@ -267,7 +267,8 @@ pub(super) fn swagger_body(
         let (media_type, sent) = if consumes.is_empty() {
             ("application/json", Sent::As(BodyEncoding::Json))
         } else {
-            choose_media(consumes.iter().copied()).unwrap_or(("application/json", Sent::As(BodyEncoding::Json)))
+            choose_media(consumes.iter().copied())
+                .unwrap_or(("application/json", Sent::As(BodyEncoding::Json)))
         };
         let required = parameter.value.get("required").and_then(Value::as_bool) == Some(true);
         let description = text(parameter.value.get("description"));

@@ -397,7 +397,9 @@ fn encode_body(
             Value::Object(o) => Ok(o
                 .iter()
                 .flat_map(|(k, v)| match v {
-                    Value::Array(items) => items.iter().map(|item| (k.clone(), text(item))).collect(),
+                    Value::Array(items) => {
+                        items.iter().map(|item| (k.clone(), text(item))).collect()
+                    }
                     Value::Null => Vec::new(),
                     v => vec![(k.clone(), text(v))],
                 })
@@ -741,7 +743,12 @@ mod tests {
     fn fixed_query_of_a_fragment_path_reaches_the_backend() {
         let p = plan(
             "/?Action=DescribeThings",
-            vec![param("MaxRecords", ParamLocation::Query, ParamStyle::Form, true)],
+            vec![param(
+                "MaxRecords",
+                ParamLocation::Query,
+                ParamStyle::Form,
+                true,
+            )],
             None,
         );
         let r = build("http://h/base", &p, &args(json!({"MaxRecords": 5}))).unwrap();

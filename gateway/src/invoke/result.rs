@@ -189,7 +189,9 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
             }
         }
     }
-    out = redact_after(&out, "bearer ", |c| !c.is_whitespace() && c != '"' && c != '\'');
+    out = redact_after(&out, "bearer ", |c| {
+        !c.is_whitespace() && c != '"' && c != '\''
+    });
     out = redact_aws_key_ids(&out);
     for name in SECRET_NAMES {
         out = redact_field(&out, name);
@@ -220,7 +222,8 @@ fn redact_after(text: &str, marker: &str, keep: impl Fn(char) -> bool) -> String
 
 /// `"name": "value"`, `name=value` and `name: value` with the value replaced.
 fn redact_field(text: &str, name: &str) -> String {
-    let value_char = |c: char| !matches!(c, '"' | '\'' | '&' | ',' | ';' | '}' | '<') && !c.is_whitespace();
+    let value_char =
+        |c: char| !matches!(c, '"' | '\'' | '&' | ',' | ';' | '}' | '<') && !c.is_whitespace();
     let mut out = text.to_string();
     for marker in [
         format!("\"{name}\":\""),
@@ -309,7 +312,12 @@ mod tests {
         let server = text(&status_error(false, 503, "db password=hunter2 down", &[]));
         assert_eq!(server, "An internal error occurred. Please retry later.");
         // With Debug they carry the detail, still redacted.
-        let debug = text(&status_error(true, 500, "Authorization: Bearer abc.def", &[]));
+        let debug = text(&status_error(
+            true,
+            500,
+            "Authorization: Bearer abc.def",
+            &[],
+        ));
         assert!(debug.contains("HTTP 500"), "{debug}");
         assert!(!debug.contains("abc.def"), "{debug}");
         assert_eq!(

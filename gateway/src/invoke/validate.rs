@@ -60,8 +60,6 @@ enum Node {
     /// `false`.
     Never,
     Checks(Box<Checks>),
-    /// A `$ref` into `defs`.
-    Ref(usize),
 }
 
 #[derive(Debug, Default)]
@@ -142,22 +140,30 @@ impl Validator {
         self.node(&self.root, &value, &mut String::new(), 0)
     }
 
-    fn node(&self, node: &Node, value: &Value, path: &mut String, depth: usize) -> Result<(), Invalid> {
+    fn node(
+        &self,
+        node: &Node,
+        value: &Value,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<(), Invalid> {
         if depth > MAX_DEPTH {
             return Ok(());
         }
         match node {
             Node::Any => Ok(()),
             Node::Never => Err(invalid(path, "no value is allowed here".to_owned())),
-            Node::Ref(i) => match self.defs.get(*i) {
-                Some(target) => self.node(target, value, path, depth + 1),
-                None => Ok(()),
-            },
             Node::Checks(checks) => self.checks(checks, value, path, depth),
         }
     }
 
-    fn checks(&self, c: &Checks, value: &Value, path: &mut String, depth: usize) -> Result<(), Invalid> {
+    fn checks(
+        &self,
+        c: &Checks,
+        value: &Value,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<(), Invalid> {
         if let Some(i) = c.reference
             && let Some(target) = self.defs.get(i)
         {
@@ -172,12 +178,18 @@ impl Validator {
         if let Some(constant) = &c.constant
             && !same(constant, value)
         {
-            return Err(invalid(path, format!("expected {constant}, got {}", describe(value))));
+            return Err(invalid(
+                path,
+                format!("expected {constant}, got {}", describe(value)),
+            ));
         }
         if let Some(values) = &c.enumeration
             && !values.iter().any(|v| same(v, value))
         {
-            return Err(invalid(path, format!("expected one of {}, got {}", list(values), describe(value))));
+            return Err(invalid(
+                path,
+                format!("expected one of {}, got {}", list(values), describe(value)),
+            ));
         }
         match value {
             Value::Number(n) => self.number(c, n, path)?,
@@ -191,13 +203,17 @@ impl Validator {
         }
         if !c.any_of.is_empty() {
             let mut first = None;
-            if !c.any_of.iter().any(|part| match self.node(part, value, path, depth + 1) {
-                Ok(()) => true,
-                Err(e) => {
-                    first.get_or_insert(e);
-                    false
-                }
-            }) {
+            if !c
+                .any_of
+                .iter()
+                .any(|part| match self.node(part, value, path, depth + 1) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        first.get_or_insert(e);
+                        false
+                    }
+                })
+            {
                 return Err(alternatives(path, c.any_of.len(), first, "any"));
             }
         }
@@ -223,7 +239,10 @@ impl Validator {
         if let Some(not) = &c.not
             && self.node(not, value, path, depth + 1).is_ok()
         {
-            return Err(invalid(path, "the value matches a shape that is not allowed".to_owned()));
+            return Err(invalid(
+                path,
+                "the value matches a shape that is not allowed".to_owned(),
+            ));
         }
         Ok(())
     }
@@ -265,7 +284,9 @@ impl Validator {
             Some(Format::Int32) if !(f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&x) => {
                 fail("a 32-bit integer".to_owned())
             }
-            Some(Format::Int64) if !(-9.223_372_036_854_776e18..=9.223_372_036_854_776e18).contains(&x) => {
+            Some(Format::Int64)
+                if !(-9.223_372_036_854_776e18..=9.223_372_036_854_776e18).contains(&x) =>
+            {
                 fail("a 64-bit integer".to_owned())
             }
             _ => Ok(()),
@@ -277,17 +298,29 @@ impl Validator {
         if let Some(min) = c.min_length
             && length < min
         {
-            return Err(invalid(path, format!("expected a string of at least {min} characters, got {length}")));
+            return Err(invalid(
+                path,
+                format!("expected a string of at least {min} characters, got {length}"),
+            ));
         }
         if let Some(max) = c.max_length
             && length > max
         {
-            return Err(invalid(path, format!("expected a string of at most {max} characters, got {length}")));
+            return Err(invalid(
+                path,
+                format!("expected a string of at most {max} characters, got {length}"),
+            ));
         }
         if let Some((source, regex)) = &c.pattern
             && !regex.is_match(s)
         {
-            return Err(invalid(path, format!("expected a string matching the pattern {source}, got {}", quoted(s))));
+            return Err(invalid(
+                path,
+                format!(
+                    "expected a string matching the pattern {source}, got {}",
+                    quoted(s)
+                ),
+            ));
         }
         if let Some(format) = c.format
             && let Some(name) = format_mismatch(format, s)
@@ -297,22 +330,37 @@ impl Validator {
         Ok(())
     }
 
-    fn array(&self, c: &Checks, items: &[Value], path: &mut String, depth: usize) -> Result<(), Invalid> {
+    fn array(
+        &self,
+        c: &Checks,
+        items: &[Value],
+        path: &mut String,
+        depth: usize,
+    ) -> Result<(), Invalid> {
         let count = items.len() as u64;
         if let Some(min) = c.min_items
             && count < min
         {
-            return Err(invalid(path, format!("expected at least {min} items, got {count}")));
+            return Err(invalid(
+                path,
+                format!("expected at least {min} items, got {count}"),
+            ));
         }
         if let Some(max) = c.max_items
             && count > max
         {
-            return Err(invalid(path, format!("expected at most {max} items, got {count}")));
+            return Err(invalid(
+                path,
+                format!("expected at most {max} items, got {count}"),
+            ));
         }
         if c.unique_items {
             for (i, item) in items.iter().enumerate() {
                 if items[..i].iter().any(|other| same(other, item)) {
-                    return Err(invalid(path, format!("expected unique items, got {} twice", describe(item))));
+                    return Err(invalid(
+                        path,
+                        format!("expected unique items, got {} twice", describe(item)),
+                    ));
                 }
             }
         }
@@ -333,7 +381,13 @@ impl Validator {
         Ok(())
     }
 
-    fn object(&self, c: &Checks, map: &Map<String, Value>, path: &mut String, depth: usize) -> Result<(), Invalid> {
+    fn object(
+        &self,
+        c: &Checks,
+        map: &Map<String, Value>,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<(), Invalid> {
         for name in &c.required {
             if !map.contains_key(name) {
                 let at = join(path, name);
@@ -357,15 +411,25 @@ impl Validator {
         if let Some(min) = c.min_properties
             && count < min
         {
-            return Err(invalid(path, format!("expected at least {min} properties, got {count}")));
+            return Err(invalid(
+                path,
+                format!("expected at least {min} properties, got {count}"),
+            ));
         }
         if let Some(max) = c.max_properties
             && count > max
         {
-            return Err(invalid(path, format!("expected at most {max} properties, got {count}")));
+            return Err(invalid(
+                path,
+                format!("expected at most {max} properties, got {count}"),
+            ));
         }
         for (name, value) in map {
-            let declared = c.properties.iter().find(|(n, _)| n == name).map(|(_, node)| node);
+            let declared = c
+                .properties
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, node)| node);
             let patterned: Vec<&Node> = c
                 .pattern_properties
                 .iter()
@@ -451,7 +515,11 @@ impl<'s> Builder<'s> {
         }
         c.types = match map.get("type") {
             Some(Value::String(name)) => type_bit(name),
-            Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).map(type_bit).fold(0, |a, b| a | b),
+            Some(Value::Array(names)) => names
+                .iter()
+                .filter_map(Value::as_str)
+                .map(type_bit)
+                .fold(0, |a, b| a | b),
             _ => 0,
         };
         if c.types & NUMBER != 0 {
@@ -470,7 +538,10 @@ impl<'s> Builder<'s> {
             .get("pattern")
             .and_then(Value::as_str)
             .and_then(|p| compile_pattern(p).map(|re| (p.to_owned(), re)));
-        c.format = map.get("format").and_then(Value::as_str).and_then(parse_format);
+        c.format = map
+            .get("format")
+            .and_then(Value::as_str)
+            .and_then(parse_format);
         c.items = map.get("items").map(|s| self.node(s, depth + 1));
         c.prefix_items = many(self, "prefixItems");
         c.min_items = count(map.get("minItems"));
@@ -491,16 +562,29 @@ impl<'s> Builder<'s> {
         c.required = map
             .get("required")
             .and_then(Value::as_array)
-            .map(|names| names.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
-        c.additional = map.get("additionalProperties").map(|s| self.node(s, depth + 1));
+        c.additional = map
+            .get("additionalProperties")
+            .map(|s| self.node(s, depth + 1));
         if let Some(Value::Object(dependent)) = map.get("dependentRequired") {
             c.dependent_required = dependent
                 .iter()
                 .map(|(name, needed)| {
                     let needed = needed
                         .as_array()
-                        .map(|n| n.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                        .map(|n| {
+                            n.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_owned)
+                                .collect()
+                        })
                         .unwrap_or_default();
                     (name.clone(), needed)
                 })
@@ -547,9 +631,9 @@ fn format_mismatch(format: Format, s: &str) -> Option<&'static str> {
             .is_some_and(|(date, time)| is_date(date) && is_time(time)),
         Format::Date => is_date(s),
         Format::Time => is_time(s),
-        Format::Email => s
-            .rsplit_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !s.contains(char::is_whitespace)),
+        Format::Email => s.rsplit_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !s.contains(char::is_whitespace)
+        }),
         Format::Uuid => {
             s.len() == 36
                 && s.char_indices().all(|(i, c)| {
@@ -562,10 +646,17 @@ fn format_mismatch(format: Format, s: &str) -> Option<&'static str> {
         }
         Format::Ipv4 => s.parse::<std::net::Ipv4Addr>().is_ok(),
         Format::Ipv6 => s.parse::<std::net::Ipv6Addr>().is_ok(),
-        Format::Uri => s.split_once(':').is_some_and(|(scheme, _)| {
-            scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        }) && !s.contains(char::is_whitespace),
+        Format::Uri => {
+            s.split_once(':').is_some_and(|(scheme, _)| {
+                scheme
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic())
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            }) && !s.contains(char::is_whitespace)
+        }
         // Numeric formats apply to numbers (a string holding one is accepted).
         Format::Int32 | Format::Int64 => true,
     };
@@ -587,7 +678,9 @@ fn is_date(s: &str) -> bool {
     b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
         && (1..=12).contains(&s[5..7].parse::<u8>().unwrap_or(0))
         && (1..=31).contains(&s[8..10].parse::<u8>().unwrap_or(0))
 }
@@ -597,7 +690,10 @@ fn is_time(s: &str) -> bool {
     b.len() >= 8
         && b[2] == b':'
         && b[5] == b':'
-        && b[..8].iter().enumerate().all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit())
+        && b[..8]
+            .iter()
+            .enumerate()
+            .all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit())
         && s[..2].parse::<u8>().is_ok_and(|h| h < 24)
         && s[3..5].parse::<u8>().is_ok_and(|m| m < 60)
         && s[6..8].parse::<u8>().is_ok_and(|sec| sec <= 60)
@@ -709,8 +805,15 @@ fn invalid(path: &str, expected: String) -> Invalid {
 }
 
 fn alternatives(path: &str, n: usize, first: Option<Invalid>, which: &str) -> Invalid {
-    let hint = first.map(|e| format!(" (the first: {} {})", e.path, e.expected)).unwrap_or_default();
-    invalid(path, format!("the value matches none of the {n} allowed shapes ({which} of them must match){hint}"))
+    let hint = first
+        .map(|e| format!(" (the first: {} {})", e.path, e.expected))
+        .unwrap_or_default();
+    invalid(
+        path,
+        format!(
+            "the value matches none of the {n} allowed shapes ({which} of them must match){hint}"
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -723,7 +826,8 @@ mod tests {
     }
 
     fn check(v: &Validator, args: Value) -> Result<(), String> {
-        v.check(args.as_object().expect("object args")).map_err(|e| e.to_string())
+        v.check(args.as_object().expect("object args"))
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -742,25 +846,83 @@ mod tests {
             },
             "required": ["TableName"]
         }));
-        assert_eq!(check(&v, json!({"TableName": "users", "Limit": 5.0, "Ratio": null})), Ok(()));
+        assert_eq!(
+            check(
+                &v,
+                json!({"TableName": "users", "Limit": 5.0, "Ratio": null})
+            ),
+            Ok(())
+        );
         let cases = [
-            (json!({"TableName": 42}), "Invalid argument TableName: expected a string, got the number 42"),
-            (json!({"TableName": "ab"}), "Invalid argument TableName: expected a string of at least 3 characters, got 2"),
-            (json!({"TableName": "a b c"}), "Invalid argument TableName: expected a string matching the pattern ^[a-zA-Z0-9_.-]+$, got \"a b c\""),
-            (json!({"TableName": "t", "Limit": 0}), "Invalid argument TableName"),
-            (json!({"TableName": "tab", "Limit": 0}), "Invalid argument Limit: expected a number >= 1, got 0"),
-            (json!({"TableName": "tab", "Limit": 1.5}), "Invalid argument Limit: expected an integer, got the number 1.5"),
-            (json!({"TableName": "tab", "Limit": "5"}), "Invalid argument Limit: expected an integer, got the string \"5\""),
-            (json!({"TableName": "tab", "Select": "SOME"}), "Invalid argument Select: expected one of [\"ALL_ATTRIBUTES\", \"COUNT\"], got the string \"SOME\""),
-            (json!({"TableName": "tab", "Since": "yesterday"}), "Invalid argument Since: expected an RFC 3339 date-time"),
-            (json!({"TableName": "tab", "Id": "not-a-uuid"}), "Invalid argument Id: expected a UUID"),
-            (json!({"TableName": "tab", "Ratio": 1}), "Invalid argument Ratio: expected a number < 1, got 1"),
-            (json!({"TableName": "tab", "Tags": ["a", 1]}), "Invalid argument Tags[1]: expected a string, got the number 1"),
-            (json!({"TableName": "tab", "Tags": ["a", "a"]}), "Invalid argument Tags: expected unique items"),
-            (json!({"TableName": "tab", "Tags": ["a", "b", "c"]}), "Invalid argument Tags: expected at most 2 items, got 3"),
-            (json!({"TableName": "tab", "Filter": {}}), "Invalid argument Filter.Op: is required but missing"),
-            (json!({"TableName": "tab", "Filter": {"Op": "ne"}}), "Invalid argument Filter.Op: expected \"eq\", got the string \"ne\""),
-            (json!({"TableName": "tab", "Filter": {"Op": "eq", "x": 1}}), "Invalid argument Filter.x: is not an argument of this tool"),
+            (
+                json!({"TableName": 42}),
+                "Invalid argument TableName: expected a string, got the number 42",
+            ),
+            (
+                json!({"TableName": "ab"}),
+                "Invalid argument TableName: expected a string of at least 3 characters, got 2",
+            ),
+            (
+                json!({"TableName": "a b c"}),
+                "Invalid argument TableName: expected a string matching the pattern ^[a-zA-Z0-9_.-]+$, got \"a b c\"",
+            ),
+            (
+                // Arguments are checked in name order: the first problem is reported.
+                json!({"TableName": "t", "Limit": 0}),
+                "Invalid argument Limit",
+            ),
+            (
+                json!({"TableName": "tab", "Limit": 0}),
+                "Invalid argument Limit: expected a number >= 1, got 0",
+            ),
+            (
+                json!({"TableName": "tab", "Limit": 1.5}),
+                "Invalid argument Limit: expected an integer, got the number 1.5",
+            ),
+            (
+                json!({"TableName": "tab", "Limit": "5"}),
+                "Invalid argument Limit: expected an integer, got the string \"5\"",
+            ),
+            (
+                json!({"TableName": "tab", "Select": "SOME"}),
+                "Invalid argument Select: expected one of [\"ALL_ATTRIBUTES\", \"COUNT\"], got the string \"SOME\"",
+            ),
+            (
+                json!({"TableName": "tab", "Since": "yesterday"}),
+                "Invalid argument Since: expected an RFC 3339 date-time",
+            ),
+            (
+                json!({"TableName": "tab", "Id": "not-a-uuid"}),
+                "Invalid argument Id: expected a UUID",
+            ),
+            (
+                json!({"TableName": "tab", "Ratio": 1}),
+                "Invalid argument Ratio: expected a number < 1, got 1",
+            ),
+            (
+                json!({"TableName": "tab", "Tags": ["a", 1]}),
+                "Invalid argument Tags[1]: expected a string, got the number 1",
+            ),
+            (
+                json!({"TableName": "tab", "Tags": ["a", "a"]}),
+                "Invalid argument Tags: expected unique items",
+            ),
+            (
+                json!({"TableName": "tab", "Tags": ["a", "b", "c"]}),
+                "Invalid argument Tags: expected at most 2 items, got 3",
+            ),
+            (
+                json!({"TableName": "tab", "Filter": {}}),
+                "Invalid argument Filter.Op: is required but missing",
+            ),
+            (
+                json!({"TableName": "tab", "Filter": {"Op": "ne"}}),
+                "Invalid argument Filter.Op: expected \"eq\", got the string \"ne\"",
+            ),
+            (
+                json!({"TableName": "tab", "Filter": {"Op": "eq", "x": 1}}),
+                "Invalid argument Filter.x: is not an argument of this tool",
+            ),
         ];
         for (args, expected) in cases {
             let message = check(&v, args.clone()).expect_err(&format!("{args} should fail"));
@@ -785,10 +947,28 @@ mod tests {
         assert_eq!(check(&v, json!({"target": "a"})), Ok(()));
         assert_eq!(check(&v, json!({"target": {"x": 1}})), Ok(()));
         let message = check(&v, json!({"target": {"y": 1}})).expect_err("no alternative");
-        assert!(message.contains("matches none of the 2 allowed shapes"), "{message}");
-        assert_eq!(check(&v, json!({"tree": {"children": [{"children": [{"name": "leaf"}]}]}})), Ok(()));
-        let message = check(&v, json!({"tree": {"children": [{"children": [{"name": 1}]}]}})).expect_err("deep");
-        assert!(message.starts_with("Invalid argument tree.children[0].children[0].name: expected a string"), "{message}");
+        assert!(
+            message.contains("matches none of the 2 allowed shapes"),
+            "{message}"
+        );
+        assert_eq!(
+            check(
+                &v,
+                json!({"tree": {"children": [{"children": [{"name": "leaf"}]}]}})
+            ),
+            Ok(())
+        );
+        let message = check(
+            &v,
+            json!({"tree": {"children": [{"children": [{"name": 1}]}]}}),
+        )
+        .expect_err("deep");
+        assert!(
+            message.starts_with(
+                "Invalid argument tree.children[0].children[0].name: expected a string"
+            ),
+            "{message}"
+        );
         // An optional body's required fields (the OpenAPI compiler's `dependentRequired`).
         let body = validator(json!({
             "type": "object",

@@ -11,8 +11,8 @@ use serde_json::Value;
 use toolyard_crds::config::{Endpoint, GatewayConfig, TargetConfig, ToolConfig};
 
 use super::search::SearchEmbeddings;
-use crate::outbound::credentials::{CredentialsError, ResolvedCredentials, resolve_credentials};
 use crate::invoke::validate::Validator;
+use crate::outbound::credentials::{CredentialsError, ResolvedCredentials, resolve_credentials};
 use crate::search::{SearchIndex, ToolText};
 use crate::upstream::{Handles, UpstreamHandle, catalog as upstream_catalog};
 use toolyard_compile::manifests::SecretValues;

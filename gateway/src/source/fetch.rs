@@ -151,8 +151,9 @@ mod tests {
             )
             .into_bytes(),
         );
-        let missing =
-            serve(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec());
+        let missing = serve(
+            b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec(),
+        );
         let huge = serve(
             format!(
                 "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
@@ -160,13 +161,25 @@ mod tests {
             )
             .into_bytes(),
         );
-        let urls: BTreeSet<String> = [ok.clone(), missing.clone(), huge.clone(), "ftp://x/y".into()]
-            .into_iter()
-            .collect();
+        let urls: BTreeSet<String> = [
+            ok.clone(),
+            missing.clone(),
+            huge.clone(),
+            "ftp://x/y".into(),
+        ]
+        .into_iter()
+        .collect();
         let fetched = fetch_all(&urls);
         assert_eq!(fetched.texts.get(&ok).map(String::as_str), Some(doc));
-        assert_eq!(fetched.errors.get(&missing).map(String::as_str), Some("HTTP 404"));
-        assert!(fetched.errors[&huge].starts_with("larger than"), "{:?}", fetched.errors);
+        assert_eq!(
+            fetched.errors.get(&missing).map(String::as_str),
+            Some("HTTP 404")
+        );
+        assert!(
+            fetched.errors[&huge].starts_with("larger than"),
+            "{:?}",
+            fetched.errors
+        );
         assert!(fetched.errors.contains_key("ftp://x/y"));
     }
 }

@@ -62,7 +62,12 @@ pub fn load(
     let fetched = super::fetch::fetch_all(&super::fetch::schema_urls(&manifests.targets));
     refs.urls = fetched.texts;
     refs.url_errors = fetched.errors;
-    let compiled = compile(chosen, &manifests.targets, &refs, &CompileContext::default())
+    let compiled = compile(
+        chosen,
+        &manifests.targets,
+        &refs,
+        &CompileContext::default(),
+    )
     .map_err(|e| {
         ReloadError::Source(format!(
             "Gateway {}: {e}",

@@ -310,7 +310,11 @@ paths:
     // A binary body is one base64 argument, sent decoded.
     let upload = tool(&api, "upload");
     assert_eq!(
-        (body(upload).media_type.as_str(), body(upload).encoding, body(upload).base64),
+        (
+            body(upload).media_type.as_str(),
+            body(upload).encoding,
+            body(upload).base64
+        ),
         ("application/octet-stream", BodyEncoding::Text, true)
     );
     assert_eq!(
@@ -392,7 +396,11 @@ paths:
 "#);
     let jwt = tool(&api, "jwt");
     assert_eq!(
-        (body(jwt).media_type.as_str(), body(jwt).encoding, body(jwt).base64),
+        (
+            body(jwt).media_type.as_str(),
+            body(jwt).encoding,
+            body(jwt).base64
+        ),
         ("application/jwt", BodyEncoding::Text, false)
     );
     assert_eq!(jwt.input_schema["required"], json!(["body"]));
@@ -422,7 +430,11 @@ paths:
         .iter()
         .map(|p| p.arg.as_str())
         .collect();
-    assert_eq!(header_args, ["X-Trace"], "Content-Length is the HTTP client's");
+    assert_eq!(
+        header_args,
+        ["X-Trace"],
+        "Content-Length is the HTTP client's"
+    );
     let many = tool(&api, "many");
     assert_eq!(body(many).file_parts, ["files"]);
     assert_eq!(

@@ -297,14 +297,25 @@ paths:
 "#);
     let describe = tool(&api, "GET_DescribeThings");
     assert_eq!(http(describe).path, "/?Action=DescribeThings");
-    let args: Vec<&str> = http(describe).params.iter().map(|p| p.arg.as_str()).collect();
-    assert_eq!(args, ["MaxRecords", "Version"], "Action is fixed by the path");
+    let args: Vec<&str> = http(describe)
+        .params
+        .iter()
+        .map(|p| p.arg.as_str())
+        .collect();
+    assert_eq!(
+        args,
+        ["MaxRecords", "Version"],
+        "Action is fixed by the path"
+    );
     assert_eq!(describe.input_schema["required"], json!(["Version"]));
 
     // A header named by the fragment is carried by its declared parameter.
     let copy = tool(&api, "CopyThing");
     assert_eq!(http(copy).path, "/");
-    assert_eq!(binding(copy, "X-Amz-Target").location, ParamLocation::Header);
+    assert_eq!(
+        binding(copy, "X-Amz-Target").location,
+        ParamLocation::Header
+    );
 
     // Path variables before the fragment still work; several pairs are all sent.
     let get = tool(&api, "getThing");

@@ -103,7 +103,10 @@ paths:
     assert_eq!(http(tool(&api, "same")).base_url, None);
     // Elsewhere: its own absolute base URL (the gateway checks allowedDomains per call).
     let upload = http(tool(&api, "upload"));
-    assert_eq!(upload.base_url.as_deref(), Some("https://uploads.example.com"));
+    assert_eq!(
+        upload.base_url.as_deref(),
+        Some("https://uploads.example.com")
+    );
     assert_eq!(upload.path, "/upload");
     // A relative server of its own has nothing to resolve against: skipped, with the reason.
     let relative = r#"
@@ -115,7 +118,11 @@ paths:
     get: {operationId: x, servers: [{url: "/v2"}], responses: {}}
 "#;
     match compile_with(relative, None, &[]) {
-        Ok(api) => assert!(skip_reason(&api, "GET /x").contains("relative"), "{:?}", api.tools.skipped),
+        Ok(api) => assert!(
+            skip_reason(&api, "GET /x").contains("relative"),
+            "{:?}",
+            api.tools.skipped
+        ),
         Err(error) => panic!("{error}"),
     }
 }
