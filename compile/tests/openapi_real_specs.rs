@@ -228,7 +228,7 @@ fn apis_guru_directory_compiles() {
         }
     }
     let elapsed = started.elapsed();
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|row| std::cmp::Reverse(row.0));
     println!();
     println!(
         "APIs.guru directory: {} documents, {} compiled, {} errors, {} operations, {} tools, {} skipped, {:.1} s",
