@@ -163,9 +163,7 @@ impl Manifests {
                     self.config_maps.insert((name.clone(), key), v);
                 }
                 for (key, v) in map_of(&value, "binaryData") {
-                    if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(v.trim())
-                        && let Ok(text) = String::from_utf8(bytes)
-                    {
+                    if let Some(text) = binary_text(&v) {
                         self.config_maps.insert((name.clone(), key), text);
                     }
                 }
@@ -193,7 +191,8 @@ impl Manifests {
         Ok(())
     }
 
-    /// The reference contents the compiler needs (URLs are not fetched in standalone mode).
+    /// The reference contents the compiler needs; schema URLs are fetched by the caller
+    /// (`source::fetch`), as this is plain file reading.
     pub fn resolved_refs(&self) -> ResolvedRefs {
         ResolvedRefs {
             config_maps: self.config_maps.clone(),
@@ -202,6 +201,27 @@ impl Manifests {
             secrets: self.secrets.keys().cloned().collect(),
         }
     }
+}
+
+/// Most bytes a gzipped `binaryData` value unpacks to (the operator's limit).
+const MAX_GUNZIPPED_BYTES: u64 = 64 << 20;
+
+/// The text of a ConfigMap `binaryData` value as the operator reads it: base64, then gunzipped
+/// when it is gzip (how large documents are stored), else UTF-8 as it is.
+fn binary_text(base64_text: &str) -> Option<String> {
+    use std::io::Read;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(base64_text.trim())
+        .ok()?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .take(MAX_GUNZIPPED_BYTES)
+            .read_to_string(&mut out)
+            .ok()?;
+        return Some(out);
+    }
+    String::from_utf8(bytes).ok()
 }
 
 fn map_of(value: &Value, field: &str) -> Vec<(String, String)> {
@@ -277,5 +297,23 @@ mod tests {
         assert_eq!(m.secrets[&("s".into(), "a".into())].0, "hello");
         assert_eq!(m.secrets[&("s".into(), "b".into())].0, "world");
         assert_eq!(m.config_maps[&("c".into(), "k".into())], "v");
+    }
+
+    #[test]
+    fn reads_gzipped_and_plain_binary_data() {
+        use std::io::Write;
+        let doc = "openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths: {}\n";
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(doc.as_bytes()).unwrap();
+        let gz = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        let plain = base64::engine::general_purpose::STANDARD.encode(doc);
+        let mut m = Manifests::default();
+        m.add_text(
+            Path::new("x.yaml"),
+            &format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: big}}\nbinaryData: {{spec.yaml.gz: {gz}, spec.yaml: {plain}}}\n"),
+        )
+        .unwrap();
+        assert_eq!(m.config_maps[&("big".into(), "spec.yaml.gz".into())], doc);
+        assert_eq!(m.config_maps[&("big".into(), "spec.yaml".into())], doc);
     }
 }

@@ -30,10 +30,15 @@
 //!   declared is still an argument (a required string), as it must be filled in.
 //! - **Request body**: an object body with properties (an `allOf` of such objects counts) whose
 //!   names are all free (and usable as argument names) has its properties merged into the arguments ([`BodyShape::Merged`]);
-//!   any other body is one argument `body` (`requestBody` if `body` is taken). JSON is preferred
-//!   among media types, then form, multipart, then text types; multipart with binary parts and
-//!   binary media types (`application/octet-stream`, images, …) are skipped with a reason, as
-//!   a model can not send files through JSON arguments. Swagger 2.0 `in: body` and `in: formData`
+//!   any other body is one argument `body` (`requestBody` if `body` is taken). The required
+//!   fields of a merged body are required arguments when the body is; when it is optional they
+//!   become `dependentRequired` (sending any body argument requires them), so "if you send it,
+//!   these are required" is kept. JSON is preferred among media types, then form, multipart,
+//!   then text types, then binary ones, then anything else. Bytes can not travel in JSON
+//!   arguments, so a binary body (`application/octet-stream`, images, …) is one base64 string
+//!   argument sent decoded, and a binary multipart part (or Swagger `type: file` field) is a
+//!   base64 argument sent as a file part; any other media type (`application/jwt`, vendor
+//!   types) is one string argument sent as it is. Swagger 2.0 `in: body` and `in: formData`
 //!   parameters make the body, with `consumes` choosing the media type.
 //! - **Schemas** are made self-contained JSON Schema 2020-12 (MCP clients never see the
 //!   document): local `$ref`s (to schemas, parameters, request bodies, responses, path items) are
@@ -52,14 +57,20 @@
 //!   primitives get none.
 //! - **Hints**: GET, HEAD, OPTIONS are read-only; DELETE is destructive; PUT and DELETE are
 //!   idempotent. Other methods get no hints (MCP's defaults are the cautious ones).
-//! - **Base URL**: the configured one when given, else `servers[0].url` with its variables
-//!   (configured values over defaults), else Swagger `scheme://host/basePath` (https when
-//!   offered); a relative server URL (or a host-less Swagger `basePath`) is joined onto the
-//!   configured URL. No usable URL is an error that says to set `spec.openApi.baseUrl`.
+//! - **Base URL**: the configured one when given, as it is (it replaces `servers`, relative
+//!   ones too, and Swagger's `host` + `basePath`: the operator writes where calls go, path
+//!   prefix included), else `servers[0].url` with its variables (configured values over
+//!   defaults), else Swagger `scheme://host/basePath` (https when offered). A relative server
+//!   URL or a host-less Swagger document without a configured URL is an error that says to set
+//!   `spec.openApi.baseUrl`.
+//! - **Operation servers**: an operation (or path item) whose own server is the document's or
+//!   lies under it gets the extra path as a prefix; one elsewhere (an upload host, say) keeps
+//!   its absolute URL as the call's own base URL, and the gateway checks its host against
+//!   `allowedDomains` like any other.
 //! - **Nothing is dropped silently**: an operation that can not be exposed (external `$ref`,
-//!   file upload, TRACE, a server of its own elsewhere, …) is listed in `skipped` with the
-//!   reason, and the rest of the document still compiles. Only whole-document problems (not
-//!   JSON/YAML, not OpenAPI, unsupported version, no base URL) are errors.
+//!   TRACE, a relative server of its own, …) is listed in `skipped` with the reason, and the
+//!   rest of the document still compiles. Only whole-document problems (not JSON/YAML, not
+//!   OpenAPI, unsupported version, no base URL) are errors.
 
 mod body;
 mod document;
@@ -90,8 +101,8 @@ use toolyard_crds::config::BodyShape;
 pub struct OpenApiInput<'a> {
     /// The document, YAML or JSON.
     pub document: &'a str,
-    /// The configured base URL (`spec.openApi.baseUrl`); overrides `servers[0]` or Swagger
-    /// `host` + `basePath`, and is what a relative server URL is joined onto.
+    /// The configured base URL (`spec.openApi.baseUrl`); replaces `servers[0]` (relative ones
+    /// too) or Swagger `host` + `basePath`.
     pub base_url: Option<&'a str>,
     /// Values for the variables of `servers[0].url`, overriding their defaults.
     pub server_variables: &'a BTreeMap<String, String>,
@@ -336,13 +347,18 @@ fn compile_tool(
         .operation
         .get("servers")
         .or_else(|| op.path_item.get("servers"));
-    let prefix = match servers {
+    let server = match servers {
         Some(servers) if !doc.swagger => {
-            servers::operation_prefix(servers, doc.root, base_url, input)?
+            servers::operation_server(servers, doc.root, base_url, input)?
         }
-        _ => String::new(),
+        _ => servers::OperationServer::Prefix(String::new()),
     };
-    let compiled = operation::compile(doc, op, &prefix)?;
+    let (prefix, own_base) = match server {
+        servers::OperationServer::Prefix(prefix) => (prefix, None),
+        servers::OperationServer::Absolute(url) => (String::new(), Some(url)),
+    };
+    let mut compiled = operation::compile(doc, op, &prefix)?;
+    compiled.call.base_url = own_base;
 
     let name = match operation_id(op.operation) {
         Some(id) => unique(&id, names, reserved, true),

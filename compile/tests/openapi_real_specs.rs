@@ -150,6 +150,139 @@ fn real_specs_compile() {
     assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
 }
 
+/// Fewer documents than this in the APIs.guru directory means the fetch went wrong.
+const MIN_DIRECTORY_SPECS: usize = 500;
+/// Documents larger than this are left out of the directory sweep and listed: Microsoft Graph
+/// (20 and 47 MB, 11,000+ operations) still takes minutes and gigabytes to compile, since
+/// referenced schemas are copied into every tool (shared definitions are not done yet).
+const MAX_DIRECTORY_SPEC_BYTES: u64 = 16 << 20;
+
+/// Every document of the APIs.guru directory (`apis-guru/<package>/`, about 2,600 of them):
+/// no panic, and every document that fails names a whole-document problem (printed); the tools
+/// of every compiled document hold the same invariants as above. Prints the totals, the time and
+/// the skip reasons.
+#[test]
+#[ignore = "needs real specs: run compile/tests/fixtures/openapi/fetch-real-specs.sh"]
+fn apis_guru_directory_compiles() {
+    let Some(dir) = std::env::var_os("TOOLYARD_REAL_SPECS") else {
+        panic!(
+            "TOOLYARD_REAL_SPECS is not set: run compile/tests/fixtures/openapi/fetch-real-specs.sh"
+        );
+    };
+    let root = PathBuf::from(dir).join("apis-guru");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    files.sort();
+    assert!(
+        files.len() >= MIN_DIRECTORY_SPECS,
+        "{} has {} documents, fewer than {MIN_DIRECTORY_SPECS}: run fetch-real-specs.sh again",
+        root.display(),
+        files.len()
+    );
+    let started = Instant::now();
+    let (mut tools, mut skipped, mut operations) = (0usize, 0usize, 0usize);
+    let mut errors = Vec::new();
+    let mut failures = Vec::new();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let mut slowest: Vec<(u128, String, usize)> = Vec::new();
+    let (files, too_large): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .partition(|f| fs::metadata(f).map_or(0, |m| m.len()) <= MAX_DIRECTORY_SPEC_BYTES);
+    for file in &too_large {
+        println!(
+            "left out (larger than {MAX_DIRECTORY_SPEC_BYTES} bytes): {}",
+            file.display()
+        );
+    }
+    for file in &files {
+        let spec = file
+            .strip_prefix(&root)
+            .unwrap_or(file)
+            .to_string_lossy()
+            .into_owned();
+        let text = match fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(error) => panic!("cannot read {}: {error}", file.display()),
+        };
+        let one = Instant::now();
+        let result = match compile_catching(&text, None) {
+            Ok(Err(OpenApiError::NoBaseUrl { .. } | OpenApiError::ServerVariable { .. })) => {
+                compile_catching(&text, Some(CONFIGURED_BASE_URL))
+            }
+            other => other,
+        };
+        let millis = one.elapsed().as_millis();
+        match result {
+            Ok(Ok(api)) => {
+                failures.extend(check(&spec, &api));
+                tools += api.tools.tools.len();
+                skipped += api.tools.skipped.len();
+                operations += api.tools.tools.len() + api.tools.skipped.len();
+                for skip in &api.tools.skipped {
+                    *reasons.entry(reason_kind(&skip.reason)).or_default() += 1;
+                }
+                slowest.push((millis, spec, api.tools.tools.len()));
+            }
+            Ok(Err(error)) => errors.push(format!("{spec}: {error}")),
+            Err(panic) => failures.push(format!("{spec}: PANIC: {panic}")),
+        }
+    }
+    let elapsed = started.elapsed();
+    slowest.sort_by_key(|row| std::cmp::Reverse(row.0));
+    println!();
+    println!(
+        "APIs.guru directory: {} documents, {} compiled, {} errors, {} operations, {} tools, {} skipped, {:.1} s",
+        files.len(),
+        files.len() - errors.len() - failures.iter().filter(|f| f.contains("PANIC")).count(),
+        errors.len(),
+        operations,
+        tools,
+        skipped,
+        elapsed.as_secs_f64()
+    );
+    println!("documents that do not compile (whole-document errors):");
+    for error in &errors {
+        println!("  {error}");
+    }
+    println!("skip reasons:");
+    let mut reasons: Vec<(String, usize)> = reasons.into_iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    for (reason, count) in reasons.iter().take(40) {
+        println!("  {count:>5}  {reason}");
+    }
+    println!("slowest documents (ms, tools):");
+    for (millis, spec, tools) in slowest.iter().take(10) {
+        println!("  {millis:>7}  {tools:>6}  {spec}");
+    }
+    // A document the compiler rejects as a whole must be a tiny minority (they are broken or of
+    // an unsupported version); anything more is a regression.
+    assert!(
+        errors.len() * 100 <= files.len(),
+        "{} of {} documents failed to compile",
+        errors.len(),
+        files.len()
+    );
+    assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+}
+
+/// Every `.json` / `.yaml` file under `dir`, recursively.
+fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, out);
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("json" | "yaml" | "yml")
+        ) {
+            out.push(path);
+        }
+    }
+}
+
 fn compile_catching(
     text: &str,
     base_url: Option<&str>,

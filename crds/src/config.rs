@@ -367,6 +367,10 @@ pub struct HttpCall {
     /// The response body is JSON whatever its content type says (Smithy restJson1).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub json_response: bool,
+    /// This call's own base URL (an OpenAPI operation-level server elsewhere than the
+    /// document's), used instead of the target's; its host must still be in `allowedDomains`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
 }
 
 /// Where a parameter goes.
@@ -490,9 +494,14 @@ pub struct BodyBinding {
     /// Whether a body is required.
     #[serde(default)]
     pub required: bool,
-    /// The argument is base64 text of raw bytes, sent decoded (a Smithy blob `@httpPayload`).
+    /// The argument is base64 text of raw bytes, sent decoded (a Smithy blob `@httpPayload`, an
+    /// OpenAPI binary body such as `application/octet-stream`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub base64: bool,
+    /// Multipart parts sent as files: their values (or array items) are base64 text of the
+    /// bytes, sent decoded with the part's name as file name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_parts: Vec<String>,
 }
 
 impl GatewayConfig {

@@ -94,8 +94,11 @@ pub struct GatewaySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security: Option<SecuritySettings>,
 
-    /// How much backend error detail tool errors show. `None` (default): a generic message.
-    /// `Debug`: the backend's status and body, for development only.
+    /// How much backend error detail tool errors show. A client error (HTTP 4xx, also AWS
+    /// errors such as `ResourceNotFoundException`) always shows its status and body, cut to
+    /// 1,000 characters with the target's credentials and credential-like fields redacted: only
+    /// the caller can fix its arguments. For server errors (5xx) and transport failures, `None`
+    /// (default): a generic message; `Debug`: the status and body, for development only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception_level: Option<ExceptionLevel>,
 
@@ -405,10 +408,12 @@ pub struct SecuritySettings {
     pub max_response_bytes: Option<u64>,
 }
 
-/// How much backend detail tool errors carry.
+/// How much backend detail tool errors carry for server errors (5xx) and transport failures. A
+/// backend's client error (4xx) always reaches the caller with its status and body (at most
+/// 1,000 characters, credentials redacted), whatever the level: only the caller can fix it.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
 pub enum ExceptionLevel {
-    /// A generic message; details only in the gateway's logs.
+    /// A generic message for server errors; details only in the gateway's logs.
     #[default]
     None,
     /// The backend's status code and body in the tool error.

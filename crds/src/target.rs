@@ -111,8 +111,10 @@ pub struct GatewayRef {
 pub struct OpenApiTarget {
     /// The OpenAPI 3.0/3.1 or Swagger 2.0 document (YAML or JSON).
     pub schema: SchemaSource,
-    /// Base URL of the API, e.g. `http://users.agents.svc.cluster.local/v1`. Overrides the
-    /// document's `servers` (or Swagger `host`/`basePath`). Required when the document has none.
+    /// Base URL of the API, e.g. `http://users.agents.svc.cluster.local/v1`: where calls go,
+    /// with any path prefix included. When set it replaces the document's `servers[0]` entirely,
+    /// a relative one (`/api/v2`) too, and Swagger's `host` and `basePath`: nothing of them is
+    /// appended. Required when the document has no absolute server URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^https?://[^\s]+$"), length(max = 2048))]
     pub base_url: Option<String>,

@@ -153,8 +153,10 @@ fn print_config(args: &Args) -> ExitCode {
     };
     match watch::load(path, args.gateway.as_deref()) {
         Ok((config, _secrets, reports)) => {
+            let mut failed = 0;
             for r in &reports {
                 if let Err(e) = &r.outcome {
+                    failed += 1;
                     eprintln!(
                         "GatewayTarget {}: {} ({}): {}",
                         r.name, e.reason, e.field, e.message
@@ -165,7 +167,14 @@ fn print_config(args: &Args) -> ExitCode {
                 "{}",
                 serde_json::to_string_pretty(&config).unwrap_or_default()
             );
-            ExitCode::SUCCESS
+            // The config is printed either way; a target left out is still a failure (scripts
+            // and CI must notice it).
+            if failed > 0 {
+                eprintln!("toolyard-gateway: {failed} GatewayTarget(s) left out of the config");
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("toolyard-gateway: {e}");

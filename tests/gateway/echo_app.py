@@ -70,7 +70,11 @@ async def healthz() -> PlainTextResponse:
 
 @app.get("/status/{code}")
 async def status(code: int, request: Request) -> JSONResponse:
-    return JSONResponse({"error": f"backend failure {code}", "secretDetail": "stack trace here"}, status_code=code)
+    # Echoes the API key it received, as careless backends do: the gateway must redact it.
+    return JSONResponse(
+        {"error": f"backend failure {code}", "secretDetail": "stack trace here", "receivedKey": request.headers.get("x-api-key")},
+        status_code=code,
+    )
 
 
 # A PNG signature followed by bytes that are not UTF-8.

@@ -36,10 +36,17 @@ def test_backend_500_is_a_generic_tool_error(gw):
     assert "stack trace" not in text and "500" not in text
 
 
-def test_backend_404_is_a_tool_error(gw):
-    result = call(gw.url, "echo___failWithStatus", {"code": 404})
+@pytest.mark.parametrize("code", [400, 404, 422])
+def test_backend_4xx_shows_status_and_redacted_body_by_default(gw, code):
+    """A client error is the caller's to fix: its status and body reach the agent (without the
+    target's credential, which this backend echoes) under the default exceptionLevel."""
+    result = call(gw.url, "echo___failWithStatus", {"code": code})
     assert result.isError
-    assert text_of(result) == GENERIC
+    text = text_of(result)
+    assert text.startswith(f"The backend rejected the request with HTTP {code}: "), text
+    assert f"backend failure {code}" in text
+    assert "header-secret-123" not in text, text
+    assert "[REDACTED]" in text
 
 
 def test_backend_500_with_debug_shows_status_and_body(gw_debug):

@@ -7,7 +7,7 @@ use toolyard_crds::config::BodyEncoding;
 use super::document::Doc;
 use super::operation::Operation;
 use super::params::{Declared, swagger_param_schema};
-use super::schema::{Converter, Direction, FILE_REASON};
+use super::schema::{Converter, Direction};
 use super::text;
 
 /// A request body ready to become arguments.
@@ -17,6 +17,10 @@ pub(super) struct Body {
     pub schema: Value,
     pub required: bool,
     pub description: Option<String>,
+    /// The argument is base64 text of the bytes sent (binary media types).
+    pub base64: bool,
+    /// Multipart parts sent as files (base64 arguments).
+    pub file_parts: Vec<String>,
 }
 
 /// How a request body media type is sent, with its preference (lower first).
@@ -29,7 +33,9 @@ fn body_kind(media_type: &str) -> Option<(u8, BodyEncoding)> {
         }
         "*/*" | "application/*" => (2, BodyEncoding::Json),
         "application/x-www-form-urlencoded" => (3, BodyEncoding::Form),
-        "multipart/form-data" => (4, BodyEncoding::Multipart),
+        // `application/form-data` is not a registered type; documents that use it (Mastodon's)
+        // mean multipart, which is what their servers read.
+        "multipart/form-data" | "application/form-data" => (4, BodyEncoding::Multipart),
         "text/plain" => (5, BodyEncoding::Text),
         e if e.starts_with("text/")
             || e.ends_with("+xml")
@@ -68,35 +74,68 @@ fn is_binary_media(media_type: &str) -> bool {
             .any(|word| essence.contains(word))
 }
 
-/// The preferred sendable media type among `media_types`; the reason to skip when none is.
-fn choose_media<'m>(
-    media_types: impl Iterator<Item = &'m str> + Clone,
-) -> Result<(&'m str, BodyEncoding), String> {
+/// How a chosen body media type is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sent {
+    /// JSON, form, multipart or text, as [`BodyEncoding`] says.
+    As(BodyEncoding),
+    /// Raw bytes: the argument is their base64 text (images, `application/octet-stream`, …).
+    Binary,
+    /// Any other media type (`application/jwt`, vendor types, an empty key): the argument is
+    /// the body text, sent as it is.
+    Raw,
+}
+
+/// The preferred media type among `media_types`: a structured one when offered, else a binary
+/// one (base64 argument), else the first (raw text argument).
+fn choose_media<'m>(media_types: impl Iterator<Item = &'m str> + Clone) -> Option<(&'m str, Sent)> {
     let best = media_types
         .clone()
         .filter_map(|media_type| {
             body_kind(media_type).map(|(rank, encoding)| (rank, media_type, encoding))
         })
         .min_by_key(|(rank, _, _)| *rank);
-    match best {
-        Some((_, media_type, encoding)) => Ok((media_type, encoding)),
-        None => {
-            let all: Vec<&str> = media_types.collect();
-            match all.iter().find(|m| is_binary_media(m)) {
-                Some(binary) => Err(format!("binary request body ({binary})")),
-                None => Err(format!(
-                    "unsupported request body media type ({})",
-                    all.join(", ")
-                )),
-            }
-        }
+    if let Some((_, media_type, encoding)) = best {
+        return Some((media_type, Sent::As(encoding)));
+    }
+    let all: Vec<&'m str> = media_types.collect();
+    if let Some(binary) = all.iter().find(|m| is_binary_media(m)) {
+        return Some((*binary, Sent::Binary));
+    }
+    all.first().map(|first| (*first, Sent::Raw))
+}
+
+/// A string schema that is not `format: binary`: the body is that text.
+fn is_text_schema(schema: &Value) -> bool {
+    schema.get("type").and_then(Value::as_str) == Some("string")
+        && schema.get("format").and_then(Value::as_str) != Some("binary")
+}
+
+/// The argument schema of a body sent as bytes or raw text.
+fn opaque_schema(media_type: &str, sent: Sent) -> Value {
+    let media = sent_media_type(media_type);
+    match sent {
+        Sent::Binary => json!({
+            "type": "string",
+            "contentEncoding": "base64",
+            "contentMediaType": media,
+            "description": format!("The request body ({media}), base64-encoded."),
+        }),
+        _ => json!({
+            "type": "string",
+            "contentMediaType": media,
+            "description": format!("The request body ({media}), as text."),
+        }),
     }
 }
 
-/// The media type sent for a chosen content key.
+/// The media type sent for a chosen content key (an empty or wildcard binary key: bytes).
 fn sent_media_type(media_type: &str) -> String {
     match essence(media_type).as_str() {
         "*/*" | "application/*" => "application/json".to_owned(),
+        "application/form-data" => "multipart/form-data".to_owned(),
+        "" => "application/octet-stream".to_owned(),
+        e if e.ends_with("/*") => "application/octet-stream".to_owned(),
         _ => media_type.trim().to_owned(),
     }
 }
@@ -114,31 +153,57 @@ pub(super) fn openapi_body(doc: &Doc<'_>, op: &Operation<'_>) -> Result<Option<B
     else {
         return Ok(None);
     };
-    let (media_type, encoding) = choose_media(content.keys().map(String::as_str))?;
+    let Some((media_type, sent)) = choose_media(content.keys().map(String::as_str)) else {
+        return Ok(None);
+    };
     let media = content.get(media_type).unwrap_or(&Value::Null);
-    let schema = match (encoding, media.get("schema")) {
+    let required = request_body.get("required").and_then(Value::as_bool) == Some(true);
+    let description = text(request_body.get("description"));
+    let encoding = match sent {
+        Sent::As(encoding) => encoding,
+        Sent::Binary | Sent::Raw => {
+            // A binary type whose schema is text (base64 `format: byte`, a pattern) is sent as
+            // that text; raw bytes (`format: binary`, or no schema) travel base64-encoded.
+            let sent = match (sent, media.get("schema")) {
+                (Sent::Binary, Some(schema)) if is_text_schema(schema) => Sent::Raw,
+                _ => sent,
+            };
+            return Ok(Some(Body {
+                media_type: sent_media_type(media_type),
+                encoding: BodyEncoding::Text,
+                schema: opaque_schema(media_type, sent),
+                required,
+                description,
+                base64: sent == Sent::Binary,
+                file_parts: Vec::new(),
+            }));
+        }
+    };
+    let mut schema = match (encoding, media.get("schema")) {
         (BodyEncoding::Text, _) => json!({"type": "string"}),
         (_, Some(schema)) => Converter::new(doc, Direction::Request).convert(schema)?,
         (_, None) => json!({}),
     };
-    if encoding == BodyEncoding::Multipart
-        && let Some(part) = binary_part(&schema, media.get("encoding"))
-    {
-        return Err(format!(
-            "binary multipart part `{part}` (file uploads are not supported)"
-        ));
-    }
+    let file_parts = if encoding == BodyEncoding::Multipart {
+        file_parts(&mut schema, media.get("encoding"))
+    } else {
+        Vec::new()
+    };
     Ok(Some(Body {
         media_type: sent_media_type(media_type),
         encoding,
         schema,
-        required: request_body.get("required").and_then(Value::as_bool) == Some(true),
-        description: text(request_body.get("description")),
+        required,
+        description,
+        base64: false,
+        file_parts,
     }))
 }
 
-/// The first multipart part that carries binary data, if any.
-fn binary_part(schema: &Value, encoding: Option<&Value>) -> Option<String> {
+/// The multipart parts that carry files (`format: binary`/`base64`, `contentMediaType`, or a
+/// binary `encoding.contentType`), their schemas made base64 strings (arrays of them: arrays of
+/// base64 strings). The gateway sends each decoded, as a file part.
+fn file_parts(schema: &mut Value, encoding: Option<&Value>) -> Vec<String> {
     let is_binary = |s: &Value| {
         matches!(
             s.get("format").and_then(Value::as_str),
@@ -146,23 +211,39 @@ fn binary_part(schema: &Value, encoding: Option<&Value>) -> Option<String> {
         ) || s.get("contentMediaType").is_some()
             || s.get("contentEncoding").is_some()
     };
-    if let Some(Value::Object(properties)) = schema.get("properties") {
-        for (name, property) in properties {
-            if is_binary(property) || property.get("items").is_some_and(is_binary) {
-                return Some(name.clone());
+    let binary_encoding = |name: &str| {
+        encoding
+            .and_then(|e| e.get(name))
+            .and_then(|part| part.get("contentType"))
+            .and_then(Value::as_str)
+            .is_some_and(|content_type| content_type.split(',').any(is_binary_media))
+    };
+    let file = |description: Option<&Value>| {
+        let note = "A file, base64-encoded.";
+        let description = match description.and_then(Value::as_str) {
+            Some(d) => format!("{d} ({note})"),
+            None => note.to_owned(),
+        };
+        json!({"type": "string", "contentEncoding": "base64", "description": description})
+    };
+    let mut names = Vec::new();
+    if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+        for (name, property) in properties.iter_mut() {
+            if is_binary(property) || (binary_encoding(name) && property.get("items").is_none()) {
+                *property = file(property.get("description"));
+                names.push(name.clone());
+            } else if property.get("items").is_some_and(is_binary) {
+                let description = property.get("description").cloned();
+                let mut array = json!({"type": "array", "items": file(None)});
+                if let Some(d) = description {
+                    array["description"] = d;
+                }
+                *property = array;
+                names.push(name.clone());
             }
         }
     }
-    if let Some(Value::Object(parts)) = encoding {
-        for (name, part) in parts {
-            if let Some(content_type) = part.get("contentType").and_then(Value::as_str)
-                && content_type.split(',').any(is_binary_media)
-            {
-                return Some(name.clone());
-            }
-        }
-    }
-    None
+    names
 }
 
 /// Swagger 2.0 `in: body` or `in: formData` parameters, sent as `consumes` says.
@@ -183,10 +264,27 @@ pub(super) fn swagger_body(
         return Err("both `in: body` and `in: formData` parameters".to_owned());
     }
     if let Some(parameter) = body_params.first() {
-        let (media_type, encoding) = if consumes.is_empty() {
-            ("application/json", BodyEncoding::Json)
+        let (media_type, sent) = if consumes.is_empty() {
+            ("application/json", Sent::As(BodyEncoding::Json))
         } else {
-            choose_media(consumes.iter().copied())?
+            choose_media(consumes.iter().copied())
+                .unwrap_or(("application/json", Sent::As(BodyEncoding::Json)))
+        };
+        let required = parameter.value.get("required").and_then(Value::as_bool) == Some(true);
+        let description = text(parameter.value.get("description"));
+        let encoding = match sent {
+            Sent::As(encoding) => encoding,
+            Sent::Binary | Sent::Raw => {
+                return Ok(Some(Body {
+                    media_type: sent_media_type(media_type),
+                    encoding: BodyEncoding::Text,
+                    schema: opaque_schema(media_type, sent),
+                    required,
+                    description,
+                    base64: sent == Sent::Binary,
+                    file_parts: Vec::new(),
+                }));
+            }
         };
         let schema = match (encoding, parameter.value.get("schema")) {
             (BodyEncoding::Text, _) => json!({"type": "string"}),
@@ -197,8 +295,10 @@ pub(super) fn swagger_body(
             media_type: sent_media_type(media_type),
             encoding,
             schema,
-            required: parameter.value.get("required").and_then(Value::as_bool) == Some(true),
-            description: text(parameter.value.get("description")),
+            required,
+            description,
+            base64: false,
+            file_parts: Vec::new(),
         }));
     }
     if form_params.is_empty() {
@@ -206,14 +306,26 @@ pub(super) fn swagger_body(
     }
     let mut properties = Map::new();
     let mut required = Vec::new();
+    let mut files = Vec::new();
     for parameter in form_params {
         if parameter.value.get("type").and_then(Value::as_str) == Some("file") {
-            return Err(format!("form field `{}`: {FILE_REASON}", parameter.name));
+            // A file upload: base64 text of the bytes, sent as a file part.
+            let note = "A file, base64-encoded.";
+            let description = match text(parameter.value.get("description")) {
+                Some(d) => format!("{d} ({note})"),
+                None => note.to_owned(),
+            };
+            properties.insert(
+                parameter.name.clone(),
+                json!({"type": "string", "contentEncoding": "base64", "description": description}),
+            );
+            files.push(parameter.name.clone());
+        } else {
+            properties.insert(
+                parameter.name.clone(),
+                swagger_param_schema(doc, parameter.value)?,
+            );
         }
-        properties.insert(
-            parameter.name.clone(),
-            swagger_param_schema(doc, parameter.value)?,
-        );
         if parameter.value.get("required").and_then(Value::as_bool) == Some(true) {
             required.push(Value::String(parameter.name.clone()));
         }
@@ -222,7 +334,8 @@ pub(super) fn swagger_body(
     let urlencoded = consumes
         .iter()
         .any(|m| essence(m) == "application/x-www-form-urlencoded");
-    let (media_type, encoding) = if multipart && !urlencoded {
+    // Files can only go in multipart.
+    let (media_type, encoding) = if (multipart && !urlencoded) || !files.is_empty() {
         ("multipart/form-data", BodyEncoding::Multipart)
     } else {
         ("application/x-www-form-urlencoded", BodyEncoding::Form)
@@ -240,6 +353,8 @@ pub(super) fn swagger_body(
         schema: Value::Object(schema),
         required: is_required,
         description: None,
+        base64: false,
+        file_parts: files,
     }))
 }
 

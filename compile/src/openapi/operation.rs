@@ -16,8 +16,18 @@ use super::params::{
 };
 use super::schema::{Converter, Direction, is_object_schema};
 
-/// Header parameters the gateway controls; they never become arguments.
-const GATEWAY_HEADERS: [&str; 3] = ["accept", "content-type", "authorization"];
+/// Header parameters the gateway (or its HTTP client) controls; they never become arguments. A
+/// caller-set `Content-Length` that disagrees with the body would stall or break the request.
+const GATEWAY_HEADERS: [&str; 8] = [
+    "accept",
+    "content-type",
+    "authorization",
+    "content-length",
+    "host",
+    "transfer-encoding",
+    "connection",
+    "expect",
+];
 
 /// An operation of the document.
 pub(super) struct Operation<'a> {
@@ -41,7 +51,8 @@ pub(super) fn compile(
     path_prefix: &str,
 ) -> Result<Compiled, String> {
     let declared = declared_parameters(doc, op)?;
-    let template = template_variables(op.path);
+    let (op_path, mut fixed) = split_fragment(op.path);
+    let template = template_variables(op_path);
 
     let mut params: Vec<Param> = Vec::new();
     let mut body_params: Vec<&Declared<'_>> = Vec::new();
@@ -75,6 +86,16 @@ pub(super) fn compile(
         if location == ParamLocation::Path && !template.contains(&parameter.name) {
             // Declared but not in the path template: nothing to substitute.
             continue;
+        }
+        if let Some(at) = fixed.iter().position(|(name, _)| name == &parameter.name) {
+            if location == ParamLocation::Query {
+                // The path's fragment fixes its value (`/#Action=X` and a query `Action` whose
+                // enum is `[X]`): sent from the path, not asked for.
+                continue;
+            }
+            // A header the fragment names (`/#X-Amz-Target=…`) is declared with its value:
+            // the parameter carries it.
+            fixed.remove(at);
         }
         params.push(if doc.swagger {
             swagger_param(doc, parameter, location)?
@@ -111,6 +132,7 @@ pub(super) fn compile(
     let mut taken: BTreeSet<String> = BTreeSet::new();
     let mut properties = Map::new();
     let mut required: Vec<Value> = Vec::new();
+    let mut dependent_required = Map::new();
     let mut bindings = Vec::with_capacity(params.len());
     for param in params {
         let prefix = match param.location {
@@ -158,6 +180,20 @@ pub(super) fn compile(
                 }
                 if body.required {
                     required.extend(body_required.into_iter().map(Value::String));
+                } else if !body_required.is_empty() {
+                    // An optional body with required fields: "if you send it, these are
+                    // required". Each body argument, when given, requires the body's required
+                    // ones (JSON Schema `dependentRequired`, which the gateway also checks).
+                    for name in &names {
+                        let others: Vec<Value> = body_required
+                            .iter()
+                            .filter(|r| *r != name)
+                            .map(|r| Value::String(r.clone()))
+                            .collect();
+                        if !others.is_empty() {
+                            dependent_required.insert(name.clone(), Value::Array(others));
+                        }
+                    }
                 }
                 BodyShape::Merged { properties: names }
             }
@@ -181,7 +217,8 @@ pub(super) fn compile(
             encoding: body.encoding,
             shape,
             required: body.required,
-            base64: false,
+            base64: body.base64,
+            file_parts: body.file_parts,
         }
     });
 
@@ -191,12 +228,29 @@ pub(super) fn compile(
     if !required.is_empty() {
         input_schema.insert("required".to_owned(), Value::Array(required));
     }
+    if !dependent_required.is_empty() {
+        input_schema.insert(
+            "dependentRequired".to_owned(),
+            Value::Object(dependent_required),
+        );
+    }
 
-    let path = if op.path.starts_with('/') {
-        format!("{path_prefix}{}", op.path)
+    let mut path = if op_path.starts_with('/') {
+        format!("{path_prefix}{op_path}")
     } else {
-        format!("{path_prefix}/{}", op.path)
+        format!("{path_prefix}/{op_path}")
     };
+    if !fixed.is_empty() {
+        let pairs: Vec<String> = fixed
+            .iter()
+            .map(|(name, value)| match value {
+                Some(value) => format!("{}={}", query_text(name), query_text(value)),
+                None => query_text(name),
+            })
+            .collect();
+        path.push(if path.contains('?') { '&' } else { '?' });
+        path.push_str(&pairs.join("&"));
+    }
     Ok(Compiled {
         input_schema: Value::Object(input_schema),
         output_schema: output_schema(doc, op),
@@ -206,9 +260,40 @@ pub(super) fn compile(
             params: bindings,
             body,
             json_response: false,
+            base_url: None,
         },
     })
 }
+/// A path key with a fragment, as AWS query-protocol documents write one operation per action
+/// (`/#Action=DescribeCacheClusters`, `/#X-Amz-Target=Service.Op`: OpenAPI paths must be unique,
+/// so the action goes after a `#`): the path before the `#`, and the fragment's `name=value`
+/// pairs (`&`-separated). A fragment never reaches a server, so each pair becomes a fixed query
+/// parameter of the call, unless a declared parameter of that name carries it.
+pub(super) fn split_fragment(path: &str) -> (&str, Vec<(String, Option<String>)>) {
+    let Some((before, fragment)) = path.split_once('#') else {
+        return (path, Vec::new());
+    };
+    let pairs = fragment
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
+            None => (pair.to_owned(), None),
+        })
+        .collect();
+    (if before.is_empty() { "/" } else { before }, pairs)
+}
+
+/// A fixed query name or value, percent-encoded (RFC 3986 unreserved characters kept).
+fn query_text(text: &str) -> String {
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
+}
+
 /// The JSON Schema of the structured result: the first 2xx response (200 preferred) with JSON
 /// content whose schema describes an object. MCP requires `type: object` at the top.
 fn output_schema(doc: &Doc<'_>, op: &Operation<'_>) -> Option<Value> {

@@ -21,48 +21,43 @@ pub(super) fn base_url(
         }
         _ => None,
     };
+    // The configured URL is where the API is served, path prefix included: it replaces the
+    // document's servers (relative ones too) and Swagger's host and basePath. One rule, with no
+    // joining, so what an operator writes is exactly where calls go.
+    if let Some(configured) = configured {
+        return Ok(configured);
+    }
     if swagger {
-        return swagger_base_url(root, configured);
+        return swagger_base_url(root);
     }
     let server = root
         .get("servers")
         .and_then(Value::as_array)
         .and_then(|servers| servers.first());
     let Some(server) = server else {
-        return configured.ok_or_else(|| OpenApiError::NoBaseUrl {
+        return Err(OpenApiError::NoBaseUrl {
             detail: "the document has no `servers`".to_owned(),
         });
     };
     let Some(template) = server.get("url").and_then(Value::as_str) else {
-        return configured.ok_or_else(|| OpenApiError::NoBaseUrl {
+        return Err(OpenApiError::NoBaseUrl {
             detail: "`servers[0]` has no `url`".to_owned(),
         });
     };
-    let url = match substitute(template, server.get("variables"), input.server_variables) {
-        Ok(url) => url,
-        // The configured URL replaces this one anyway (only a relative URL would be joined).
-        Err(_) if configured.is_some() && has_scheme(template) => {
-            return Ok(configured.unwrap_or_default());
-        }
-        Err(error) => return Err(error),
-    };
+    let url = substitute(template, server.get("variables"), input.server_variables)?;
     if has_scheme(&url) || url.starts_with("//") {
-        if let Some(configured) = configured {
-            return Ok(configured);
-        }
         return absolute(&url).ok_or_else(|| OpenApiError::NoBaseUrl {
             detail: format!("`servers[0].url` `{url}` is not an http(s) URL"),
         });
     }
-    match configured {
-        Some(configured) => Ok(join(&configured, &url)),
-        None => Err(OpenApiError::NoBaseUrl {
-            detail: format!("`servers[0].url` `{url}` is relative"),
-        }),
-    }
+    Err(OpenApiError::NoBaseUrl {
+        detail: format!(
+            "`servers[0].url` `{url}` is relative (set the full URL, with that path, as baseUrl)"
+        ),
+    })
 }
 
-fn swagger_base_url(root: &Value, configured: Option<String>) -> Result<String, OpenApiError> {
+fn swagger_base_url(root: &Value) -> Result<String, OpenApiError> {
     let base_path = root.get("basePath").and_then(Value::as_str).unwrap_or("");
     let host = root
         .get("host")
@@ -70,16 +65,10 @@ fn swagger_base_url(root: &Value, configured: Option<String>) -> Result<String, 
         .map(str::trim)
         .filter(|host| !host.is_empty());
     let Some(host) = host else {
-        // Without a host, `basePath` is relative to wherever the API is served.
-        return configured
-            .map(|configured| join(&configured, base_path))
-            .ok_or_else(|| OpenApiError::NoBaseUrl {
-                detail: "the Swagger document has no `host`".to_owned(),
-            });
+        return Err(OpenApiError::NoBaseUrl {
+            detail: "the Swagger document has no `host`".to_owned(),
+        });
     };
-    if let Some(configured) = configured {
-        return Ok(configured);
-    }
     // https when offered (the first scheme otherwise; https when none is listed).
     let schemes: Vec<&str> = root
         .get("schemes")
@@ -183,21 +172,30 @@ fn join(base: &str, relative: &str) -> String {
     }
 }
 
-/// Where an operation goes relative to the document's base URL, given its own `servers` (on the
-/// operation or its path item): `Ok(prefix)` to put before the path when its server is the
-/// document's or lies under it (usually the empty string), `Err(reason)` when it is elsewhere
-/// (the call plan has one base URL per document).
-pub(super) fn operation_prefix(
+/// Where an operation with its own `servers` (on the operation or its path item) goes.
+#[derive(Debug, PartialEq)]
+pub(super) enum OperationServer {
+    /// Under the document's base URL, with this prefix before the path (usually empty).
+    Prefix(String),
+    /// Elsewhere: this absolute URL is the operation's base URL (the gateway still checks its
+    /// host against `allowedDomains` on every call).
+    Absolute(String),
+}
+
+/// Where an operation goes given its own `servers`: under the document's base URL when its
+/// server is the document's or lies under it, else its own absolute URL. A relative server of
+/// its own that differs from the document's is `Err(reason)` (nothing to resolve it against).
+pub(super) fn operation_server(
     servers: &Value,
     root: &Value,
     base_url: &str,
     input: &OpenApiInput<'_>,
-) -> Result<String, String> {
+) -> Result<OperationServer, String> {
     let Some(server) = servers.as_array().and_then(|servers| servers.first()) else {
-        return Ok(String::new());
+        return Ok(OperationServer::Prefix(String::new()));
     };
     let Some(template) = server.get("url").and_then(Value::as_str) else {
-        return Ok(String::new());
+        return Ok(OperationServer::Prefix(String::new()));
     };
     let document_server = root.get("servers").and_then(|servers| servers.get(0));
     let document_template = document_server
@@ -205,12 +203,12 @@ pub(super) fn operation_prefix(
         .and_then(Value::as_str);
     if document_template.is_some_and(|t| t.trim_end_matches('/') == template.trim_end_matches('/'))
     {
-        return Ok(String::new());
+        return Ok(OperationServer::Prefix(String::new()));
     }
     let differs = || {
         format!(
-            "operation-level server `{template}` differs from the base URL `{base_url}` \
-             (one base URL per document is supported)"
+            "operation-level server `{template}` is relative and differs from the document's \
+             server (base URL `{base_url}`)"
         )
     };
     // What the operation's server is compared with: the document's own server when it is an
@@ -231,12 +229,14 @@ pub(super) fn operation_prefix(
     if !(has_scheme(&url) || url.starts_with("//")) {
         return Err(differs());
     }
-    let url = absolute(&url).ok_or_else(differs)?;
+    let url = absolute(&url).ok_or_else(|| {
+        format!("operation-level server `{template}` is not an absolute http(s) URL")
+    })?;
     if url.eq_ignore_ascii_case(&reference) {
-        return Ok(String::new());
+        return Ok(OperationServer::Prefix(String::new()));
     }
     match url.strip_prefix(reference.as_str()) {
-        Some(rest) if rest.starts_with('/') => Ok(rest.to_owned()),
-        _ => Err(differs()),
+        Some(rest) if rest.starts_with('/') => Ok(OperationServer::Prefix(rest.to_owned())),
+        _ => Ok(OperationServer::Absolute(url)),
     }
 }

@@ -180,6 +180,7 @@ pub fn compile(model: &Model, operation: Shape<'_>) -> Result<RestOperation, Str
                 },
                 required: m.has_trait("smithy.api#required"),
                 base64,
+                file_parts: Vec::new(),
             });
             (m.name, input.member(m, TimestampDefault::EpochSeconds))
         } else if m.has_trait("smithy.api#hostLabel") {
@@ -206,6 +207,7 @@ pub fn compile(model: &Model, operation: Shape<'_>) -> Result<RestOperation, Str
             },
             required: true,
             base64: false,
+            file_parts: Vec::new(),
         });
     }
     let mut root = json!({"type": "object", "properties": properties});
@@ -221,6 +223,7 @@ pub fn compile(model: &Model, operation: Shape<'_>) -> Result<RestOperation, Str
             params,
             body,
             json_response: true,
+            base_url: None,
         },
         input_schema,
         output_schema: output_schema(model, operation),

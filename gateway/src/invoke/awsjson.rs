@@ -26,6 +26,7 @@ pub async fn call(
         runtime,
         tool,
         listed,
+        ..
     } = found;
     let Endpoint::AwsJson {
         url,
@@ -158,7 +159,16 @@ pub async fn call(
     if !status.is_success() {
         let detail = error_detail(&response_headers, &body);
         tracing::info!(target = %target.name, tool = %tool.name, status = status.as_u16(), "AWS returned an error");
-        return result::backend_error(debug, Some(status.as_u16()), &detail);
+        return result::status_error(
+            debug,
+            status.as_u16(),
+            &detail,
+            &runtime
+                .secret_values()
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
     }
     // `application/x-amz-json-1.x` is JSON.
     let body: &[u8] = if body.is_empty() { b"{}" } else { &body };

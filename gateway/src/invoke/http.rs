@@ -23,9 +23,10 @@ pub async fn call(
         runtime,
         tool,
         listed,
+        ..
     } = found;
     let has_output_schema = listed.output_schema.is_some();
-    let base_url = match &target.endpoint {
+    let target_base = match &target.endpoint {
         toolyard_crds::config::Endpoint::Http { base_url } => base_url,
         _ => {
             return ToolOutcome::error_kind(
@@ -34,6 +35,15 @@ pub async fn call(
             );
         }
     };
+    // An operation with a server of its own elsewhere (checked against allowedDomains below).
+    let base_url = plan.base_url.as_ref().unwrap_or(target_base);
+    let own_base = plan
+        .base_url
+        .as_deref()
+        .map(reqwest::Url::parse)
+        .transpose()
+        .ok()
+        .flatten();
     if !security.allowed_methods.is_empty() && !security.allowed_methods.contains(&plan.method) {
         return ToolOutcome::error_kind(
             ErrorKind::User,
@@ -53,7 +63,7 @@ pub async fn call(
         }
     };
     let url = reqwest::Url::parse(&built.url);
-    let (Some(base), Ok(mut url)) = (runtime.base_url.as_ref(), url) else {
+    let (Some(base), Ok(mut url)) = (own_base.as_ref().or(runtime.base_url.as_ref()), url) else {
         return ToolOutcome::error_kind(
             ErrorKind::User,
             format!("Could not build a valid URL for {}.", tool.name),
@@ -120,8 +130,9 @@ pub async fn call(
                 .header(reqwest::header::CONTENT_TYPE, media_type)
                 .body(bytes);
         }
-        Some((_, Body::Multipart(fields))) => {
-            let size: usize = fields.iter().map(|(k, v)| k.len() + v.len()).sum();
+        Some((_, Body::Multipart { fields, files })) => {
+            let size: usize = fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+                + files.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
             if size as u64 > security.max_request_bytes {
                 return ToolOutcome::error_kind(
                     ErrorKind::User,
@@ -134,6 +145,13 @@ pub async fn call(
             let mut form = reqwest::multipart::Form::new();
             for (k, v) in fields {
                 form = form.text(k, v);
+            }
+            for (k, bytes) in files {
+                let part = reqwest::multipart::Part::bytes(bytes)
+                    .file_name(k.clone())
+                    .mime_str("application/octet-stream")
+                    .unwrap_or_else(|_| reqwest::multipart::Part::bytes(Vec::new()));
+                form = form.part(k, part);
             }
             req = req.multipart(form);
         }
@@ -241,7 +259,16 @@ pub async fn call(
             Some(headers) => super::awsjson::error_detail(headers, &body),
             None => String::from_utf8_lossy(&body).into_owned(),
         };
-        return result::backend_error(debug, Some(status.as_u16()), &detail);
+        return result::status_error(
+            debug,
+            status.as_u16(),
+            &detail,
+            &runtime
+                .secret_values()
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
     }
     url.set_query(None);
     // Smithy restJson1 bodies are JSON whatever the content type says.

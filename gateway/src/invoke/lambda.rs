@@ -82,6 +82,7 @@ pub async fn call(
         runtime,
         tool,
         listed,
+        ..
     } = found;
     let security: &SecurityConfig = &gateway.security;
     let Some(url) = runtime.base_url.clone() else {

@@ -9,6 +9,7 @@ pub mod mcp;
 pub mod request;
 pub mod result;
 pub mod transport;
+pub mod validate;
 
 use serde_json::{Map, Value};
 use toolyard_crds::config::CallPlan;
@@ -58,6 +59,7 @@ pub async fn call_with(
         runtime,
         tool,
         listed,
+        ..
     } = found;
     if let Some(limiter) = &runtime.limiter
         && !limiter.try_acquire()
@@ -77,6 +79,13 @@ pub async fn call_with(
                 "Missing required argument {missing:?} for tool {}.",
                 tool.name
             ),
+        );
+    }
+    // Types, enums, formats and bounds, before anything is sent.
+    if let Err(invalid) = found.validator.check(&args) {
+        return ToolOutcome::error_kind(
+            result::ErrorKind::User,
+            format!("{invalid} (tool {}).", tool.name),
         );
     }
     let debug = snapshot.config.gateway.exception_level == ExceptionLevel::Debug;

@@ -49,8 +49,13 @@ pub struct BuiltRequest {
 pub enum Body {
     /// Bytes sent as-is.
     Bytes(Vec<u8>),
-    /// Multipart form fields (name, value as text).
-    Multipart(Vec<(String, String)>),
+    /// Multipart form fields.
+    Multipart {
+        /// Text parts (name, value).
+        fields: Vec<(String, String)>,
+        /// File parts (name, bytes), sent with the name as file name.
+        files: Vec<(String, Vec<u8>)>,
+    },
 }
 
 /// Why a request could not be built from the arguments.
@@ -337,7 +342,10 @@ pub fn build(
                 None if b.required => return Err(RequestError::MissingBody),
                 None => None,
                 Some(v) if b.base64 => Some((b.media_type.clone(), decode_base64(&v)?)),
-                Some(v) => Some((b.media_type.clone(), encode_body(b.encoding, &v)?)),
+                Some(v) => Some((
+                    b.media_type.clone(),
+                    encode_body(b.encoding, &v, &b.file_parts)?,
+                )),
             }
         }
     };
@@ -376,10 +384,26 @@ fn decode_base64(value: &Value) -> Result<Body, RequestError> {
         .map_err(|e| bad(&format!("not valid base64: {e}")))
 }
 
-fn encode_body(encoding: BodyEncoding, value: &Value) -> Result<Body, RequestError> {
+/// Form and multipart fields of a body object, in OpenAPI's default encoding for both (style
+/// form, explode): an array repeats its field once per item (`Scopes=a&Scopes=b`), a `null`
+/// property is left out, anything else is one field (objects as JSON text).
+fn encode_body(
+    encoding: BodyEncoding,
+    value: &Value,
+    file_parts: &[String],
+) -> Result<Body, RequestError> {
     let fields = |v: &Value| -> Result<Vec<(String, String)>, RequestError> {
         match v {
-            Value::Object(o) => Ok(o.iter().map(|(k, v)| (k.clone(), text(v))).collect()),
+            Value::Object(o) => Ok(o
+                .iter()
+                .flat_map(|(k, v)| match v {
+                    Value::Array(items) => {
+                        items.iter().map(|item| (k.clone(), text(item))).collect()
+                    }
+                    Value::Null => Vec::new(),
+                    v => vec![(k.clone(), text(v))],
+                })
+                .collect()),
             _ => Err(RequestError::BadValue {
                 arg: "body".into(),
                 message: "a form body must be an object".into(),
@@ -396,7 +420,27 @@ fn encode_body(encoding: BodyEncoding, value: &Value) -> Result<Body, RequestErr
                 .collect();
             Body::Bytes(pairs.join("&").into_bytes())
         }
-        BodyEncoding::Multipart => Body::Multipart(fields(value)?),
+        BodyEncoding::Multipart => {
+            let mut text = Vec::new();
+            let mut files = Vec::new();
+            for (name, v) in fields(value)? {
+                if file_parts.contains(&name) {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(v.trim())
+                        .map_err(|e| RequestError::BadValue {
+                            arg: name.clone(),
+                            message: format!("a file must be base64 text: {e}"),
+                        })?;
+                    files.push((name, bytes));
+                } else {
+                    text.push((name, v));
+                }
+            }
+            Body::Multipart {
+                fields: text,
+                files,
+            }
+        }
     })
 }
 
@@ -427,6 +471,7 @@ mod tests {
             params,
             body,
             json_response: false,
+            base_url: None,
         }
     }
 
@@ -567,6 +612,7 @@ mod tests {
             },
             required: true,
             base64: false,
+            file_parts: Vec::new(),
         };
         let p = plan("/u", vec![], Some(merged));
         let r = build("http://h", &p, &args(json!({"name": "n", "other": 1}))).unwrap();
@@ -586,6 +632,7 @@ mod tests {
             },
             required: true,
             base64: false,
+            file_parts: Vec::new(),
         };
         let p = plan("/u", vec![], Some(form));
         let r = build("http://h", &p, &args(json!({"body": {"a": "x y", "b": 2}}))).unwrap();
@@ -600,6 +647,112 @@ mod tests {
             build("http://h", &p, &args(json!({}))),
             Err(RequestError::MissingBody)
         );
+    }
+
+    #[test]
+    fn form_and_multipart_arrays_repeat_the_field() {
+        let form = |encoding: BodyEncoding, media_type: &str| BodyBinding {
+            media_type: media_type.into(),
+            encoding,
+            shape: BodyShape::Merged {
+                properties: vec!["Scopes".into(), "Name".into(), "Gone".into()],
+            },
+            required: false,
+            base64: false,
+            file_parts: Vec::new(),
+        };
+        let value = json!({"Scopes": ["a b", "c"], "Name": "n", "Gone": null});
+        let p = plan(
+            "/t",
+            vec![],
+            Some(form(
+                BodyEncoding::Form,
+                "application/x-www-form-urlencoded",
+            )),
+        );
+        let r = build("http://h", &p, &args(value.clone())).unwrap();
+        assert_eq!(
+            r.body,
+            Some((
+                "application/x-www-form-urlencoded".into(),
+                Body::Bytes(b"Name=n&Scopes=a%20b&Scopes=c".to_vec())
+            ))
+        );
+        let p = plan(
+            "/t",
+            vec![],
+            Some(form(BodyEncoding::Multipart, "multipart/form-data")),
+        );
+        let r = build("http://h", &p, &args(value)).unwrap();
+        assert_eq!(
+            r.body,
+            Some((
+                "multipart/form-data".into(),
+                Body::Multipart {
+                    fields: vec![
+                        ("Name".into(), "n".into()),
+                        ("Scopes".into(), "a b".into()),
+                        ("Scopes".into(), "c".into())
+                    ],
+                    files: vec![]
+                }
+            ))
+        );
+    }
+
+    #[test]
+    fn multipart_file_parts_are_sent_decoded() {
+        let upload = BodyBinding {
+            media_type: "multipart/form-data".into(),
+            encoding: BodyEncoding::Multipart,
+            shape: BodyShape::Merged {
+                properties: vec!["title".into(), "file".into(), "pages".into()],
+            },
+            required: true,
+            base64: false,
+            file_parts: vec!["file".into(), "pages".into()],
+        };
+        let p = plan("/upload", vec![], Some(upload));
+        let r = build(
+            "http://h",
+            &p,
+            &args(json!({"title": "t", "file": "AAEC/w==", "pages": ["YQ==", "Yg=="]})),
+        )
+        .unwrap();
+        assert_eq!(
+            r.body,
+            Some((
+                "multipart/form-data".into(),
+                Body::Multipart {
+                    fields: vec![("title".into(), "t".into())],
+                    files: vec![
+                        ("file".into(), vec![0, 1, 2, 255]),
+                        ("pages".into(), b"a".to_vec()),
+                        ("pages".into(), b"b".to_vec())
+                    ]
+                }
+            ))
+        );
+        assert!(matches!(
+            build("http://h", &p, &args(json!({"file": "%%"}))),
+            Err(RequestError::BadValue { .. })
+        ));
+    }
+
+    #[test]
+    fn fixed_query_of_a_fragment_path_reaches_the_backend() {
+        let p = plan(
+            "/?Action=DescribeThings",
+            vec![param(
+                "MaxRecords",
+                ParamLocation::Query,
+                ParamStyle::Form,
+                true,
+            )],
+            None,
+        );
+        let r = build("http://h/base", &p, &args(json!({"MaxRecords": 5}))).unwrap();
+        assert_eq!(r.url, "http://h/base/?Action=DescribeThings&MaxRecords=5");
     }
 
     #[test]
@@ -620,6 +773,7 @@ mod tests {
             },
             required: false,
             base64: true,
+            file_parts: Vec::new(),
         };
         let p = plan(
             "/b/{key}?x-id=Put",

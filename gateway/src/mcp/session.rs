@@ -483,9 +483,20 @@ fn not_found(error: &SessionError) -> Response {
         .into_response()
 }
 
+/// The answer to a session DELETE that succeeded. rmcp answers 202 Accepted, but the streamable
+/// HTTP transport has a DELETE end the session there and then, and clients check for 200 (the
+/// official Python SDK logs "Session termination failed: 202" otherwise); 202 is for accepted
+/// notifications and responses. Any other status (404 for an unknown id, 405) is left alone.
+fn session_deleted(mut response: Response) -> Response {
+    if response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::OK;
+    }
+    response
+}
+
 /// The axum middleware (behind the authentication guard, which attaches the principal): checks
-/// the session id of every request that carries one, and replaces the worker id of a new session
-/// by its signed id.
+/// the session id of every request that carries one, replaces the worker id of a new session
+/// by its signed id, and answers a successful session DELETE with 200.
 pub async fn layer(
     State(sessions): State<Arc<SignedSessions>>,
     request: Request,
@@ -500,6 +511,9 @@ pub async fn layer(
         if let Err(e) = checked {
             tracing::debug!(reason = %e, "refused a session id");
             return not_found(&e);
+        }
+        if request.method() == axum::http::Method::DELETE {
+            return session_deleted(next.run(request).await);
         }
         return next.run(request).await;
     }
@@ -598,6 +612,39 @@ mod tests {
         assert_eq!(a.check("garbage", "alice"), Err(SessionError::Invalid));
         a.delete(&id).await.unwrap();
         assert_eq!(a.check(&id, "alice"), Err(SessionError::Closed));
+    }
+
+    /// The layer in front of a stand-in for rmcp (which answers a session DELETE with 202).
+    async fn delete_through_layer(id: &str, inner: StatusCode) -> StatusCode {
+        use tower::ServiceExt;
+        let app = axum::Router::new()
+            .route("/mcp", axum::routing::delete(move || async move { inner }))
+            .layer(axum::middleware::from_fn_with_state(sessions(), layer));
+        let request = axum::http::Request::builder()
+            .method(axum::http::Method::DELETE)
+            .uri("/mcp")
+            .header(SESSION_HEADER, id)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.oneshot(request).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn session_delete_answers_200_not_202() {
+        let id = sessions().seal("w", &init(), &principal_fingerprint(None));
+        assert_eq!(
+            delete_through_layer(&id, StatusCode::ACCEPTED).await,
+            StatusCode::OK
+        );
+        // Refusals keep their status.
+        assert_eq!(
+            delete_through_layer(&id, StatusCode::METHOD_NOT_ALLOWED).await,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        assert_eq!(
+            delete_through_layer("forged", StatusCode::ACCEPTED).await,
+            StatusCode::NOT_FOUND
+        );
     }
 
     #[test]

@@ -186,6 +186,11 @@ impl TokenSource {
         &self.fingerprint
     }
 
+    /// The cached token, fresh or not (to redact it from error texts).
+    pub fn cached_token(&self) -> Option<SecretValue> {
+        Some(self.cached.lock().ok()?.as_ref()?.token.clone())
+    }
+
     fn fresh(&self) -> Option<SecretValue> {
         let cached = self.cached.lock().ok()?.clone()?;
         (Instant::now() < cached.refresh_at).then_some(cached.token)

@@ -3,7 +3,7 @@
 //! rate limiter). Built off the request path, once per reload.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -13,6 +13,7 @@ use serde_json::Value;
 use toolyard_crds::config::{Endpoint, GatewayConfig, TargetConfig, ToolConfig};
 
 use super::search::{EmbedJob, Prepared, SearchEmbeddings};
+use crate::invoke::validate::Validator;
 use crate::outbound::credentials::{CredentialsError, ResolvedCredentials, resolve_credentials};
 use crate::search::{SearchIndex, ToolText};
 use crate::upstream::{Handles, UpstreamHandle, catalog as upstream_catalog};
@@ -79,6 +80,20 @@ pub struct TargetRuntime {
     pub call_log: crate::logging::CallLog,
 }
 
+impl TargetRuntime {
+    /// The credential values this target sends (API key, current OAuth2 token), for redacting
+    /// them from what a backend echoes back in an error.
+    pub fn secret_values(&self) -> Vec<String> {
+        match &self.credentials {
+            Some(ResolvedCredentials::ApiKey { value, .. }) => vec![value.0.clone()],
+            Some(ResolvedCredentials::OAuth2(source)) => {
+                source.cached_token().map(|t| t.0).into_iter().collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// A tool found by name, with everything a call needs.
 #[derive(Clone, Copy, Debug)]
 pub struct Found<'a> {
@@ -90,6 +105,8 @@ pub struct Found<'a> {
     pub tool: &'a ToolConfig,
     /// Its MCP definition, with the input and output schemas.
     pub listed: &'a Tool,
+    /// Its input schema compiled for checking arguments (once per snapshot, on first use).
+    pub validator: &'a Validator,
 }
 
 /// Tool name → (position in the served list, (target index, tool index) unless built in).
@@ -107,6 +124,9 @@ pub struct Snapshot {
     pub tools: Vec<Tool>,
     /// Tool name → (position in `tools`, target index, tool index); the search tool has no target.
     index: ToolIndex,
+    /// One per `tools`: the input schema's validator, compiled on the tool's first call (a
+    /// snapshot of 10,000 tools does not compile them all up front).
+    validators: Vec<OnceLock<Validator>>,
     /// One per `config.targets`.
     pub targets: Vec<TargetRuntime>,
     /// The search index over `tools` (positions; the search tool itself is not indexed), when
@@ -286,6 +306,7 @@ impl Snapshot {
         Ok(Snapshot {
             config,
             generation,
+            validators: (0..tools.len()).map(|_| OnceLock::new()).collect(),
             tools,
             index,
             targets,
@@ -353,11 +374,16 @@ impl Snapshot {
             return None;
         };
         let target = self.config.targets.get(ti)?;
+        let listed = self.tools.get(pos)?;
         Some(Found {
             target,
             runtime: self.targets.get(ti)?,
             tool: target.tools.get(ki)?,
-            listed: self.tools.get(pos)?,
+            listed,
+            validator: self
+                .validators
+                .get(pos)?
+                .get_or_init(|| Validator::new(&listed.input_schema)),
         })
     }
 

@@ -57,10 +57,15 @@ pub fn load(
             }
         },
     };
+    // Schema URLs are fetched as the operator fetches them (same limits), on every load.
+    let mut refs = manifests.resolved_refs();
+    let fetched = super::fetch::fetch_all(&super::fetch::schema_urls(&manifests.targets));
+    refs.urls = fetched.texts;
+    refs.url_errors = fetched.errors;
     let compiled = compile(
         chosen,
         &manifests.targets,
-        &manifests.resolved_refs(),
+        &refs,
         &CompileContext::default(),
     )
     .map_err(|e| {

@@ -70,6 +70,7 @@ fn seed_example_compiles_to_get_user() {
             }],
             body: None,
             json_response: false,
+            base_url: None,
         }
     );
     assert_eq!(

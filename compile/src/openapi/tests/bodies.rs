@@ -105,12 +105,44 @@ fn object_body_properties_are_merged_into_the_arguments() {
             },
             required: true,
             base64: false,
+            file_parts: Vec::new(),
         }
     );
-    // An optional body's required properties are not required arguments.
+    // An optional body's required properties are not required arguments, but sending any other
+    // body argument requires them (`dependentRequired`): "if you send it, these are required".
     let optional = tool(&api, "optionalPet");
     assert_eq!(optional.input_schema.get("required"), None);
+    assert_eq!(
+        optional.input_schema.get("dependentRequired"),
+        Some(&json!({"tag": ["name"]}))
+    );
     assert!(!body(optional).required);
+}
+
+#[test]
+fn optional_body_required_fields_depend_on_each_other() {
+    let api = api(r#"
+openapi: 3.0.0
+info: {title: t, version: "1"}
+paths:
+  /things:
+    patch:
+      operationId: patchThing
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [op, path]
+              properties: {op: {type: string}, path: {type: string}, value: {}}
+      responses: {}
+"#);
+    let patch = tool(&api, "patchThing");
+    assert_eq!(patch.input_schema.get("required"), None);
+    assert_eq!(
+        patch.input_schema["dependentRequired"],
+        json!({"op": ["path"], "path": ["op"], "value": ["op", "path"]})
+    );
 }
 
 #[test]
@@ -275,10 +307,138 @@ paths:
         text.input_schema,
         json!({"type": "object", "properties": {"body": {"type": "string"}}, "required": ["body"]})
     );
+    // A binary body is one base64 argument, sent decoded.
+    let upload = tool(&api, "upload");
     assert_eq!(
-        skip_reason(&api, "POST /upload"),
-        "binary request body (application/octet-stream)"
+        (
+            body(upload).media_type.as_str(),
+            body(upload).encoding,
+            body(upload).base64
+        ),
+        ("application/octet-stream", BodyEncoding::Text, true)
     );
-    assert!(skip_reason(&api, "PUT /avatar").contains("binary multipart part `file`"));
-    assert_eq!(api.tools.tools.len(), 5);
+    assert_eq!(
+        upload.input_schema["properties"]["body"]["contentEncoding"],
+        json!("base64")
+    );
+    // A multipart file part is a base64 argument sent as a file part.
+    let avatar = tool(&api, "avatar");
+    assert_eq!(body(avatar).file_parts, ["file"]);
+    assert_eq!(
+        avatar.input_schema["properties"]["file"]["contentEncoding"],
+        json!("base64")
+    );
+    assert_eq!(
+        avatar.input_schema["properties"]["note"],
+        json!({"type": "string"})
+    );
+    assert!(api.tools.skipped.is_empty(), "{:?}", api.tools.skipped);
+    assert_eq!(api.tools.tools.len(), 7);
+}
+
+#[test]
+fn other_media_types_are_raw_text_bodies() {
+    let api = api(r#"
+openapi: 3.0.0
+info: {title: t, version: "1"}
+paths:
+  /token:
+    post:
+      operationId: jwt
+      requestBody:
+        required: true
+        content:
+          application/jwt: {schema: {type: string}}
+      responses: {}
+  /blank:
+    post:
+      operationId: blank
+      requestBody:
+        content:
+          "": {schema: {type: object}}
+      responses: {}
+  /photos:
+    post:
+      operationId: photos
+      requestBody:
+        content:
+          image/*: {schema: {type: string, format: binary}}
+      responses: {}
+  /cover:
+    put:
+      operationId: cover
+      parameters:
+        - {name: Content-Length, in: header, schema: {type: integer}}
+        - {name: X-Trace, in: header, schema: {type: string}}
+      requestBody:
+        content:
+          image/jpeg: {schema: {type: string, pattern: "^[A-Za-z0-9+/=]*$"}}
+      responses: {}
+  /apps:
+    post:
+      operationId: formData
+      requestBody:
+        content:
+          application/form-data:
+            schema: {type: object, properties: {client_name: {type: string}}}
+      responses: {}
+  /many:
+    post:
+      operationId: many
+      requestBody:
+        content:
+          multipart/form-data:
+            schema:
+              type: object
+              properties:
+                files: {type: array, items: {type: string, format: binary}}
+      responses: {}
+"#);
+    let jwt = tool(&api, "jwt");
+    assert_eq!(
+        (
+            body(jwt).media_type.as_str(),
+            body(jwt).encoding,
+            body(jwt).base64
+        ),
+        ("application/jwt", BodyEncoding::Text, false)
+    );
+    assert_eq!(jwt.input_schema["required"], json!(["body"]));
+    assert_eq!(
+        jwt.input_schema["properties"]["body"]["type"],
+        json!("string")
+    );
+    let blank = tool(&api, "blank");
+    assert_eq!(body(blank).media_type, "application/octet-stream");
+    assert!(!body(blank).base64);
+    let photos = tool(&api, "photos");
+    assert_eq!(body(photos).media_type, "application/octet-stream");
+    assert!(body(photos).base64);
+    let cover = tool(&api, "cover");
+    assert_eq!(
+        (body(cover).media_type.as_str(), body(cover).base64),
+        ("image/jpeg", false),
+        "a base64 text body is sent as that text"
+    );
+    let form = tool(&api, "formData");
+    assert_eq!(
+        (body(form).media_type.as_str(), body(form).encoding),
+        ("multipart/form-data", BodyEncoding::Multipart)
+    );
+    let header_args: Vec<&str> = http(tool(&api, "cover"))
+        .params
+        .iter()
+        .map(|p| p.arg.as_str())
+        .collect();
+    assert_eq!(
+        header_args,
+        ["X-Trace"],
+        "Content-Length is the HTTP client's"
+    );
+    let many = tool(&api, "many");
+    assert_eq!(body(many).file_parts, ["files"]);
+    assert_eq!(
+        many.input_schema["properties"]["files"]["items"]["contentEncoding"],
+        json!("base64")
+    );
 }

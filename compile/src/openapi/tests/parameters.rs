@@ -267,3 +267,58 @@ paths:
         }
     );
 }
+
+/// AWS query-protocol documents write one path per action after a `#` (`/#Action=X`); the
+/// fragment never reaches a server, so it becomes the call's fixed query.
+#[test]
+fn fragment_paths_send_their_action_as_a_query_parameter() {
+    let api = api(r#"
+openapi: 3.0.0
+info: {title: t, version: "1"}
+paths:
+  /#Action=DescribeThings:
+    get:
+      operationId: GET_DescribeThings
+      parameters:
+        - {name: MaxRecords, in: query, schema: {type: integer}}
+        - {name: Action, in: query, required: true, schema: {type: string, enum: [DescribeThings]}}
+        - {name: Version, in: query, required: true, schema: {type: string, enum: ["2015-02-02"]}}
+      responses: {}
+  /#X-Amz-Target=Svc.CopyThing:
+    post:
+      operationId: CopyThing
+      parameters:
+        - {name: X-Amz-Target, in: header, required: true, schema: {type: string, enum: [Svc.CopyThing]}}
+      responses: {}
+  /things/{id}#Action=Get&Mode=full:
+    get:
+      operationId: getThing
+      responses: {}
+"#);
+    let describe = tool(&api, "GET_DescribeThings");
+    assert_eq!(http(describe).path, "/?Action=DescribeThings");
+    let args: Vec<&str> = http(describe)
+        .params
+        .iter()
+        .map(|p| p.arg.as_str())
+        .collect();
+    assert_eq!(
+        args,
+        ["MaxRecords", "Version"],
+        "Action is fixed by the path"
+    );
+    assert_eq!(describe.input_schema["required"], json!(["Version"]));
+
+    // A header named by the fragment is carried by its declared parameter.
+    let copy = tool(&api, "CopyThing");
+    assert_eq!(http(copy).path, "/");
+    assert_eq!(
+        binding(copy, "X-Amz-Target").location,
+        ParamLocation::Header
+    );
+
+    // Path variables before the fragment still work; several pairs are all sent.
+    let get = tool(&api, "getThing");
+    assert_eq!(http(get).path, "/things/{id}?Action=Get&Mode=full");
+    assert_eq!(binding(get, "id").location, ParamLocation::Path);
+}

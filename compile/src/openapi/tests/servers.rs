@@ -28,7 +28,7 @@ fn server_variables_use_defaults_and_overrides() {
 }
 
 #[test]
-fn configured_base_url_overrides_or_prefixes_servers() {
+fn configured_base_url_replaces_every_server() {
     let configured = |document: &str| match compile_with(document, Some("http://svc.ns:8080/"), &[])
     {
         Ok(api) => api.base_url,
@@ -36,7 +36,8 @@ fn configured_base_url_overrides_or_prefixes_servers() {
     };
     assert_eq!(configured(SERVERS), "http://svc.ns:8080");
     let relative = "openapi: 3.0.0\ninfo: {}\nservers: [{url: /v1/}]\npaths: {}\n";
-    assert_eq!(configured(relative), "http://svc.ns:8080/v1");
+    // A relative server is replaced too, not appended (docs/crd-reference.md, baseUrl).
+    assert_eq!(configured(relative), "http://svc.ns:8080");
     let no_servers = "openapi: 3.0.0\ninfo: {}\npaths: {}\n";
     assert_eq!(configured(no_servers), "http://svc.ns:8080");
     // Without a configured URL a relative server is an error that says what to set.
@@ -72,7 +73,7 @@ fn configured_base_url_overrides_or_prefixes_servers() {
 }
 
 #[test]
-fn operation_servers_elsewhere_are_skipped() {
+fn operation_servers_elsewhere_are_their_calls_base_url() {
     let document = r#"
 openapi: 3.0.0
 info: {title: t, version: "1"}
@@ -96,7 +97,32 @@ paths:
         Ok(api) => api,
         Err(error) => panic!("{error}"),
     };
-    assert_eq!(names(&api), ["same", "beneath"]);
+    assert_eq!(names(&api), ["upload", "same", "beneath"]);
     assert_eq!(http(tool(&api, "beneath")).path, "/beta/beneath");
-    assert!(skip_reason(&api, "POST /upload").contains("uploads.example.com"));
+    assert_eq!(http(tool(&api, "beneath")).base_url, None);
+    assert_eq!(http(tool(&api, "same")).base_url, None);
+    // Elsewhere: its own absolute base URL (the gateway checks allowedDomains per call).
+    let upload = http(tool(&api, "upload"));
+    assert_eq!(
+        upload.base_url.as_deref(),
+        Some("https://uploads.example.com")
+    );
+    assert_eq!(upload.path, "/upload");
+    // A relative server of its own has nothing to resolve against: skipped, with the reason.
+    let relative = r#"
+openapi: 3.0.0
+info: {title: t, version: "1"}
+servers: [{url: "https://api.example.com/v1"}]
+paths:
+  /x:
+    get: {operationId: x, servers: [{url: "/v2"}], responses: {}}
+"#;
+    match compile_with(relative, None, &[]) {
+        Ok(api) => assert!(
+            skip_reason(&api, "GET /x").contains("relative"),
+            "{:?}",
+            api.tools.skipped
+        ),
+        Err(error) => panic!("{error}"),
+    }
 }
