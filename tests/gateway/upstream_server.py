@@ -7,16 +7,19 @@ check what the gateway forwards)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 
 from mcp.server.fastmcp import Context, FastMCP
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--transport", choices=["streamable-http", "sse"], default="streamable-http")
+parser.add_argument("--stateless", action="store_true", help="streamable HTTP without sessions")
 args = parser.parse_args()
 
-mcp = FastMCP("small-upstream", host="127.0.0.1", port=args.port)
+mcp = FastMCP("small-upstream", host="127.0.0.1", port=args.port, stateless_http=args.stateless)
 
 
 @mcp.tool()
@@ -64,6 +67,35 @@ async def add_tool(name: str, ctx: Context) -> str:
     mcp.add_tool(_added_tool, name=name, description="A tool added at runtime by add_tool.")
     await ctx.session.send_tool_list_changed()
     return f"added {name}"
+
+
+@mcp.tool()
+async def progress(steps: int, ctx: Context) -> str:
+    """Reports `steps` progress notifications as fast as it can, then answers (the last one
+    right before the response: the case a relay loses first)."""
+    for i in range(steps):
+        await ctx.report_progress(i + 1, steps)
+    return f"reported {steps}"
+
+
+@mcp.tool()
+async def slow(seconds: float) -> str:
+    """Answers after `seconds` (a call to be in flight when the server is killed)."""
+    await asyncio.sleep(seconds)
+    return f"slept {seconds}"
+
+
+@mcp.tool(annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=False, idempotentHint=True))
+def with_meta() -> CallToolResult:
+    """A result whose `_meta` carries the server's identity (a protocol key) and an
+    application key."""
+    return CallToolResult(
+        content=[TextContent(type="text", text="meta")],
+        _meta={
+            "io.modelcontextprotocol/serverInfo": {"name": "small-upstream", "version": "1"},
+            "com.example/trace": "abc",
+        },
+    )
 
 
 if __name__ == "__main__":

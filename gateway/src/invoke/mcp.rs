@@ -6,7 +6,8 @@
 
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam,
-    ClientRequest, InputRequest, InputRequests, InputResponses, ServerRequest, ServerResult,
+    ClientRequest, InputRequest, InputRequests, InputResponses, ProgressNotificationParam,
+    ProgressToken, RequestMetaObject, ServerRequest, ServerResult,
 };
 use rmcp::service::{Peer, PeerRequestOptions, ServiceError};
 use rmcp::{RoleClient, RoleServer};
@@ -17,6 +18,7 @@ use super::result::{ErrorKind, ToolOutcome};
 use crate::runtime::Found;
 use crate::upstream::UpstreamHandle;
 use crate::upstream::client::relay_to_caller;
+use crate::upstream::progress::{ProgressRoute, ROUTE_META};
 
 /// Calls `upstream_name` on the target's upstream.
 pub async fn call(
@@ -104,11 +106,12 @@ pub async fn call(
         ),
         Ok(Err(e)) => {
             handle.poke();
-            let e = handle.redact(e.to_string());
+            let e = handle.redact(crate::upstream::errors::describe(&e));
             ToolOutcome::error_kind(
                 ErrorKind::Backend,
                 format!(
-                    "Calling {upstream_name} on the upstream MCP server of target {target} failed: {e}. The gateway reconnects in the background; retry shortly."
+                    "Calling {upstream_name} on the upstream MCP server of target {target} ({}) failed: {e}. The gateway reconnects in the background; retry shortly, and if it keeps failing check that the upstream is running and reachable from the gateway.",
+                    handle.url()
                 ),
             )
         }
@@ -136,27 +139,34 @@ async fn request_once(
     params: CallToolRequestParams,
     context: &CallContext,
 ) -> Result<ServerResult, ServiceError> {
-    // rmcp gives every request its own progress token; progress the upstream reports under
-    // it is routed back to the caller's token for as long as the call runs.
+    // The route exists before the request leaves (see `upstream::progress`): the transport
+    // links rmcp's progress token for this request to it and queues the upstream's progress.
+    let mut route = context.progress.as_ref().map(|(downstream, token)| {
+        (
+            handle.progress.register(),
+            downstream.clone(),
+            token.clone(),
+        )
+    });
+    let mut options = PeerRequestOptions::no_options();
+    if let Some((r, _, _)) = &route {
+        let mut meta = RequestMetaObject::default();
+        meta.0.0.insert(ROUTE_META.into(), Value::from(r.id));
+        options = options.with_meta(meta);
+    }
     let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-    let pending = peer
-        .send_request_with_option(request, PeerRequestOptions::no_options())
-        .await?;
+    let pending = peer.send_request_with_option(request, options).await?;
     // A 2026-07-28 caller is asked through its round; a 2025 caller through its session.
     let _inflight = match &context.round {
         Some(round) => Some(handle.inflight.enter_round(round.clone())),
         None => context.peer.clone().map(|p| handle.inflight.enter(p)),
     };
-    let _route = context.progress.as_ref().map(|(downstream, token)| {
-        handle
-            .progress
-            .register_as(&pending.progress_token, downstream.clone(), token.clone())
-    });
-    let Some(round) = &context.round else {
-        return pending.await_response().await;
-    };
     let id = pending.id.clone();
-    match round.drive(pending.await_response()).await {
+    let response = forwarding_progress(pending.await_response(), route.as_mut());
+    let Some(round) = &context.round else {
+        return response.await;
+    };
+    match round.drive(response).await {
         Some(result) => result,
         None => {
             // The caller is asked instead: the upstream call is abandoned (and repeated with
@@ -167,6 +177,34 @@ async fn request_once(
             );
             let _ = peer.notify_cancelled(cancelled).await;
             Ok(ServerResult::empty(()))
+        }
+    }
+}
+
+/// Awaits `response` while forwarding the call's progress to the caller; once the response is
+/// in, forwards what is still queued (everything the upstream sent before its response) first.
+async fn forwarding_progress<T>(
+    response: impl Future<Output = T>,
+    route: Option<&mut (ProgressRoute, Peer<RoleServer>, ProgressToken)>,
+) -> T {
+    let Some((route, caller, token)) = route else {
+        return response.await;
+    };
+    let forward = async |mut p: ProgressNotificationParam| {
+        p.progress_token = token.clone();
+        let _ = caller.notify_progress(p).await;
+    };
+    tokio::pin!(response);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut response => {
+                while let Some(p) = route.try_next() {
+                    forward(p).await;
+                }
+                return out;
+            }
+            Some(p) = route.next() => forward(p).await,
         }
     }
 }
@@ -202,8 +240,10 @@ async fn fulfil(
 
 /// The upstream's result, marked complete: a 2025 upstream sends no `resultType`, which
 /// 2026-07-28 callers need (rmcp drops the field again for older callers).
+/// The upstream's protocol `_meta` keys are dropped (see `upstream::meta`).
 fn outcome(mut result: CallToolResult) -> ToolOutcome {
     result.result_type = Some(rmcp::model::ResultType::COMPLETE);
+    result.meta = crate::upstream::meta::relayed(result.meta.take());
     ToolOutcome {
         error: (result.is_error == Some(true)).then_some(ErrorKind::Backend),
         result,

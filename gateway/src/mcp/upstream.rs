@@ -16,6 +16,7 @@ use toolyard_crds::config::TargetConfig;
 use crate::runtime::TargetRuntime;
 use crate::upstream::UpstreamHandle;
 use crate::upstream::manager::request;
+use crate::upstream::meta::relayed as relayed_meta;
 use crate::upstream::mrtr::Round;
 
 /// The JSON-RPC error for a URI no upstream serves (-32602 with the URI, as 2026-07-28 asks;
@@ -106,6 +107,7 @@ pub async fn get_prompt(
         let mut response = relay(&handle, "prompts/get", peer.get_prompt_once(params)).await?;
         if let GetPromptResponse::Complete(r) = &mut response {
             r.result_type = Some(ResultType::COMPLETE);
+            r.meta = relayed_meta(r.meta.take());
         }
         return Ok(response);
     };
@@ -127,6 +129,7 @@ pub async fn get_prompt(
     };
     if let GetPromptResponse::Complete(r) = &mut response {
         r.result_type = Some(ResultType::COMPLETE);
+        r.meta = relayed_meta(r.meta.take());
     }
     Ok(response)
 }
@@ -141,6 +144,7 @@ pub async fn read_resource(
     let mut response = relay(&handle, "resources/read", peer.read_resource_once(params)).await?;
     if let ReadResourceResponse::Complete(r) = &mut response {
         r.result_type = Some(ResultType::COMPLETE);
+        r.meta = relayed_meta(r.meta.take());
     }
     Ok(response)
 }

@@ -13,63 +13,23 @@ use rmcp::model::{
     ClientCapabilities, ClientConfig, ClientResult, CreateMessageRequest,
     CreateMessageRequestParams, CreateMessageResult, ElicitRequest, ElicitRequestParams,
     ElicitResult, Implementation, InputRequest, ListRootsRequest, ListRootsResult,
-    LoggingMessageNotificationParam, NumberOrString, ProgressNotificationParam, ProgressToken,
-    ProtocolVersion, ResourceUpdatedNotificationParam, ServerRequest,
+    LoggingMessageNotificationParam, ProtocolVersion, ResourceUpdatedNotificationParam,
+    ServerRequest,
 };
 use rmcp::service::RequestContext;
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
 use rmcp::service::{NotificationContext, Peer, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::common::client_side_sse::SseRetryPolicy;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientHandler, RoleClient, RoleServer, ServiceExt};
 use toolyard_crds::target::McpTransport;
 
 use super::mrtr::{Kind, Round};
+use super::progress::Routed;
 use super::sse::SseTransport;
 use super::{UpstreamError, UpstreamHandle};
 use crate::outbound::credentials::ResolvedCredentials;
-
-/// Where progress of an in-flight upstream call goes: the token of the upstream request →
-/// (the downstream session's peer, the downstream caller's own token).
-#[derive(Default)]
-pub struct ProgressRoutes {
-    routes: Mutex<HashMap<String, (Peer<RoleServer>, ProgressToken)>>,
-}
-
-/// Removes a progress route when the call ends (also on cancellation or timeout).
-pub struct ProgressGuard<'a> {
-    routes: &'a ProgressRoutes,
-    key: String,
-}
-
-impl Drop for ProgressGuard<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut r) = self.routes.routes.lock() {
-            r.remove(&self.key);
-        }
-    }
-}
-
-impl ProgressRoutes {
-    /// Routes progress reported under `upstream` (the token rmcp put on the request) to the
-    /// downstream caller's token until the guard drops.
-    pub fn register_as(
-        &self,
-        upstream: &ProgressToken,
-        peer: Peer<RoleServer>,
-        downstream: ProgressToken,
-    ) -> ProgressGuard<'_> {
-        let key = token_key(upstream);
-        if let Ok(mut r) = self.routes.lock() {
-            r.insert(key.clone(), (peer, downstream));
-        }
-        ProgressGuard { routes: self, key }
-    }
-
-    fn route(&self, token: &ProgressToken) -> Option<(Peer<RoleServer>, ProgressToken)> {
-        self.routes.lock().ok()?.get(&token_key(token)).cloned()
-    }
-}
 
 /// The downstream sessions with a call in flight on this upstream. Server-to-client traffic the
 /// upstream sends during a call (log messages, sampling and elicitation requests) goes to them:
@@ -154,6 +114,14 @@ impl InFlight {
             .unwrap_or_default()
     }
 
+    /// Whether no call is in flight.
+    fn idle(&self) -> bool {
+        self.calls
+            .lock()
+            .map(|c| c.values().all(|(_, ended)| ended.is_some()))
+            .unwrap_or(true)
+    }
+
     /// The caller a server-to-client request belongs to: the only one in flight.
     fn sole(&self, what: &str) -> Result<Recipient, ErrorData> {
         let all: Vec<Recipient> = self
@@ -179,13 +147,6 @@ impl InFlight {
                 None,
             )),
         }
-    }
-}
-
-fn token_key(token: &ProgressToken) -> String {
-    match &token.0 {
-        NumberOrString::String(s) => format!("s:{s}"),
-        NumberOrString::Number(n) => format!("n:{n}"),
     }
 }
 
@@ -328,6 +289,12 @@ impl ClientHandler for UpstreamClient {
             .handle
             .upgrade()
             .ok_or_else(|| ErrorData::internal_error("upstream target removed", None))?;
+        // Servers ask for roots right after connecting (the gateway advertised the capability
+        // so that roots can be relayed during calls). Outside a call there is no caller to ask:
+        // the gateway's own roots, none, are the answer.
+        if h.inflight.idle() {
+            return Ok(ListRootsResult::default());
+        }
         let peer = match h.inflight.sole("roots/list")? {
             Recipient::Session(peer) => peer,
             Recipient::Round(round) => {
@@ -349,21 +316,6 @@ impl ClientHandler for UpstreamClient {
             )),
         }
     }
-
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        let Some(h) = self.handle.upgrade() else {
-            return;
-        };
-        if let Some((peer, token)) = h.progress.route(&params.progress_token) {
-            let mut forwarded = params;
-            forwarded.progress_token = token;
-            let _ = peer.notify_progress(forwarded).await;
-        }
-    }
 }
 
 /// The key the upstream gave its question (`_meta`, which rmcp moves into the context).
@@ -372,6 +324,26 @@ fn input_key(context: &RequestContext<RoleClient>) -> Option<&str> {
         .meta
         .get(super::mrtr::INPUT_KEY_META)
         .and_then(serde_json::Value::as_str)
+}
+
+/// How an upstream's broken SSE stream (a call's response stream or the session's standalone
+/// stream) is resumed: a few quick attempts, then the stream ends, which fails the call in
+/// flight with "connection closed" instead of waiting for its timeout (rmcp's default retries
+/// forever with a doubling delay, so a call to a dead upstream hung until the target's timeout).
+/// A restarted upstream is back within the attempts only if it kept its sessions; otherwise the
+/// call fails and the manager opens a new session.
+#[derive(Debug)]
+struct BoundedRetry;
+
+/// Attempts to resume a broken stream.
+const STREAM_RETRIES: usize = 3;
+/// Delay between them (a server's own `retry` hint, if longer, wins; rmcp applies it).
+const STREAM_RETRY_DELAY: Duration = Duration::from_millis(200);
+
+impl SseRetryPolicy for BoundedRetry {
+    fn retry(&self, attempt: usize) -> Option<Duration> {
+        (attempt < STREAM_RETRIES).then_some(STREAM_RETRY_DELAY)
+    }
 }
 
 /// Longest wait for an answer to `server/discover` before falling back to `initialize`.
@@ -473,11 +445,16 @@ pub async fn connect(
     };
     let serving = match handle.transport {
         McpTransport::StreamableHttp => {
-            let config = StreamableHttpClientTransportConfig::with_uri(url)
+            let mut config = StreamableHttpClientTransportConfig::with_uri(url)
                 .reinit_on_expired_session(true)
                 .control_request_timeout(handle.timeout);
-            let transport =
-                || StreamableHttpClientTransport::with_client(client.clone(), config.clone());
+            config.retry_config = Arc::new(BoundedRetry);
+            let transport = || {
+                Routed::new(
+                    StreamableHttpClientTransport::with_client(client.clone(), config.clone()),
+                    handle.progress.clone(),
+                )
+            };
             // 2026-07-28 first (`server/discover`, no session); a server of an older revision
             // refuses it (HTTP 400 without a session, or -32601), and then a fresh transport
             // does the `initialize` handshake.
@@ -504,12 +481,13 @@ pub async fn connect(
                 SseTransport::connect(client, &handle.url, api_key_query, connect_timeout)
                     .await
                     .map_err(|e| connect_error(handle.redact(e.to_string())))?;
+            let transport = Routed::new(transport, handle.progress.clone());
             tokio::time::timeout(connect_timeout, service.serve(transport)).await
         }
     };
     match serving {
         Ok(Ok(running)) => Ok(running),
-        Ok(Err(e)) => Err(connect_error(e.to_string())),
+        Ok(Err(e)) => Err(connect_error(super::errors::plain(&e.to_string()))),
         Err(_) => Err(connect_error(format!(
             "no answer to initialize within {} ms",
             connect_timeout.as_millis()

@@ -115,7 +115,7 @@ pub async fn request<T>(
         Ok(Err(e)) => Err(UpstreamError::Request {
             target: handle.target.clone(),
             what: what.into(),
-            message: e.to_string(),
+            message: super::errors::describe(&e),
         }),
         Err(_) => Err(UpstreamError::Timeout {
             target: handle.target.clone(),

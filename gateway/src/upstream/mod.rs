@@ -11,8 +11,11 @@
 
 pub mod catalog;
 pub mod client;
+pub mod errors;
 pub mod manager;
+pub mod meta;
 pub mod mrtr;
+pub mod progress;
 pub mod sse;
 
 use std::collections::HashMap;
@@ -31,7 +34,8 @@ use toolyard_crds::target::McpTransport;
 use crate::outbound::credentials::{CredentialsError, ResolvedCredentials, resolve_credentials};
 use toolyard_compile::manifests::SecretValues;
 
-pub use client::{InFlight, ProgressRoutes};
+pub use client::InFlight;
+pub use progress::ProgressRoutes;
 
 /// Why talking to an upstream failed. Messages name the target and say what to check.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +49,9 @@ pub enum UpstreamError {
         message: String,
     },
     /// Connecting or the handshake failed.
-    #[error("upstream {target} ({url}) is unreachable: {message}")]
+    #[error(
+        "upstream {target} ({url}) is unreachable: {message}; check that the server runs, that the URL and transport of the target are right and that the gateway can reach it"
+    )]
     Connect {
         /// Target name.
         target: String,
@@ -149,7 +155,7 @@ pub struct UpstreamHandle {
     /// Wakes the runtime's refresher when the catalog changed.
     changed: Arc<Notify>,
     /// Upstream progress token → the downstream request to forward progress to.
-    pub progress: ProgressRoutes,
+    pub progress: Arc<ProgressRoutes>,
     /// Downstream sessions with a call in flight (log, sampling and elicitation relay).
     pub inflight: InFlight,
     /// Resource URI → downstream sessions subscribed to its updates.
@@ -169,6 +175,11 @@ impl UpstreamHandle {
     /// The last good catalog.
     pub fn catalog(&self) -> Arc<Catalog> {
         self.catalog.load_full()
+    }
+
+    /// The upstream URL (never with a query-parameter credential: that is added per connection).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// The open session, if any.
@@ -368,7 +379,7 @@ impl Upstreams {
                     wake: Notify::new(),
                     stop: tokio::sync::watch::Sender::new(false),
                     changed: self.changed.clone(),
-                    progress: ProgressRoutes::default(),
+                    progress: Arc::default(),
                     inflight: InFlight::default(),
                     subscribers: Mutex::default(),
                 }),
