@@ -16,6 +16,7 @@ pure Rust (candle).
 from __future__ import annotations
 
 import json
+import time
 import os
 import subprocess
 from pathlib import Path
@@ -118,7 +119,12 @@ def test_rust_vectors_match_the_numpy_reference():
 
 
 def test_readyz_reports_hybrid_search(dense_gw):
+    # The gateway serves BM25 at once and swaps the hybrid index in once the catalog is embedded.
+    deadline = time.monotonic() + 120
     status = dense_gw.readyz()["reload"]["searchEmbedding"]
+    while status.get("active") is not True and "error" not in status and time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = dense_gw.readyz()["reload"]["searchEmbedding"]
     assert status["active"] is True and "error" not in status, status
     assert status["embeddedTexts"] >= 10 and status["cachedVectors"] >= 10, status
     metrics = httpx.get(f"{dense_gw.admin}/metrics", timeout=5).text
@@ -145,9 +151,14 @@ def test_seed_search_using_strands_with_the_local_model(dense_gw, monkeypatch):
 
 
 def test_dense_finds_what_bm25_cannot(dense_gw, bm25_gw):
+    """BM25's everyday-verb expansion (fetch -> get) may now find such a tool lower down; the dense
+    half must still rank it in the top 3 and ahead of where BM25 alone puts it."""
     for query, expected in SYNONYM_QUERIES:
-        assert expected not in call_search(bm25_gw, query), query
-        assert expected in call_search(dense_gw, query)[:3], query
+        bm25 = call_search(bm25_gw, query)
+        dense = call_search(dense_gw, query)
+        assert expected in dense[:3], (query, dense)
+        if expected in bm25:
+            assert dense.index(expected) < bm25.index(expected), (query, dense, bm25)
 
 
 # Made-up words: no tool shares a word with them and none means anything close (all-MiniLM-L6-v2

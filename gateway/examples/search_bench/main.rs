@@ -240,11 +240,14 @@ enum Method {
     Hybrid,
 }
 
-/// Queries (text, graded relevance, kind, tuning half) over one catalog.
+/// One query: text, graded relevance, kind, and whether it is in the tuning half.
+type EvalQuery<'a> = (&'a str, &'a HashMap<usize, u8>, Option<Kind>, bool);
+
+/// Queries over one catalog.
 struct Eval<'a> {
     name: String,
     tools: &'a [Tool],
-    queries: Vec<(&'a str, &'a HashMap<usize, u8>, Option<Kind>, bool)>,
+    queries: Vec<EvalQuery<'a>>,
     query_vectors: Vec<Arc<[f32]>>,
 }
 
@@ -325,7 +328,14 @@ fn real_eval<'a>(name: &str, catalog: &'a Catalog, bench: &mut Bench) -> Result<
         queries: catalog
             .intents
             .iter()
-            .map(|i: &Intent| (i.text.as_str(), &i.grades, Some(i.kind), i.ordinal % 2 == 0))
+            .map(|i: &Intent| {
+                (
+                    i.text.as_str(),
+                    &i.grades,
+                    Some(i.kind),
+                    i.ordinal.is_multiple_of(2),
+                )
+            })
             .collect(),
         query_vectors,
     })
