@@ -9,6 +9,7 @@
 //! [`manifests`] reading a folder of YAML from the local file system (standalone mode's input).
 
 pub mod duration;
+pub mod fetch_limits;
 pub mod gateway;
 pub mod lambda;
 pub mod manifests;

@@ -203,14 +203,15 @@ pub async fn resolve(
     Ok(out)
 }
 
-/// Largest schema document fetched from a URL.
-pub const MAX_URL_BYTES: usize = 32 << 20;
+/// Limits shared with the standalone gateway's fetcher.
+pub use toolyard_compile::fetch_limits::MAX_URL_BYTES;
+use toolyard_compile::fetch_limits::{CONNECT_TIMEOUT, TIMEOUT};
 
 /// The HTTP client for schema URLs: bounded time, no cookies, a recognizable user agent.
 pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(15))
-        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
         .user_agent(concat!("toolyard-operator/", env!("CARGO_PKG_VERSION")))
         .build()
 }

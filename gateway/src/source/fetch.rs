@@ -5,16 +5,8 @@
 //! targets compile, as the operator does.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
-
+use toolyard_compile::fetch_limits::{CONNECT_TIMEOUT, MAX_URL_BYTES, TIMEOUT};
 use toolyard_crds::GatewayTarget;
-
-/// Largest schema document fetched from a URL (the operator's `MAX_URL_BYTES`).
-pub const MAX_URL_BYTES: usize = 32 << 20;
-/// Time limit for one document (the operator's).
-const TIMEOUT: Duration = Duration::from_secs(15);
-/// Time limit to connect (the operator's).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Fetched documents by URL, and why the others could not be fetched.
 #[derive(Debug, Default)]
