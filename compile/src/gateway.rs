@@ -17,8 +17,8 @@ use toolyard_crds::config::{
 use toolyard_crds::gateway::{ExceptionLevel, McpVersion, SearchType};
 use toolyard_crds::refs::{SchemaSource, SecretKeyRef};
 use toolyard_crds::target::{
-    ApiKeyLocation, Credentials, McpTransport, PrefixMode, ShortenedName, SkippedOperation,
-    TargetKind,
+    ApiKeyLocation, Credentials, ListingMode, McpServerTarget, McpTransport, PrefixMode,
+    ShortenedName, SkippedOperation, TargetKind,
 };
 use toolyard_crds::{CONFIG_VERSION, Gateway, GatewayTarget};
 
@@ -109,6 +109,8 @@ pub struct TargetSummary {
     pub skipped: Vec<SkippedOperation>,
     /// Non-fatal findings (e.g. an override that matched no tool).
     pub warnings: Vec<String>,
+    /// MCP server targets: the listing mode in effect (set or defaulted).
+    pub listing_mode: Option<ListingMode>,
 }
 
 /// The result of compiling one gateway.
@@ -338,6 +340,25 @@ fn secret_ref(r: &SecretKeyRef, ctx: &CompileContext) -> SecretValueRef {
     }
 }
 
+/// The listing mode of an MCP server target, checked against its declared tools (the CRD's CEL
+/// rules, again for standalone mode): `Static` serves `toolSchema`, so it needs one; `Cached`
+/// discovers the tools, so a `toolSchema` would be silently ignored and is refused instead.
+fn mcp_listing_mode(m: &McpServerTarget) -> Result<ListingMode, TargetError> {
+    match (m.listing_mode, m.tool_schema.is_some()) {
+        (Some(ListingMode::Static), false) => Err(TargetError::new(
+            "InvalidSpec",
+            "spec.mcpServer.listingMode",
+            "Static serves the tools declared in toolSchema; set toolSchema, or use Cached to discover the upstream's tools",
+        )),
+        (Some(ListingMode::Cached), true) => Err(TargetError::new(
+            "InvalidSpec",
+            "spec.mcpServer.listingMode",
+            "Cached discovers the upstream's tools, so toolSchema would be ignored; remove toolSchema, or use Static to serve the declared tools",
+        )),
+        _ => Ok(m.effective_listing_mode()),
+    }
+}
+
 fn compile_target(
     target: &GatewayTarget,
     refs: &ResolvedRefs,
@@ -395,6 +416,8 @@ fn compile_target(
     let mut credentials = credentials(spec.credentials.as_ref(), kind, spec, refs, ctx)?;
     // The Smithy model's SigV4 name, the default signing name of `gatewayIamRole`.
     let mut signing_name: Option<String> = None;
+    // MCP server targets: where their tools come from.
+    let mut listing_mode: Option<ListingMode> = None;
     let (endpoint, source) = match kind {
         TargetKind::OpenApi => {
             let api = spec
@@ -472,7 +495,8 @@ fn compile_target(
                         )
                     })?,
             };
-            // Tools of a pinned schema are known now; otherwise the gateway lists them at runtime.
+            listing_mode = Some(mcp_listing_mode(m)?);
+            // Tools of a Static target are known now; a Cached one's are listed at runtime.
             let source = match &m.tool_schema {
                 Some(ts) => {
                     let defs = tool_definitions(ts, "spec.mcpServer.toolSchema", refs)?;
@@ -488,7 +512,7 @@ fn compile_target(
                     transport: m.transport.unwrap_or(McpTransport::StreamableHttp),
                     prefix: m.prefix.unwrap_or(PrefixMode::Always),
                     sync_interval_ms,
-                    pinned: m.tool_schema.is_some(),
+                    pinned: listing_mode == Some(ListingMode::Static),
                 },
                 source,
             )
@@ -546,6 +570,7 @@ fn compile_target(
     let (selected, unused_overrides) = naming::select(source.tools, spec.tools.as_ref());
     let mut summary = TargetSummary {
         skipped: source.skipped,
+        listing_mode,
         ..Default::default()
     };
     for o in unused_overrides {
@@ -918,6 +943,71 @@ mod tests {
                 ("InvalidSpec", "spec.timeout"),
                 ("SecretNotFound", "spec.credentials.apiKey.secretRef")
             ]
+        );
+    }
+
+    #[test]
+    fn mcp_listing_mode_defaults_from_the_declared_tools_and_must_agree_with_them() {
+        let tools = "    toolSchema: {inline: [{name: search, inputSchema: {type: object}}]}\n";
+        let mcp = |extra: &str| format!("  mcpServer:\n    url: http://127.0.0.1:9/mcp\n{extra}");
+        let text = format!(
+            "{GATEWAY}{}{}{}{}{}{}",
+            target("discovered", &mcp("")),
+            target("declared", &mcp(tools)),
+            target("cached", &mcp("    listingMode: Cached\n")),
+            target("static", &mcp(&format!("    listingMode: Static\n{tools}"))),
+            target("static-bare", &mcp("    listingMode: Static\n")),
+            target(
+                "cached-tools",
+                &mcp(&format!("    listingMode: Cached\n{tools}"))
+            ),
+        );
+        let compiled = compile_text(&text);
+        let report = |n: &str| compiled.targets.iter().find(|t| t.name == n).unwrap();
+        let mode = |n: &str| report(n).outcome.as_ref().unwrap().listing_mode;
+        assert_eq!(mode("discovered"), Some(ListingMode::Cached));
+        assert_eq!(mode("declared"), Some(ListingMode::Static));
+        assert_eq!(mode("cached"), Some(ListingMode::Cached));
+        assert_eq!(mode("static"), Some(ListingMode::Static));
+        for bad in ["static-bare", "cached-tools"] {
+            let err = report(bad).outcome.as_ref().unwrap_err();
+            assert_eq!(
+                (err.reason, err.field.as_str()),
+                ("InvalidSpec", "spec.mcpServer.listingMode"),
+                "{bad}"
+            );
+        }
+        assert!(
+            report("static-bare")
+                .outcome
+                .as_ref()
+                .unwrap_err()
+                .message
+                .contains("set toolSchema")
+        );
+        // Static pins the declared tools (no discovery); Cached leaves them to the gateway.
+        let pinned = |n: &str| {
+            let t = compiled
+                .config
+                .targets
+                .iter()
+                .find(|t| t.name == n)
+                .unwrap();
+            let Endpoint::Mcp { pinned, .. } = t.endpoint else {
+                panic!("{n} is not an MCP target")
+            };
+            (pinned, t.tools.len())
+        };
+        assert_eq!(pinned("declared"), (true, 1));
+        assert_eq!(pinned("static"), (true, 1));
+        assert_eq!(pinned("discovered"), (false, 0));
+        assert_eq!(pinned("cached"), (false, 0));
+        // Other kinds have no listing mode.
+        let lambda = "  lambda:\n    functionArn: arn:aws:lambda:us-east-1:123456789012:function:f\n    toolSchema: {inline: [{name: t, inputSchema: {type: object}}]}\n";
+        let compiled = compile_text(&format!("{GATEWAY}{}", target("fn", lambda)));
+        assert_eq!(
+            compiled.targets[0].outcome.as_ref().unwrap().listing_mode,
+            None
         );
     }
 

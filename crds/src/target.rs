@@ -217,9 +217,40 @@ pub enum McpTransport {
     Sse,
 }
 
+/// How an MCP server target's tools are listed: `Cached` (discovered with `tools/list`, cached and
+/// refreshed by the upstream's `ttlMs`, `list_changed` and `syncInterval`) or `Static` (the tools
+/// declared in `toolSchema`; the upstream's list is never fetched). Default: `Static` when
+/// `toolSchema` is set, `Cached` otherwise.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ListingMode {
+    /// The gateway lists the upstream's tools (`tools/list`) and serves its cached list: re-listed
+    /// when the list's `ttlMs` runs out (at least 5s, at most `syncInterval`), on
+    /// `notifications/tools/list_changed` and after a reconnect.
+    Cached,
+    /// The gateway serves the tools declared in `toolSchema` and never lists the upstream's tools;
+    /// calls are still forwarded to the upstream.
+    Static,
+}
+
+impl ListingMode {
+    /// The mode's name as written in the spec.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cached => "Cached",
+            Self::Static => "Static",
+        }
+    }
+}
+
 /// An upstream MCP server.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new(
+    "!has(self.listingMode) || self.listingMode != 'Static' || has(self.toolSchema)"
+).message("mcpServer.listingMode: Static serves the tools declared in toolSchema; set toolSchema, or use Cached to discover the upstream's tools"))]
+#[x_kube(validation = kube::core::Rule::new(
+    "!has(self.listingMode) || self.listingMode != 'Cached' || !has(self.toolSchema)"
+).message("mcpServer.listingMode: Cached discovers the upstream's tools, so toolSchema would be ignored; remove toolSchema, or use Static to serve the declared tools"))]
 pub struct McpServerTarget {
     /// The upstream's MCP endpoint URL, e.g. `http://search.tools.svc.cluster.local/mcp`.
     #[schemars(regex(pattern = r"^https?://[^\s]+$"), length(max = 2048))]
@@ -230,18 +261,37 @@ pub struct McpServerTarget {
     /// `Always` (default) or `Never`: whether tool names get the target prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<PrefixMode>,
-    /// How often the gateway re-lists the upstream's tools, from 10s to 24h. Default 5m. Lists also
-    /// refresh on `notifications/tools/list_changed`.
+    /// The longest time the gateway serves the upstream's lists (tools, prompts, resources)
+    /// without listing them again, from 10s to 24h. Default 5m. Lists are refreshed sooner when
+    /// their `ttlMs` runs out (MCP 2026-07-28; never sooner than 5s), on
+    /// `notifications/*/list_changed` and after a reconnect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h))+$"))]
     #[x_kube(validation = kube::core::Rule::new(
         "!self.matches('^([0-9]+(ms|s|m|h))+$') || (duration(self) >= duration('10s') && duration(self) <= duration('24h'))"
     ).message("mcpServer.syncInterval: must be between 10s and 24h"))]
     pub sync_interval: Option<String>,
-    /// A pinned tool schema (like AgentCore's `mcpToolSchema`): only these tools are exposed, with
-    /// these definitions, and the upstream's list is not synced.
+    /// The declared tools of a `Static` target (like AgentCore's `mcpToolSchema`): only these
+    /// tools are served, with these definitions, and the gateway never calls `tools/list` on the
+    /// upstream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_schema: Option<ToolSchemaSource>,
+    /// `Cached` (discover the upstream's tools and serve the cached list) or `Static` (serve the
+    /// tools declared in `toolSchema`, no discovery). Default: `Static` when `toolSchema` is set,
+    /// `Cached` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing_mode: Option<ListingMode>,
+}
+
+impl McpServerTarget {
+    /// The listing mode in effect: the one set, or the default for the spec.
+    pub fn effective_listing_mode(&self) -> ListingMode {
+        self.listing_mode.unwrap_or(if self.tool_schema.is_some() {
+            ListingMode::Static
+        } else {
+            ListingMode::Cached
+        })
+    }
 }
 
 /// Outbound credentials: at most one kind.
@@ -508,4 +558,8 @@ pub struct GatewayTargetStatus {
     /// The last synchronization error, if the last sync failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_error: Option<String>,
+    /// MCP server targets: whether the tools are discovered and cached (`Cached`) or declared in
+    /// the spec (`Static`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing_mode: Option<ListingMode>,
 }

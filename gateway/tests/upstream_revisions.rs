@@ -9,18 +9,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+
 use toolyard_gateway::admin::Metrics;
 use toolyard_gateway::runtime::Runtime;
 use toolyard_gateway::source::watch;
 
 fn config_dir(name: &str, yaml: &str) -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!(
-        "toolyard-upstream-revisions-{}-{name}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("gateway.yaml"), yaml)?;
-    Ok(dir)
+    support::config_dir("upstream-revisions", name, yaml)
 }
 
 /// A gateway on `dir`'s manifests, serving MCP on a loopback port.

@@ -357,6 +357,7 @@ pub fn target_status(
         Ok(summary) => {
             let n = summary.tool_names.len();
             status.tools = Some(n as i32);
+            status.listing_mode = summary.listing_mode;
             status.tool_names = summary
                 .tool_names
                 .iter()

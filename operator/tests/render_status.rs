@@ -651,6 +651,74 @@ fn target_status_explains_each_outcome_with_the_field_path() {
 }
 
 #[test]
+fn mcp_targets_report_their_listing_mode() {
+    let yaml = r#"
+apiVersion: toolyard.dev/v1alpha1
+kind: GatewayTarget
+metadata: {name: discovered, namespace: default, generation: 1}
+spec:
+  gatewayRef: {name: demo}
+  mcpServer: {url: "http://search.tools.svc.cluster.local/mcp"}
+---
+apiVersion: toolyard.dev/v1alpha1
+kind: GatewayTarget
+metadata: {name: declared, namespace: default, generation: 1}
+spec:
+  gatewayRef: {name: demo}
+  mcpServer:
+    url: http://search.tools.svc.cluster.local/mcp
+    toolSchema: {inline: [{name: search, inputSchema: {type: object}}]}
+---
+apiVersion: toolyard.dev/v1alpha1
+kind: GatewayTarget
+metadata: {name: contradictory, namespace: default, generation: 1}
+spec:
+  gatewayRef: {name: demo}
+  mcpServer:
+    url: http://search.tools.svc.cluster.local/mcp
+    listingMode: Static
+"#;
+    let targets: Vec<GatewayTarget> = serde_yaml::Deserializer::from_str(yaml)
+        .map(|d| GatewayTarget::deserialize(d).unwrap())
+        .collect();
+    let gw = gateway("gateway-minimal.yaml");
+    let c = compile(
+        &gw,
+        &targets,
+        &ResolvedRefs::default(),
+        &CompileContext::default(),
+    )
+    .unwrap();
+    let status_of =
+        |name: &str| status::target_status(None, Some(1), "demo", report(&c, name), true, &at(0));
+    use toolyard_crds::target::ListingMode;
+    assert_eq!(
+        status_of("discovered").listing_mode,
+        Some(ListingMode::Cached)
+    );
+    let declared = status_of("declared");
+    assert_eq!(declared.listing_mode, Some(ListingMode::Static));
+    assert_eq!(declared.tool_names, ["declared___search"]);
+    let contradictory = status_of("contradictory");
+    assert_eq!(contradictory.listing_mode, None);
+    let accepted = condition(&contradictory.conditions, "Accepted").unwrap();
+    assert_eq!(
+        (accepted.status.as_str(), accepted.reason.as_str()),
+        ("False", "InvalidSpec")
+    );
+    assert!(
+        accepted.message.starts_with(
+            "spec.mcpServer.listingMode: Static serves the tools declared in toolSchema"
+        ),
+        "{}",
+        accepted.message
+    );
+    // The field is serialized as the spec spells the mode.
+    let json = serde_json::to_value(&declared).unwrap();
+    assert_eq!(json["listingMode"], "Static");
+}
+
+#[test]
 fn an_invalid_spec_is_not_accepted() {
     let mut bad = targets().remove(0);
     bad.spec.timeout = Some("forever".into());

@@ -233,6 +233,12 @@ async fn mcp_server_sync_results_reach_the_target_status() -> Result<()> {
     let status = synced.status.context("no status")?;
     assert!(status.last_synchronized.is_some(), "{status:?}");
     assert_eq!(status.last_sync_error, None, "{status:?}");
+    // No toolSchema: the tools are discovered and cached.
+    assert_eq!(
+        status.listing_mode,
+        Some(toolyard_crds::target::ListingMode::Cached),
+        "{status:?}"
+    );
 
     // The report on the ConfigMap: one replica, JSON per target, no credential.
     let cm = Api::<ConfigMap>::namespaced(client.clone(), &ns)

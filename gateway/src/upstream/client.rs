@@ -17,7 +17,7 @@ use rmcp::model::{
     ServerRequest,
 };
 use rmcp::service::RequestContext;
-use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
+use rmcp::service::{ClientCacheConfig, ClientLifecycleMode, ClientServiceExt};
 use rmcp::service::{NotificationContext, Peer, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::common::client_side_sse::SseRetryPolicy;
@@ -173,7 +173,10 @@ impl ClientHandler for UpstreamClient {
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        if let Some(h) = self.handle.upgrade() {
+        // A Static target's tools are declared, not listed: nothing to refresh.
+        if let Some(h) = self.handle.upgrade()
+            && !h.pinned
+        {
             h.poke();
         }
     }
@@ -486,7 +489,17 @@ pub async fn connect(
         }
     };
     match serving {
-        Ok(Ok(running)) => Ok(running),
+        Ok(Ok(running)) => {
+            // The manager's catalog is the gateway's list cache. rmcp's per-session response
+            // cache would answer a re-list from memory while the `ttlMs` runs, answer a failed
+            // one with the stale copy (so a dead upstream would look synced) and cache
+            // `resources/read` results that the gateway relays live: off.
+            running
+                .peer()
+                .set_response_cache_config(ClientCacheConfig::disabled())
+                .await;
+            Ok(running)
+        }
         Ok(Err(e)) => Err(connect_error(super::errors::plain(&e.to_string()))),
         Err(_) => Err(connect_error(format!(
             "no answer to initialize within {} ms",

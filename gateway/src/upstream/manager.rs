@@ -1,6 +1,10 @@
 //! One task per upstream target: connect, list, wait for a reason to list again, repeat; reconnect
 //! with backoff when the session breaks. The catalog of the last good sync is kept through
 //! failures, so an unreachable upstream keeps its tools listed.
+//!
+//! Reasons to list again: the lists' freshness ran out (`ttlMs`, bounded by `syncInterval`, see
+//! [`super::refresh`]), a `notifications/*/list_changed` from the upstream, a failed call, or a
+//! reconnect.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,6 +14,8 @@ use rmcp::RoleClient;
 use rmcp::service::{Peer, RunningService, ServiceError};
 
 use super::client::{UpstreamClient, connect};
+use super::listing::{Page, list_all};
+use super::refresh::{merge_hints, next_refresh};
 use super::{Catalog, UpstreamError, UpstreamHandle};
 
 /// First reconnect delay; doubles up to [`MAX_BACKOFF`]. A failed call also wakes the manager.
@@ -48,8 +54,13 @@ pub async fn run(handle: Arc<UpstreamHandle>) {
             }
         }
         let Some(s) = &session else { continue };
-        match sync(&handle, s.peer()).await {
-            Ok(catalog) => handle.record_catalog(catalog),
+        let refresh = match sync(&handle, s.peer()).await {
+            Ok(synced) => {
+                let refresh = next_refresh(synced.ttl_ms, handle.sync_interval);
+                handle.record_catalog(synced.catalog);
+                handle.record_refresh(synced.ttl_ms, refresh);
+                refresh
+            }
             Err(e) => {
                 handle.record_error(&e);
                 // Reconnect: a broken session or an expired one the transport could not renew.
@@ -59,11 +70,11 @@ pub async fn run(handle: Arc<UpstreamHandle>) {
                 handle.set_connected(None);
                 continue;
             }
-        }
+        };
         tokio::select! {
             _ = stop.changed() => {}
             _ = handle.wake.notified() => {}
-            _ = tokio::time::sleep(handle.sync_interval) => {}
+            _ = tokio::time::sleep(refresh.after) => {}
         }
     }
     handle.set_connected(None);
@@ -77,31 +88,95 @@ async fn close(session: RunningService<RoleClient, UpstreamClient>) {
     let _ = tokio::time::timeout(Duration::from_secs(2), session.cancel()).await;
 }
 
+/// One successful sync: the catalog and the freshness hint of its lists.
+struct Synced {
+    catalog: Catalog,
+    /// The shortest `ttlMs` of the lists' pages, as the upstream sent them (see [`merge_hints`]).
+    ttl_ms: Option<u64>,
+}
+
 /// Lists everything the upstream offers (each list following its cursors), within the timeout.
-async fn sync(handle: &UpstreamHandle, peer: &Peer<RoleClient>) -> Result<Catalog, UpstreamError> {
+/// A `Static` target's tools are declared, so `tools/list` is never sent for it.
+async fn sync(handle: &UpstreamHandle, peer: &Peer<RoleClient>) -> Result<Synced, UpstreamError> {
     let caps = peer
         .peer_info()
         .map(|i| i.capabilities.clone())
         .unwrap_or_default();
     let mut catalog = Catalog::default();
+    let mut hints = Vec::with_capacity(4);
     if !handle.pinned && caps.tools.is_some() {
-        catalog.tools = request(handle, "tools/list", peer.list_all_tools()).await?;
+        let list = request(
+            handle,
+            "tools/list",
+            list_all(|p| async move {
+                let r = peer.list_tools(p).await?;
+                Ok(Page {
+                    items: r.tools,
+                    next_cursor: r.next_cursor,
+                    ttl_ms: r.ttl_ms,
+                })
+            }),
+        )
+        .await?;
+        hints.push(list.ttl_ms);
+        catalog.tools = list.items;
     }
     if caps.prompts.is_some() {
-        catalog.prompts = request(handle, "prompts/list", peer.list_all_prompts()).await?;
+        let list = request(
+            handle,
+            "prompts/list",
+            list_all(|p| async move {
+                let r = peer.list_prompts(p).await?;
+                Ok(Page {
+                    items: r.prompts,
+                    next_cursor: r.next_cursor,
+                    ttl_ms: r.ttl_ms,
+                })
+            }),
+        )
+        .await?;
+        hints.push(list.ttl_ms);
+        catalog.prompts = list.items;
     }
     if caps.resources.is_some() {
-        catalog.resources = request(handle, "resources/list", peer.list_all_resources()).await?;
+        let list = request(
+            handle,
+            "resources/list",
+            list_all(|p| async move {
+                let r = peer.list_resources(p).await?;
+                Ok(Page {
+                    items: r.resources,
+                    next_cursor: r.next_cursor,
+                    ttl_ms: r.ttl_ms,
+                })
+            }),
+        )
+        .await?;
+        hints.push(list.ttl_ms);
+        catalog.resources = list.items;
         // Templates are optional even for servers with resources: an error here is not fatal.
-        catalog.templates = request(
+        if let Ok(list) = request(
             handle,
             "resources/templates/list",
-            peer.list_all_resource_templates(),
+            list_all(|p| async move {
+                let r = peer.list_resource_templates(p).await?;
+                Ok(Page {
+                    items: r.resource_templates,
+                    next_cursor: r.next_cursor,
+                    ttl_ms: r.ttl_ms,
+                })
+            }),
         )
         .await
-        .unwrap_or_default();
+        {
+            hints.push(list.ttl_ms);
+            catalog.templates = list.items;
+        }
     }
-    Ok(catalog)
+    Ok(Synced {
+        catalog,
+        ttl_ms: merge_hints(hints),
+    })
 }
 
 /// Awaits one upstream request within the target's timeout, naming it in the error.

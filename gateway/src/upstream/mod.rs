@@ -1,8 +1,13 @@
 //! Upstream MCP servers (`mcpServer` targets): one manager task per target keeps a connection
 //! (rmcp's streamable-HTTP client), lists the upstream's tools, prompts, resources and resource
-//! templates, and re-lists them on `notifications/*/list_changed`, every `syncInterval` and after
-//! a reconnect. The last good catalog stays served while the upstream is unreachable; calls then
-//! fail fast with a tool error instead of waiting.
+//! templates, and re-lists them when their `ttlMs` runs out (bounded by `syncInterval`, see
+//! [`refresh`]), on `notifications/*/list_changed` and after a reconnect. A `Static` target's
+//! tools are declared in its spec and never listed. The last good catalog stays served while the
+//! upstream is unreachable; calls then fail fast with a tool error instead of waiting.
+//!
+//! The gateway's catalog is the only list cache: rmcp's own client response cache is switched off
+//! for upstream sessions (see [`client::connect`]), so a re-list always reaches the upstream and
+//! a failed one is reported as failed instead of being answered with a stale copy.
 //!
 //! The served [`Snapshot`](crate::runtime::Snapshot) is immutable, so a catalog change does not
 //! edit it: the manager records the new catalog here and wakes the runtime's refresher, which
@@ -12,10 +17,12 @@
 pub mod catalog;
 pub mod client;
 pub mod errors;
+pub mod listing;
 pub mod manager;
 pub mod meta;
 pub mod mrtr;
 pub mod progress;
+pub mod refresh;
 pub mod sse;
 
 use std::collections::HashMap;
@@ -29,7 +36,7 @@ use rmcp::{RoleClient, RoleServer};
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use toolyard_crds::config::{Endpoint, GatewayConfig, TargetConfig};
-use toolyard_crds::target::McpTransport;
+use toolyard_crds::target::{ListingMode, McpTransport};
 
 use crate::outbound::credentials::{CredentialsError, ResolvedCredentials, resolve_credentials};
 use toolyard_compile::manifests::SecretValues;
@@ -96,13 +103,32 @@ pub struct Catalog {
 }
 
 /// An upstream's health, for `/readyz`, metrics and (later) the target's status.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpstreamStatus {
     /// GatewayTarget name.
     pub target: String,
     /// Upstream URL (credentials are never part of it: query keys are added per request).
     pub url: String,
+    /// `Cached` (the upstream's tools are listed and cached) or `Static` (declared in the spec;
+    /// `tools/list` is never sent).
+    pub listing_mode: ListingMode,
+    /// Whether the upstream announces list changes on this session (it declared `listChanged`
+    /// and the session has a stream for notifications: revisions before 2026-07-28).
+    pub list_changed_notifications: bool,
+    /// The freshness hint of the last good sync: the shortest `ttlMs` of its lists (absent when
+    /// no list carried one; 0 is treated as no hint).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl_ms: Option<u64>,
+    /// What set the time of the next sync: `ttl`, `ttlFloor` or `syncInterval`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_basis: Option<refresh::RefreshBasis>,
+    /// Milliseconds from the last good sync to the next one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_after_ms: Option<u64>,
+    /// When the next sync is due (RFC 3339, UTC); absent while disconnected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_refresh: Option<String>,
     /// Whether a session with the upstream is open.
     pub connected: bool,
     /// The MCP revision negotiated with the upstream.
@@ -126,6 +152,38 @@ pub struct UpstreamStatus {
     pub resources: usize,
     /// Resource templates listed.
     pub resource_templates: usize,
+}
+
+impl Default for UpstreamStatus {
+    fn default() -> Self {
+        Self::new("", "", ListingMode::Cached)
+    }
+}
+
+impl UpstreamStatus {
+    /// The status of a target that has not connected yet.
+    fn new(target: &str, url: &str, listing_mode: ListingMode) -> Self {
+        Self {
+            target: target.to_string(),
+            url: url.to_string(),
+            listing_mode,
+            list_changed_notifications: false,
+            ttl_ms: None,
+            refresh_basis: None,
+            refresh_after_ms: None,
+            next_refresh: None,
+            connected: false,
+            protocol_version: None,
+            last_synchronized: None,
+            last_sync_error: None,
+            syncs: 0,
+            failures: 0,
+            tools: 0,
+            prompts: 0,
+            resources: 0,
+            resource_templates: 0,
+        }
+    }
 }
 
 /// One upstream target's shared state: its settings, the manager's catalog and status, and the
@@ -189,7 +247,19 @@ impl UpstreamHandle {
 
     /// A copy of the status.
     pub fn status(&self) -> UpstreamStatus {
-        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+        self.status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_else(|_| UpstreamStatus::new(&self.target, &self.url, self.listing_mode()))
+    }
+
+    /// Where this target's tools come from.
+    pub fn listing_mode(&self) -> ListingMode {
+        if self.pinned {
+            ListingMode::Static
+        } else {
+            ListingMode::Cached
+        }
     }
 
     /// The last error, for messages of calls that fail while disconnected.
@@ -241,17 +311,37 @@ impl UpstreamHandle {
     }
 
     fn set_connected(&self, peer: Option<Peer<RoleClient>>) {
-        let version = peer
-            .as_ref()
-            .and_then(|p| p.peer_info())
-            .map(|i| i.protocol_version.to_string());
+        let info = peer.as_ref().and_then(|p| p.peer_info());
+        let version = info.as_ref().map(|i| i.protocol_version.to_string());
+        // A 2026-07-28 server sends list changes only on `subscriptions/listen` streams, which
+        // the gateway does not open (its ttl-driven re-lists do not depend on them).
+        let list_changed = info.as_ref().is_some_and(|i| {
+            i.capabilities
+                .tools
+                .as_ref()
+                .is_some_and(|t| t.list_changed == Some(true))
+                && i.protocol_version.to_string().as_str() < "2026-07-28"
+        });
         let connected = peer.is_some();
         self.peer.store(peer.map(Arc::new));
         if let Ok(mut s) = self.status.lock() {
             s.connected = connected;
             if connected {
                 s.protocol_version = version;
+                s.list_changed_notifications = list_changed;
+            } else {
+                s.next_refresh = None;
             }
+        }
+    }
+
+    /// Records when the next sync is due and why.
+    fn record_refresh(&self, ttl_ms: Option<u64>, refresh: refresh::Refresh) {
+        if let Ok(mut s) = self.status.lock() {
+            s.ttl_ms = ttl_ms;
+            s.refresh_basis = Some(refresh.basis);
+            s.refresh_after_ms = Some(refresh.after.as_millis() as u64);
+            s.next_refresh = Some(rfc3339(SystemTime::now() + refresh.after));
         }
     }
 
@@ -370,11 +460,15 @@ impl Upstreams {
                     timeout: Duration::from_millis(target.timeout_ms.max(100)),
                     credentials,
                     catalog: ArcSwap::default(),
-                    status: Mutex::new(UpstreamStatus {
-                        target: target.name.clone(),
-                        url: url.clone(),
-                        ..Default::default()
-                    }),
+                    status: Mutex::new(UpstreamStatus::new(
+                        &target.name,
+                        url,
+                        if *pinned {
+                            ListingMode::Static
+                        } else {
+                            ListingMode::Cached
+                        },
+                    )),
                     peer: ArcSwapOption::default(),
                     wake: Notify::new(),
                     stop: tokio::sync::watch::Sender::new(false),
