@@ -49,7 +49,7 @@ K8S_CMDS=(kube-apiserver kube-controller-manager kubectl)
 
 # Debian packages of the node's container runtime (the package does not start containerd:
 # tests/cluster/node.sh runs its own, with its own config, root and socket).
-NODE_PKGS=(containerd runc containernetworking-plugins iptables conntrack)
+NODE_PKGS=(containerd runc containernetworking-plugins iptables conntrack podman)
 apt_node() {
   local missing=() p
   for p in "${NODE_PKGS[@]}"; do

@@ -93,6 +93,38 @@ JSON
 
 # ---- tests ------------------------------------------------------------------------------------
 
+# `docker load` is not available here (no Docker engine); podman's loader reads the same
+# docker-archive format, so it stands in: both product images load, carry the Dockerfiles' user,
+# entrypoint, CMD and ports, and hold the release binary byte for byte.
+t_images_load_like_docker() {
+  local store=$WORK/podman rel=${CARGO_TARGET_DIR:-$ROOT/target}/release tag
+  tag=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$ROOT/charts/toolyard/Chart.yaml")
+  local podman=(podman --root "$store/root" --runroot "$store/run" --storage-driver vfs)
+  local name image want got
+  for name in toolyard-operator toolyard-gateway; do
+    image=ghcr.io/toolyard/$name:$tag
+    "${podman[@]}" load -i "$IMAGES/$name-$tag.tar" >&2 || oops "podman load rejected $name-$tag.tar"
+    got=$("${podman[@]}" image inspect "$image" --format '{{.Config.User}} {{json .Config.Entrypoint}} {{json .Config.ExposedPorts}}')
+    case $name in
+      toolyard-operator) want='65532:65532 ["/usr/local/bin/toolyard-operator"] {"8081/tcp":{}}' ;;
+      toolyard-gateway) want='65532:65532 ["/usr/local/bin/toolyard-gateway"] {"8080/tcp":{},"9090/tcp":{}}' ;;
+    esac
+    [[ $got == "$want" ]] || oops "$image config: got '$got', want '$want' (the Dockerfile's)"
+    "${podman[@]}" create --name "load-$name" "$image" >/dev/null || oops "podman create $image failed"
+    mkdir -p "$WORK/fs-$name"
+    "${podman[@]}" export "load-$name" | tar -x -C "$WORK/fs-$name" "usr/local/bin/$name" ||
+      oops "$image has no /usr/local/bin/$name"
+    cmp -s "$WORK/fs-$name/usr/local/bin/$name" "$rel/$name" || oops "$image holds another binary than $rel/$name"
+    say "$image: loaded by podman, $got"
+  done
+  [[ $("${podman[@]}" image inspect ghcr.io/toolyard/toolyard-gateway:"$tag" --format '{{json .Config.Cmd}}') == \
+    '["--config","/etc/toolyard","--listen","0.0.0.0:8080","--admin-listen","0.0.0.0:9090"]' ]] ||
+    oops "the gateway image's CMD differs from gateway/Dockerfile's"
+  "${podman[@]}" rm -a >/dev/null 2>&1
+  "${podman[@]}" rmi -a >/dev/null 2>&1
+  true
+}
+
 t_helm_install() {
   helm install toolyard "$ROOT/charts/toolyard" -n "$OPNS" --create-namespace --wait --timeout 180s \
     --set gatewayImage.pullPolicy=IfNotPresent >&2 || oops "helm install failed"
@@ -489,6 +521,7 @@ t_helm_uninstall() {
 }
 
 setup_images || { echo "suite node: 0 passed, 1 failed"; exit 1; }
+check images_load_like_docker t_images_load_like_docker
 check helm_install t_helm_install
 check gateway_programmed_when_pods_ready t_gateway_programmed
 check agent_pod_lists_and_calls_both_eras t_agent_both_eras
