@@ -76,7 +76,11 @@ fn processes() -> HashMap<u32, (u32, u64, u64)> {
         return all;
     };
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -88,7 +92,11 @@ fn processes() -> HashMap<u32, (u32, u64, u64)> {
         };
         let f: Vec<&str> = rest.split_whitespace().collect();
         // rest[0] is field 3 (state): ppid is field 4, utime 14, stime 15, rss (pages) 24.
-        let num = |i: usize| f.get(i - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let num = |i: usize| {
+            f.get(i - 3)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         let rss_kib = num(24) * 4;
         all.insert(pid, (num(4) as u32, num(14) + num(15), rss_kib));
     }
