@@ -24,6 +24,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "common/mod.rs"]
+mod common;
+use common::response_for;
+
 use clap::{Parser, ValueEnum};
 use serde_json::{Value, json};
 
@@ -129,20 +133,6 @@ fn tree_usage(roots: &[u32]) -> (u64, u64) {
 fn clock_ticks_per_sec() -> u64 {
     // Linux has reported 100 to user space for decades (USER_HZ), whatever the kernel's HZ.
     100
-}
-
-/// The JSON-RPC message answering request `id` in a JSON or SSE body.
-fn response_for(body: &[u8], id: u64) -> Option<Value> {
-    let matches = |v: &Value| v.get("id").and_then(Value::as_u64) == Some(id);
-    if let Ok(v) = serde_json::from_slice::<Value>(body) {
-        return matches(&v).then_some(v);
-    }
-    std::str::from_utf8(body)
-        .ok()?
-        .lines()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-        .find(matches)
 }
 
 struct Client {

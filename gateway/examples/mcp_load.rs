@@ -18,6 +18,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "common/mod.rs"]
+mod common;
+use common::response_for;
+
 use clap::Parser;
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -81,18 +85,6 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-/// The JSON-RPC message answering request `id` in a JSON or SSE body.
-fn response_for(body: &str, id: u64) -> Option<Value> {
-    let matches = |v: &Value| v.get("id").and_then(Value::as_u64) == Some(id);
-    if let Ok(v) = serde_json::from_str::<Value>(body) {
-        return matches(&v).then_some(v);
-    }
-    body.lines()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-        .find(matches)
-}
-
 struct Session {
     id: String,
 }
@@ -154,7 +146,7 @@ impl Client {
         if !status.is_success() {
             return Err(format!("{method}: HTTP {status}: {text}"));
         }
-        let message = response_for(&text, id)
+        let message = response_for(text.as_bytes(), id)
             .ok_or_else(|| format!("{method}: no response for id {id} in {text:.200}"))?;
         if let Some(e) = message.get("error") {
             return Err(format!("{method}: JSON-RPC error {e}"));
