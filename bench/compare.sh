@@ -37,10 +37,10 @@ if ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 VENV="$CACHE/venv-fastmcp-$FASTMCP_VERSION"
-if [[ ! -x $VENV/bin/uvicorn ]]; then
+if [[ ! -x $VENV/bin/uvicorn ]] || ! "$VENV/bin/python" -c "import fastmcp, httpx, yaml" 2>/dev/null; then
     log "installing fastmcp==$FASTMCP_VERSION into $VENV"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "fastmcp==$FASTMCP_VERSION" uvicorn pyyaml
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "fastmcp==$FASTMCP_VERSION" uvicorn pyyaml httpx
 fi
 if [[ -z ${TOOLYARD_GATEWAY_BIN:-} || -z ${MCP_BENCH_BIN:-} ]]; then
     log "building the release gateway and mcp_bench"
