@@ -613,6 +613,14 @@ fn compile_target(
         });
     }
     tools.sort_by(|a, b| a.name.cmp(&b.name));
+    // Only what the selected tools reach is kept.
+    let mut schema_defs = source.schema_defs;
+    crate::schema_defs::prune(
+        &mut schema_defs,
+        tools
+            .iter()
+            .flat_map(|t| std::iter::once(&t.input_schema).chain(t.output_schema.as_ref())),
+    );
     summary.tool_names = tools.iter().map(|t| t.name.clone()).collect();
 
     let config = TargetConfig {
@@ -626,6 +634,7 @@ fn compile_target(
         credentials,
         endpoint,
         tools,
+        schema_defs,
         skipped: summary.skipped.clone(),
     };
     Ok((config, summary))

@@ -15,7 +15,10 @@ pub mod lambda;
 pub mod manifests;
 pub mod naming;
 pub mod openapi;
+pub mod schema_defs;
 pub mod smithy;
+
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 use toolyard_crds::config::{CallPlan, ToolHints};
@@ -50,4 +53,7 @@ pub struct SourceTools {
     pub tools: Vec<SourceTool>,
     /// Operations that could not become tools, with the reason.
     pub skipped: Vec<SkippedOperation>,
+    /// Schema definitions the tools' schemas refer to (`{"$ref": "#/$defs/<name>"}`); see
+    /// [`schema_defs`]. Empty for sources whose schemas are self-contained.
+    pub schema_defs: BTreeMap<String, Value>,
 }

@@ -40,11 +40,15 @@
 //!   base64 argument sent as a file part; any other media type (`application/jwt`, vendor
 //!   types) is one string argument sent as it is. Swagger 2.0 `in: body` and `in: formData`
 //!   parameters make the body, with `consumes` choosing the media type.
-//! - **Schemas** are made self-contained JSON Schema 2020-12 (MCP clients never see the
-//!   document): local `$ref`s (to schemas, parameters, request bodies, responses, path items) are
-//!   inlined; a reference back into a schema being expanded becomes a stub
-//!   (`{"type": …, "description": "(recursive: …)"}`), and so does any reference past a size
-//!   budget, so output is finite even for recursive or huge documents. OpenAPI 3.0 `nullable`
+//! - **Schemas** are JSON Schema 2020-12 (MCP clients never see the document). References to
+//!   parameters, request bodies, responses and path items are followed; the schema an operation
+//!   states (and its top-level `$ref` and `allOf` parts) is converted in place, and every other
+//!   referenced schema is converted once per direction into the target's shared table
+//!   (`schemaDefs`) and referred to as `{"$ref": "#/$defs/<name>"}`: large APIs reference the
+//!   same shapes from thousands of operations, and copies made their configs huge. Tiny
+//!   reference-free schemas are copied in place instead; recursion is an exact cycle of
+//!   references. The gateway serves each tool's schema with the `$defs` it reaches, so clients
+//!   get self-contained schemas (see `openapi/defs.rs` for names and directions). OpenAPI 3.0 `nullable`
 //!   becomes a type array (`["string", "null"]`), boolean `exclusiveMaximum` the numeric form,
 //!   `example` becomes `examples: [example]`, and every keyword that is not JSON Schema 2020-12
 //!   (`discriminator`, `xml`, `externalDocs`, `x-*`, …) is dropped, so strict validators accept
@@ -73,6 +77,7 @@
 //!   OpenAPI, unsupported version, no base URL) are errors.
 
 mod body;
+mod defs;
 mod document;
 mod operation;
 mod params;
@@ -190,16 +195,29 @@ pub fn compile(input: &OpenApiInput<'_>) -> Result<CompiledApi, OpenApiError> {
     let root = &parsed.root;
     let swagger = detect_version(root)?;
     let base_url = servers::base_url(root, swagger, input)?;
-    let doc = Doc { root, swagger };
+    let doc = Doc::new(root, swagger);
 
-    let mut tools = SourceTools::default();
+    let tools = SourceTools::default();
     let Some(paths) = root.get("paths").and_then(Value::as_object) else {
         // OpenAPI 3.1 allows a document of only webhooks or components.
         return Ok(CompiledApi { base_url, tools });
     };
+    let mut tools = compile_paths(&doc, &parsed.path_order, paths, &base_url, input, tools);
+    tools.schema_defs = doc.defs.into_inner().finish(&mut tools);
+    Ok(CompiledApi { base_url, tools })
+}
+
+/// One tool per operation of `paths`, or a skipped entry saying why not.
+fn compile_paths(
+    doc: &Doc<'_>,
+    path_order: &[String],
+    paths: &serde_json::Map<String, Value>,
+    base_url: &str,
+    input: &OpenApiInput<'_>,
+    mut tools: SourceTools,
+) -> SourceTools {
     // Document order where known; keys missing from it (none, normally) after, sorted.
-    let mut order: Vec<&str> = parsed
-        .path_order
+    let mut order: Vec<&str> = path_order
         .iter()
         .map(String::as_str)
         .filter(|path| paths.contains_key(*path))
@@ -267,7 +285,7 @@ pub fn compile(input: &OpenApiInput<'_>) -> Result<CompiledApi, OpenApiError> {
                 path_item: item,
                 operation,
             };
-            match compile_tool(&doc, &op, &base_url, input, &reserved, &mut names) {
+            match compile_tool(doc, &op, base_url, input, &reserved, &mut names) {
                 Ok(tool) => tools.tools.push(tool),
                 Err(reason) => tools.skipped.push(SkippedOperation {
                     operation: label,
@@ -276,7 +294,7 @@ pub fn compile(input: &OpenApiInput<'_>) -> Result<CompiledApi, OpenApiError> {
             }
         }
     }
-    Ok(CompiledApi { base_url, tools })
+    tools
 }
 
 /// `true` for Swagger 2.0, `false` for OpenAPI 3.0/3.1.

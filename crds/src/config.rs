@@ -23,7 +23,10 @@ use crate::target::{
 };
 
 /// The version string of this contract. A gateway rejects configs of other versions.
-pub const CONFIG_VERSION: &str = "toolyard.dev/gateway-config/v1alpha1";
+///
+/// `v1alpha2`: tool schemas may reference their target's shared [`TargetConfig::schema_defs`]
+/// (`{"$ref": "#/$defs/<name>"}`), which a `v1alpha1` gateway would serve as dangling references.
+pub const CONFIG_VERSION: &str = "toolyard.dev/gateway-config/v1alpha2";
 
 /// Everything one gateway serves.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -177,6 +180,14 @@ pub struct TargetConfig {
     pub endpoint: Endpoint,
     /// The tools, in served order (by name).
     pub tools: Vec<ToolConfig>,
+    /// Schema definitions shared by this target's tools, by name: a tool schema refers to one as
+    /// `{"$ref": "#/$defs/<name>"}`, and so may a definition (recursive shapes are cycles of
+    /// references). Stored once here instead of copied into every tool, because large APIs
+    /// reference the same shapes from thousands of operations. The gateway serves each tool's
+    /// schema with a `$defs` holding the definitions it reaches, so clients get self-contained
+    /// JSON Schema. Names match `[A-Za-z0-9._-]+` (usable in a JSON pointer as they are).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub schema_defs: BTreeMap<String, serde_json::Value>,
     /// Operations that could not become tools.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<SkippedOperation>,
@@ -301,9 +312,10 @@ pub struct ToolConfig {
     /// Description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// JSON Schema (2020-12) of the arguments.
+    /// JSON Schema (2020-12) of the arguments; may refer to the target's `schemaDefs`.
     pub input_schema: serde_json::Value,
-    /// JSON Schema of `structuredContent`, when the result is an object.
+    /// JSON Schema of `structuredContent`, when the result is an object; may refer to the
+    /// target's `schemaDefs`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<serde_json::Value>,
     /// Behaviour hints.

@@ -35,7 +35,7 @@ pub fn artifacts() -> Result<Vec<Artifact>, serde_yaml::Error> {
             contents: format!("{HEADER}{target}"),
         },
         Artifact {
-            path: "crds/schema/gateway-config.v1alpha1.schema.json",
+            path: "crds/schema/gateway-config.v1alpha2.schema.json",
             contents: schema,
         },
         Artifact {

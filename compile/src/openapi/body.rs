@@ -9,6 +9,7 @@ use super::operation::Operation;
 use super::params::{Declared, swagger_param_schema};
 use super::schema::{Converter, Direction};
 use super::text;
+use crate::schema_defs::def_name;
 
 /// A request body ready to become arguments.
 pub(super) struct Body {
@@ -185,7 +186,7 @@ pub(super) fn openapi_body(doc: &Doc<'_>, op: &Operation<'_>) -> Result<Option<B
         (_, None) => json!({}),
     };
     let file_parts = if encoding == BodyEncoding::Multipart {
-        file_parts(&mut schema, media.get("encoding"))
+        file_parts(doc, &mut schema, media.get("encoding"))
     } else {
         Vec::new()
     };
@@ -202,8 +203,14 @@ pub(super) fn openapi_body(doc: &Doc<'_>, op: &Operation<'_>) -> Result<Option<B
 
 /// The multipart parts that carry files (`format: binary`/`base64`, `contentMediaType`, or a
 /// binary `encoding.contentType`), their schemas made base64 strings (arrays of them: arrays of
-/// base64 strings). The gateway sends each decoded, as a file part.
-fn file_parts(schema: &mut Value, encoding: Option<&Value>) -> Vec<String> {
+/// base64 strings). The gateway sends each decoded, as a file part. A part given as a reference
+/// to a shared definition is judged by that definition.
+fn file_parts(doc: &Doc<'_>, schema: &mut Value, encoding: Option<&Value>) -> Vec<String> {
+    let shared = |s: &Value| -> Value {
+        def_name(s)
+            .and_then(|name| doc.defs.borrow().definition(name).cloned())
+            .unwrap_or_else(|| s.clone())
+    };
     let is_binary = |s: &Value| {
         matches!(
             s.get("format").and_then(Value::as_str),
@@ -229,11 +236,16 @@ fn file_parts(schema: &mut Value, encoding: Option<&Value>) -> Vec<String> {
     let mut names = Vec::new();
     if let Some(Value::Object(properties)) = schema.get_mut("properties") {
         for (name, property) in properties.iter_mut() {
-            if is_binary(property) || (binary_encoding(name) && property.get("items").is_none()) {
-                *property = file(property.get("description"));
+            let resolved = shared(property);
+            let description = property
+                .get("description")
+                .or_else(|| resolved.get("description"))
+                .cloned();
+            let items = resolved.get("items").map(shared);
+            if is_binary(&resolved) || (binary_encoding(name) && items.is_none()) {
+                *property = file(description.as_ref());
                 names.push(name.clone());
-            } else if property.get("items").is_some_and(is_binary) {
-                let description = property.get("description").cloned();
+            } else if items.as_ref().is_some_and(is_binary) {
                 let mut array = json!({"type": "array", "items": file(None)});
                 if let Some(d) = description {
                     array["description"] = d;

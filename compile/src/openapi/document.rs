@@ -1,6 +1,7 @@
 //! Reading the document text (JSON or YAML) into a `serde_json::Value`, remembering the order of
 //! `paths`, and resolving local `$ref`s.
 
+use std::cell::RefCell;
 use std::fmt;
 
 use percent_encoding::percent_decode_str;
@@ -8,6 +9,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 use super::OpenApiError;
+use super::defs::SharedDefs;
 
 /// Deepest YAML nesting converted (serde_yaml itself stops at 128).
 const MAX_YAML_DEPTH: usize = 256;
@@ -197,14 +199,26 @@ impl<'de> serde::Deserialize<'de> for Keys {
     }
 }
 
-/// The document being compiled, for `$ref` lookups.
+/// The document being compiled, for `$ref` lookups, and the schema definitions its tools share.
 pub(super) struct Doc<'a> {
     pub root: &'a Value,
     /// Swagger 2.0 (else OpenAPI 3.x).
     pub swagger: bool,
+    /// Filled while operations are compiled (converters are made in many places and all hold a
+    /// `&Doc`, hence the cell; no borrow of it is held across a conversion).
+    pub defs: RefCell<SharedDefs>,
 }
 
 impl<'a> Doc<'a> {
+    /// A document with an empty table of shared definitions.
+    pub fn new(root: &'a Value, swagger: bool) -> Self {
+        Doc {
+            root,
+            swagger,
+            defs: RefCell::new(SharedDefs::default()),
+        }
+    }
+
     /// The target of a local `$ref` (`#/json/pointer`); an error naming the reference for external
     /// references and for pointers to nothing.
     pub fn lookup(&self, reference: &str) -> Result<&'a Value, String> {
@@ -242,11 +256,4 @@ impl<'a> Doc<'a> {
         }
         Err("$ref chain is circular or too long".to_owned())
     }
-}
-
-/// The last segment of a `$ref`, for messages: `#/components/schemas/Pet` → `Pet`.
-pub(super) fn ref_name(reference: &str) -> String {
-    let last = reference.rsplit('/').next().unwrap_or(reference);
-    let decoded = percent_decode_str(last).decode_utf8_lossy();
-    decoded.replace("~1", "/").replace("~0", "~")
 }

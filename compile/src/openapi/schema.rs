@@ -1,35 +1,38 @@
-//! OpenAPI / Swagger Schema Objects → self-contained JSON Schema 2020-12.
+//! OpenAPI / Swagger Schema Objects → JSON Schema 2020-12 that refers only to the target's
+//! shared definitions.
 //!
-//! Every local `$ref` is inlined (MCP clients never see the document); a reference to a schema
-//! that is already being expanded (recursion) becomes a stub with a note, and so does any
-//! reference past the size budget, so the output is always finite and bounded. Only JSON Schema
-//! 2020-12 keywords are kept, each with a value of the right kind, so that strict validators
-//! (e.g. Ajv in MCP clients) accept every schema produced.
+//! The schema a tool states is converted in place, and so are the schemas its top-level `$ref`
+//! and its top-level `allOf` parts point to (the request body's properties become arguments, and
+//! the output schema must be seen to be an object). Every other local `$ref` becomes
+//! `{"$ref": "#/$defs/<name>"}` into the document's shared table ([`super::defs`]), converted
+//! once per direction; a tiny reference-free schema is copied in place instead. Recursion is an
+//! exact cycle of references, and every produced schema is bounded by the size of the part of
+//! the document it was made from. Only JSON Schema 2020-12 keywords are kept, each with a value
+//! of the right kind, so that strict validators (e.g. Ajv in MCP clients) accept every schema
+//! produced once the gateway adds the `$defs` it reaches.
 
 use serde_json::{Map, Value, json};
 
-use super::document::{Doc, ref_name};
+use super::defs::{Entry, INLINE_LIMIT, fits, is_tiny, reference_to};
+use super::document::Doc;
 
 /// Deepest schema nesting produced; deeper parts become stubs.
 const MAX_DEPTH: usize = 64;
-/// Approximate size (bytes of JSON) of one converted input schema past which further `$ref`s
-/// become stubs. Inlining a DAG of references can otherwise grow exponentially: large APIs
-/// reference the same shapes from many places (Stripe's fully inlined response schemas would be
-/// about 1 MB each). Every schema is listed to the model, so they should stay small.
-const REQUEST_BUDGET: usize = 96_000;
-/// The same for output schemas, which only describe results and are smaller still.
-const RESPONSE_BUDGET: usize = 24_000;
-/// Size charged per schema object besides its texts.
-const NODE_WEIGHT: usize = 24;
-/// Most `$ref`s expanded inside one another.
-const MAX_REF_NESTING: usize = 24;
+/// Most `$ref`s followed in place from the top of a tool's schema (a chain of aliases, or
+/// `allOf` parts that are references to `allOf`s); further ones are shared.
+const MAX_INLINED_REFS: usize = 8;
+/// Deepest `allOf` nesting whose parts are converted in place.
+const MAX_INLINED_ALL_OF: usize = 4;
+/// Longest chain of schemas that are only a `$ref` to another followed to tell whether it
+/// comes back to itself.
+const MAX_ALIAS_HOPS: usize = 32;
 
 /// The reason used to skip an operation that uploads a Swagger 2.0 `type: file`.
 pub(super) const FILE_REASON: &str = "file upload (Swagger 2.0 `type: file`) is not supported";
 
 /// Whether a schema describes what is sent (read-only properties dropped) or received (write-only
 /// properties dropped).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Direction {
     Request,
     Response,
@@ -91,15 +94,12 @@ const ANNOTATIONS: [&str; 6] = [
     "readOnly",
 ];
 
-/// Converts the schemas of one document. One converter per produced schema (the node budget and
-/// the recursion guard are per schema).
+/// Converts the schemas of one document, one schema at a time.
 pub(super) struct Converter<'d, 'a> {
     doc: &'d Doc<'a>,
     direction: Direction,
-    /// The `$ref`s being expanded, outermost first.
-    stack: Vec<String>,
-    /// Approximate size produced so far.
-    weight: usize,
+    /// The `$ref`s being followed in place, outermost first.
+    inlining: Vec<String>,
 }
 
 impl<'d, 'a> Converter<'d, 'a> {
@@ -107,19 +107,48 @@ impl<'d, 'a> Converter<'d, 'a> {
         Converter {
             doc,
             direction,
-            stack: Vec::new(),
-            weight: 0,
+            inlining: Vec::new(),
         }
     }
 
-    /// Converts one schema; an error (a reason to skip the operation) for external or dangling
-    /// references and for Swagger `type: file`.
+    /// Converts one schema, and every shared definition it reaches that is not converted yet;
+    /// an error (a reason to skip the operation) for external or dangling references and for
+    /// Swagger `type: file`, here or in anything it reaches.
     pub fn convert(&mut self, schema: &Value) -> Result<Value, String> {
-        self.node(schema, 0)
+        let converted = self.in_place(schema, 0, 0);
+        // Drained even when the schema failed: queued entries must not stay unconverted.
+        let drained = drain(self.doc);
+        let converted = converted?;
+        drained?;
+        Ok(converted)
+    }
+
+    /// A schema converted in place: its `$ref` followed (not shared) and its `allOf` parts too,
+    /// down to [`MAX_INLINED_ALL_OF`] levels.
+    fn in_place(&mut self, schema: &Value, depth: usize, all_of: usize) -> Result<Value, String> {
+        let Value::Object(map) = schema else {
+            return self.node(schema, depth);
+        };
+        if depth > MAX_DEPTH {
+            return self.node(schema, depth);
+        }
+        let Some(reference) = map.get("$ref") else {
+            return self.object(map, depth, Some(all_of));
+        };
+        let Value::String(reference) = reference else {
+            return Err("a schema `$ref` is not a string".to_owned());
+        };
+        if self.inlining.len() >= MAX_INLINED_REFS || self.inlining.contains(reference) {
+            return self.node(schema, depth);
+        }
+        let target = self.doc.lookup(reference)?;
+        self.inlining.push(reference.clone());
+        let resolved = self.in_place(target, depth + 1, all_of);
+        self.inlining.pop();
+        self.refine(map, resolved?, depth)
     }
 
     fn node(&mut self, schema: &Value, depth: usize) -> Result<Value, String> {
-        self.weight += NODE_WEIGHT;
         let map = match schema {
             Value::Bool(_) => return Ok(schema.clone()),
             Value::Object(map) => map,
@@ -130,14 +159,24 @@ impl<'d, 'a> Converter<'d, 'a> {
             return Ok(stub(schema, "nested too deeply; not expanded"));
         }
         let Some(reference) = map.get("$ref") else {
-            return self.object(map, depth);
+            return self.object(map, depth, None);
         };
         let Value::String(reference) = reference else {
             return Err("a schema `$ref` is not a string".to_owned());
         };
-        let mut resolved = self.expand(reference, depth)?;
-        // Keywords beside `$ref` (OpenAPI 3.1, and common in 3.0 documents for `description`)
-        // refine the referenced schema.
+        let resolved = self.shared(reference)?;
+        self.refine(map, resolved, depth)
+    }
+
+    /// Keywords beside `$ref` (OpenAPI 3.1, and common in 3.0 documents for `description`)
+    /// refine the referenced schema (`resolved`); `nullable: true` beside it (not valid 3.0,
+    /// but common) makes it nullable.
+    fn refine(
+        &mut self,
+        map: &Map<String, Value>,
+        mut resolved: Value,
+        depth: usize,
+    ) -> Result<Value, String> {
         let is_nullable = |key: &str, value: &Value| {
             matches!(key, "nullable" | "x-nullable") && value == &Value::Bool(true)
         };
@@ -148,7 +187,7 @@ impl<'d, 'a> Converter<'d, 'a> {
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
         if !siblings.is_empty()
-            && let Value::Object(overlay) = self.object(&siblings, depth)?
+            && let Value::Object(overlay) = self.object(&siblings, depth, None)?
         {
             match &mut resolved {
                 Value::Object(target) => {
@@ -160,40 +199,81 @@ impl<'d, 'a> Converter<'d, 'a> {
                 _ => {}
             }
         }
-        // `$ref` with `nullable: true` beside it (not valid 3.0, but common).
         if nullable && let Value::Object(target) = resolved {
             return Ok(make_nullable(target));
         }
         Ok(resolved)
     }
 
-    fn expand(&mut self, reference: &str, depth: usize) -> Result<Value, String> {
+    /// A referenced schema where it is used: a reference to its shared entry (made and queued
+    /// the first time), or its conversion when it is tiny.
+    fn shared(&mut self, reference: &str) -> Result<Value, String> {
         let target = self.doc.lookup(reference)?;
-        let name = ref_name(reference);
-        if self.stack.iter().any(|seen| seen == reference) {
-            return Ok(stub(
-                target,
-                &format!("recursive: the same shape as the enclosing `{name}`; not expanded"),
-            ));
+        let direction =
+            self.doc
+                .defs
+                .borrow_mut()
+                .direction_of(self.doc, reference, self.direction);
+        let known = self.doc.defs.borrow().get(reference, direction);
+        match known {
+            Some(Entry::Shared(name)) => return Ok(reference_to(&name, target)),
+            Some(Entry::Inline(value)) => return Ok(value),
+            Some(Entry::Failed(reason)) => return Err(reason),
+            None => {}
         }
-        let budget = match self.direction {
-            Direction::Request => REQUEST_BUDGET,
-            Direction::Response => RESPONSE_BUDGET,
-        };
-        if self.weight > budget || self.stack.len() >= MAX_REF_NESTING {
-            return Ok(stub(
-                target,
-                &format!("a `{name}`; not expanded (schema size limit)"),
-            ));
+        if is_tiny(target) {
+            // No references inside: converted here, nothing is queued.
+            match Converter::new(self.doc, direction).node(target, 0) {
+                Ok(value) if fits(&value, INLINE_LIMIT) => {
+                    self.doc.defs.borrow_mut().set(
+                        reference,
+                        direction,
+                        Entry::Inline(value.clone()),
+                    );
+                    return Ok(value);
+                }
+                Ok(_) => {}
+                Err(reason) => {
+                    self.doc.defs.borrow_mut().set(
+                        reference,
+                        direction,
+                        Entry::Failed(reason.clone()),
+                    );
+                    return Err(reason);
+                }
+            }
         }
-        self.stack.push(reference.to_owned());
-        let converted = self.node(target, depth + 1);
-        self.stack.pop();
-        converted
+        let name = self.doc.defs.borrow_mut().assign(reference, direction);
+        Ok(reference_to(&name, target))
     }
 
-    /// Converts a schema object without `$ref`.
-    fn object(&mut self, map: &Map<String, Value>, depth: usize) -> Result<Value, String> {
+    /// The body of a shared entry: `target` converted, its own references shared. A schema
+    /// that is only a reference to one that comes back to it (`A: {$ref: B}`, `B: {$ref: A}`)
+    /// describes nothing and accepts anything.
+    fn definition(&mut self, reference: &str, target: &Value) -> Result<Value, String> {
+        let mut seen = vec![reference.to_owned()];
+        let mut current = target;
+        for _ in 0..MAX_ALIAS_HOPS {
+            let Some(Value::String(next)) = current.get("$ref") else {
+                break;
+            };
+            if seen.contains(next) {
+                return Ok(stub(target, "a reference to itself; describes nothing"));
+            }
+            seen.push(next.clone());
+            current = self.doc.lookup(next)?;
+        }
+        self.node(target, 0)
+    }
+
+    /// Converts a schema object without `$ref`; with `in_place` (the `allOf` level), its
+    /// `allOf` parts are converted in place.
+    fn object(
+        &mut self,
+        map: &Map<String, Value>,
+        depth: usize,
+        in_place: Option<usize>,
+    ) -> Result<Value, String> {
         let mut out = Map::new();
         // `required: true` on a property (a common Swagger-era mistake) lifted to the parent.
         let mut lifted_required: Vec<String> = Vec::new();
@@ -217,7 +297,12 @@ impl<'d, 'a> Converter<'d, 'a> {
                 {
                     let mut converted = Vec::with_capacity(items.len());
                     for item in items {
-                        converted.push(self.node(item, depth + 1)?);
+                        converted.push(match in_place {
+                            Some(level) if key == "allOf" && level < MAX_INLINED_ALL_OF => {
+                                self.in_place(item, depth + 1, level + 1)?
+                            }
+                            _ => self.node(item, depth + 1)?,
+                        });
                     }
                     out.insert(key.to_owned(), Value::Array(converted));
                 }
@@ -239,7 +324,6 @@ impl<'d, 'a> Converter<'d, 'a> {
                 }
             } else if STRINGS.contains(&key) {
                 if let Value::String(s) = value {
-                    self.weight += s.len();
                     out.insert(key.to_owned(), Value::String(s.clone()));
                 }
             } else {
@@ -284,13 +368,11 @@ impl<'d, 'a> Converter<'d, 'a> {
                     }
                     "enum" => {
                         if let Value::Array(values) = value {
-                            self.weight += 8 * values.len();
                             out.insert(key.to_owned(), Value::Array(values.clone()));
                         }
                     }
                     "examples" => {
                         if let Value::Array(values) = value {
-                            self.weight += 8 * values.len();
                             let values = values.iter().filter_map(|v| self.example(v)).collect();
                             out.insert(key.to_owned(), Value::Array(values));
                         }
@@ -302,7 +384,7 @@ impl<'d, 'a> Converter<'d, 'a> {
                         out.insert(key.to_owned(), value.clone());
                     }
                     // Not JSON Schema 2020-12 (OpenAPI-only, extensions, or meaningless once
-                    // references are inlined): `nullable`, `example` are applied below;
+                    // references are resolved): `nullable`, `example` are applied below;
                     // `discriminator`, `xml`, `externalDocs`, `x-*`, `$id`, `$defs`, … dropped.
                     _ => {}
                 }
@@ -403,6 +485,29 @@ impl<'d, 'a> Converter<'d, 'a> {
             });
         }
     }
+}
+
+/// Converts the queued shared entries (and those they queue); the first error, after all are
+/// done (each failure is recorded on its entry).
+fn drain(doc: &Doc<'_>) -> Result<(), String> {
+    let mut first_error = None;
+    loop {
+        let Some(pending) = doc.defs.borrow_mut().next_pending() else {
+            break;
+        };
+        let converted = doc.lookup(&pending.reference).and_then(|target| {
+            Converter::new(doc, pending.direction).definition(&pending.reference, target)
+        });
+        let mut defs = doc.defs.borrow_mut();
+        match converted {
+            Ok(value) => defs.store(pending, value),
+            Err(reason) => {
+                first_error.get_or_insert_with(|| reason.clone());
+                defs.fail(pending, reason);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// OpenAPI 3.0 `nullable: true` (and Swagger's `x-nullable`) as 2020-12: `null` added to `type`

@@ -136,13 +136,18 @@ fn swagger_body_parameter_becomes_the_body() {
         }
     );
     assert_eq!(add.input_schema["required"], json!(["name"]));
-    // x-nullable, and the Pet → Owner → Pet cycle stopped.
+    // x-nullable, and the Pet → Owner → Pet cycle as shared definitions referring to each other.
     let owner = &add.input_schema["properties"]["owner"];
-    assert_eq!(owner["type"], json!(["object", "null"]));
-    assert!(
-        owner["properties"]["pets"]["items"]["description"]
-            .as_str()
-            .is_some_and(|d| d.contains("recursive"))
+    assert_eq!(owner, &json!({"$ref": "#/$defs/Owner"}));
+    let defs = &api.tools.schema_defs;
+    assert_eq!(defs["Owner"]["type"], json!(["object", "null"]));
+    assert_eq!(
+        defs["Owner"]["properties"]["pets"]["items"],
+        json!({"$ref": "#/$defs/Pet"})
+    );
+    assert_eq!(
+        defs["Pet"]["properties"]["owner"],
+        json!({"$ref": "#/$defs/Owner"})
     );
     assert_eq!(
         add.output_schema.as_ref().map(|s| s["required"].clone()),
