@@ -5,6 +5,7 @@
 pub mod endpoint;
 pub mod reload;
 pub mod search;
+pub mod served_schema;
 pub mod snapshot;
 
 pub use reload::{ReloadError, ReloadStatus, Runtime};

@@ -13,6 +13,7 @@ use serde_json::Value;
 use toolyard_crds::config::{Endpoint, GatewayConfig, TargetConfig, ToolConfig};
 
 use super::search::{EmbedJob, Prepared, SearchEmbeddings};
+use super::served_schema::{INPUT_BUDGET, OUTPUT_BUDGET, ServedDefs};
 use crate::invoke::validate::Validator;
 use crate::outbound::credentials::{CredentialsError, ResolvedCredentials, resolve_credentials};
 use crate::search::{SearchIndex, ToolText};
@@ -244,15 +245,25 @@ impl Snapshot {
             .map(|(ti, ki, tool)| ((ti, ki), tool))
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
+        // Each target's shared schema definitions, taken out of the config: what a tool reaches
+        // is copied into its served schemas below, and nothing else reads them.
+        let shared: Vec<_> = config
+            .targets
+            .iter_mut()
+            .map(|t| std::mem::take(&mut t.schema_defs))
+            .collect();
+        let measured: Vec<ServedDefs<'_>> = shared.iter().map(ServedDefs::new).collect();
         let mut owners = Vec::with_capacity(all.len());
         for (name, ti, ki) in all {
             index.insert(name, (tools.len(), Some((ti, ki))));
             owners.push((tools.len(), ti));
             match listed.remove(&(ti, ki)) {
                 Some(tool) => tools.push(tool),
-                None => tools.push(mcp_tool(&mut config.targets[ti].tools[ki])),
+                None => tools.push(mcp_tool(&mut config.targets[ti].tools[ki], &measured[ti])),
             }
         }
+        drop(measured);
+        drop(shared);
         let texts = || {
             owners.iter().map(|&(pos, ti)| {
                 let tool = &tools[pos];
@@ -477,18 +488,24 @@ fn take_object(value: &mut Value) -> Arc<serde_json::Map<String, Value>> {
     }
 }
 
-/// The MCP rendering of a compiled tool; takes its schemas.
-fn mcp_tool(tool: &mut ToolConfig) -> Tool {
+/// The MCP rendering of a compiled tool; takes its schemas and serves them with the shared
+/// definitions they reach (`defs`: its target's).
+fn mcp_tool(tool: &mut ToolConfig, defs: &ServedDefs<'_>) -> Tool {
+    let mut input = defs.serve(tool.input_schema.take(), INPUT_BUDGET);
+    let mut output = tool
+        .output_schema
+        .take()
+        .map(|schema| defs.serve(schema, OUTPUT_BUDGET));
     let mut t = Tool::new(
         tool.name.clone(),
         tool.description.clone().unwrap_or_default(),
-        take_object(&mut tool.input_schema),
+        take_object(&mut input),
     );
     if tool.description.is_none() {
         t.description = None;
     }
     t.title = tool.title.clone();
-    t.output_schema = tool.output_schema.take().as_mut().map(take_object);
+    t.output_schema = output.as_mut().map(take_object);
     if let Some(h) = &tool.annotations {
         let mut a = ToolAnnotations::default();
         a.read_only_hint = h.read_only_hint;

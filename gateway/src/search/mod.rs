@@ -121,7 +121,7 @@ impl ToolText<'_> {
             fields.push((text::after_first_sentence(&d).to_string(), w.description));
         }
         if let Some(schema) = self.input_schema {
-            push_properties(schema, &mut fields, 0, w);
+            push_properties(schema, schema, &mut fields, 0, w);
         }
         if let Some(d) = self.target_description {
             fields.push((d.to_string(), w.target_description));
@@ -166,8 +166,13 @@ impl ToolText<'_> {
             let mut params = Vec::with_capacity(props.len());
             for (pname, prop) in props {
                 let mut p = split_identifier(pname);
+                let described = self
+                    .input_schema
+                    .map_or(prop, |root| shared_definition(root, prop));
                 if style.parameter_descriptions
-                    && let Some(Value::String(d)) = prop.get("description")
+                    && let Some(Value::String(d)) = prop
+                        .get("description")
+                        .or_else(|| described.get("description"))
                 {
                     p.push_str(" (");
                     p.push_str(&text::plain(d));
@@ -268,6 +273,7 @@ pub fn split_identifier(name: &str) -> String {
 }
 
 fn push_properties(
+    root: &Map<String, Value>,
     schema: &Map<String, Value>,
     fields: &mut Vec<(String, f32)>,
     depth: u8,
@@ -279,17 +285,43 @@ fn push_properties(
     let weight = if depth == 0 { 1.0 } else { 0.5 };
     for (name, prop) in props {
         fields.push((name.clone(), w.param_name * weight));
-        let Value::Object(prop) = prop else { continue };
-        if let Some(Value::String(d)) = prop.get("description") {
+        // A property may be a reference to one of the schema's shared `$defs`: its description
+        // and properties are the definition's (a description beside the `$ref` wins).
+        let shared = shared_definition(root, prop);
+        let Value::Object(shared) = shared else {
+            continue;
+        };
+        if let Some(Value::String(d)) = prop
+            .get("description")
+            .or_else(|| shared.get("description"))
+        {
             fields.push((text::plain(d), w.param_description * weight));
         }
         if depth == 0 {
-            push_properties(prop, fields, 1, w);
-            if let Some(Value::Object(items)) = prop.get("items") {
-                push_properties(items, fields, 1, w);
+            push_properties(root, shared, fields, 1, w);
+            if let Some(items) = shared.get("items")
+                && let Value::Object(items) = shared_definition(root, items)
+            {
+                push_properties(root, items, fields, 1, w);
             }
         }
     }
+}
+
+/// `schema`, or the definition of `root`'s `$defs` it refers to (`{"$ref": "#/$defs/<name>"}`,
+/// followed a few times for a definition that is itself a reference).
+fn shared_definition<'s>(root: &'s Map<String, Value>, schema: &'s Value) -> &'s Value {
+    let mut current = schema;
+    for _ in 0..4 {
+        let Some(name) = toolyard_compile::schema_defs::def_name(current) else {
+            break;
+        };
+        match root.get("$defs").and_then(|defs| defs.get(name)) {
+            Some(definition) => current = definition,
+            None => break,
+        }
+    }
+    current
 }
 
 /// A search index over listed tools, each remembered by its position in the served tool list.

@@ -108,6 +108,7 @@ mod tests {
                 pinned: false,
             },
             tools: vec![],
+            schema_defs: Default::default(),
             skipped: vec![],
         }
     }
