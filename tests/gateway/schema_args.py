@@ -59,8 +59,16 @@ FORMATS = {
 }
 
 
+# The `$defs` of the input schema being filled in: tool schemas refer to shared definitions
+# (`{"$ref": "#/$defs/Name"}`), and sub-schemas are generated and checked on their own.
+_DEFS: dict = {}
+
+
 def arguments(schema: dict) -> dict:
     """A complete argument object for a tool input schema."""
+    global _DEFS
+    defs = schema.get("$defs") if isinstance(schema, dict) else None
+    _DEFS = defs if isinstance(defs, dict) else {}
     value = generate(schema, 0, top=True)
     if not isinstance(value, dict):
         raise Unsatisfiable("the input schema does not describe an object")
@@ -69,12 +77,28 @@ def arguments(schema: dict) -> dict:
 
 def check(schema: Any, value: Any) -> str | None:
     """None when `value` is valid against `schema`, else the first error's message."""
+    if isinstance(schema, dict) and _DEFS and "$defs" not in schema:
+        schema = {**schema, "$defs": _DEFS}
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     error = next(iter(validator.iter_errors(value)), None)
     return None if error is None else f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
 
 
+def resolve(schema: Any) -> Any:
+    """A `{"$ref": "#/$defs/Name", ...}` as the definition with the keywords beside the `$ref`."""
+    for _ in range(16):
+        if not (isinstance(schema, dict) and isinstance(schema.get("$ref"), str)):
+            break
+        reference = schema["$ref"]
+        target = _DEFS.get(reference[len("#/$defs/"):]) if reference.startswith("#/$defs/") else None
+        if not isinstance(target, dict):
+            break
+        schema = merge(target, {k: v for k, v in schema.items() if k != "$ref"})
+    return schema
+
+
 def generate(schema: Any, depth: int, top: bool = False) -> Any:
+    schema = resolve(schema)
     if schema is True or schema == {}:
         return "x"
     if schema is False or not isinstance(schema, dict):
@@ -157,6 +181,7 @@ def merge(a: dict, b: dict) -> dict:
 def merge_all_of(schema: dict) -> dict:
     out = {k: v for k, v in schema.items() if k != "allOf"}
     for part in schema["allOf"]:
+        part = resolve(part)
         if isinstance(part, dict):
             if "allOf" in part:
                 part = merge_all_of(part)
@@ -169,6 +194,7 @@ def make_object(schema: dict, depth: int, top: bool) -> dict:
     required = [r for r in schema.get("required") or [] if isinstance(r, str)]
     out: dict = {}
     for name, sub in properties.items():
+        sub = resolve(sub)
         if name not in required and (depth >= MAX_DEPTH or (sub is True and not top)):
             continue
         if isinstance(sub, dict) and (sub.get("readOnly") is True or sub.get("deprecated") is True) and name not in required:
