@@ -9,6 +9,9 @@
 //! TOOLYARD_CONFIG_SIZE_SPECS=~/.cache/toolyard/real-specs/github-api.github.com.json \
 //!   cargo test --release -p toolyard-compile --test config_size -- --ignored --nocapture
 //! ```
+//!
+//! With `TOOLYARD_CONFIG_SIZE_WRITE=<dir>` each compiled config is also written there
+//! (`<document>.config.json`), e.g. for `compile/tests/check_served_schemas.py`.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -50,7 +53,16 @@ fn config_size_per_tool() {
         .expect("compiles");
         let millis = started.elapsed().as_millis();
         let tools = compiled.config.tool_count();
-        let bytes = serde_json::to_vec(&compiled.config).map_or(0, |b| b.len());
+        let json = serde_json::to_vec(&compiled.config).unwrap_or_default();
+        let bytes = json.len();
+        // The config itself, for checks outside Rust (`TOOLYARD_CONFIG_SIZE_WRITE`: a directory).
+        if let Some(dir) = std::env::var_os("TOOLYARD_CONFIG_SIZE_WRITE") {
+            let name = format!(
+                "{}.config.json",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            );
+            std::fs::write(std::path::Path::new(&dir).join(name), &json).expect("writes");
+        }
         println!(
             "| {} | {tools} | {bytes} | {} | {millis} |",
             path.file_name().unwrap_or_default().to_string_lossy(),
