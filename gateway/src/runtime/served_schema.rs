@@ -309,4 +309,32 @@ mod tests {
             .unwrap_err();
         assert_eq!(invalid.path, "pet.name");
     }
+
+    /// What a real compiled config costs to serve: snapshot build time and the bytes of the
+    /// served tool list (run with `TOOLYARD_SERVED_CONFIG=<config.json>` written by the
+    /// compiler's `config_size` test, under `/usr/bin/time -v` for the memory).
+    #[test]
+    #[ignore = "needs a compiled config: set TOOLYARD_SERVED_CONFIG"]
+    fn served_sizes_of_a_real_config() {
+        let Some(path) = std::env::var_os("TOOLYARD_SERVED_CONFIG") else {
+            panic!("TOOLYARD_SERVED_CONFIG is not set");
+        };
+        let text = std::fs::read(path).expect("reads");
+        let config: toolyard_crds::GatewayConfig = serde_json::from_slice(&text).expect("parses");
+        drop(text);
+        let started = std::time::Instant::now();
+        let snapshot =
+            crate::runtime::Snapshot::build(config, &Default::default(), 1, None).expect("builds");
+        let millis = started.elapsed().as_millis();
+        let bytes: usize = snapshot
+            .tools
+            .iter()
+            .map(|t| serde_json::to_vec(t).map_or(0, |v| v.len()))
+            .sum();
+        println!(
+            "{} tools, snapshot built in {millis} ms, tools/list {bytes} bytes ({} per tool)",
+            snapshot.tools.len(),
+            bytes / snapshot.tools.len().max(1)
+        );
+    }
 }
