@@ -59,8 +59,8 @@
 //! - **Output schema** comes from the first 2xx response (200 preferred) with JSON content whose
 //!   schema describes an object, because MCP requires an object `outputSchema`; arrays and
 //!   primitives get none.
-//! - **Hints**: GET, HEAD, OPTIONS are read-only; DELETE is destructive; PUT and DELETE are
-//!   idempotent. Other methods get no hints (MCP's defaults are the cautious ones).
+//! - **Hints**: GET, HEAD, OPTIONS, TRACE and QUERY (OpenAPI 3.2) are read-only; DELETE is
+//!   destructive; PUT and DELETE are idempotent. Other methods get no hints (MCP's defaults are the cautious ones).
 //! - **Base URL**: the configured one when given, as it is (it replaces `servers`, relative
 //!   ones too, and Swagger's `host` + `basePath`: the operator writes where calls go, path
 //!   prefix included), else `servers[0].url` with its variables (configured values over
@@ -70,9 +70,11 @@
 //! - **Operation servers**: an operation (or path item) whose own server is the document's or
 //!   lies under it gets the extra path as a prefix; one elsewhere (an upload host, say) keeps
 //!   its absolute URL as the call's own base URL, and the gateway checks its host against
-//!   `allowedDomains` like any other.
+//!   `allowedDomains` like any other. A relative server of its own is an RFC 3986 reference
+//!   resolved against the base URL (`/v2` beside `https://h/v1` is `https://h/v2`), so with a
+//!   configured base URL it goes to the configured host.
 //! - **Nothing is dropped silently**: an operation that can not be exposed (external `$ref`,
-//!   TRACE, a relative server of its own, …) is listed in `skipped` with the reason, and the
+//!   a server variable without a value, …) is listed in `skipped` with the reason, and the
 //!   rest of the document still compiles. Only whole-document problems (not JSON/YAML, not
 //!   OpenAPI, unsupported version, no base URL) are errors.
 
@@ -176,7 +178,8 @@ pub enum OpenApiError {
     },
 }
 
-/// Methods in the order their operations are listed; `None`: not supported, skipped.
+/// Methods in the order their operations are listed (`query` is OpenAPI 3.2's); `None`: not
+/// supported, skipped.
 const METHODS: [(&str, Option<HttpMethod>); 9] = [
     ("get", Some(HttpMethod::Get)),
     ("put", Some(HttpMethod::Put)),
@@ -185,8 +188,8 @@ const METHODS: [(&str, Option<HttpMethod>); 9] = [
     ("options", Some(HttpMethod::Options)),
     ("head", Some(HttpMethod::Head)),
     ("patch", Some(HttpMethod::Patch)),
-    ("trace", None),
-    ("query", None),
+    ("trace", Some(HttpMethod::Trace)),
+    ("query", Some(HttpMethod::Query)),
 ];
 
 /// Compiles an OpenAPI 3.0/3.1 or Swagger 2.0 document into tools.
@@ -458,7 +461,11 @@ fn hints(method: HttpMethod) -> Option<ToolHints> {
     let hints = ToolHints {
         read_only_hint: matches!(
             method,
-            HttpMethod::Get | HttpMethod::Head | HttpMethod::Options
+            HttpMethod::Get
+                | HttpMethod::Head
+                | HttpMethod::Options
+                | HttpMethod::Trace
+                | HttpMethod::Query
         )
         .then_some(true),
         destructive_hint: (method == HttpMethod::Delete).then_some(true),

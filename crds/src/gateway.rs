@@ -369,6 +369,10 @@ pub enum HttpMethod {
     Head,
     /// OPTIONS
     Options,
+    /// TRACE
+    Trace,
+    /// QUERY (a safe method with a request body; OpenAPI 3.2's `query` operations)
+    Query,
 }
 
 impl HttpMethod {
@@ -382,6 +386,8 @@ impl HttpMethod {
             HttpMethod::Patch => "PATCH",
             HttpMethod::Head => "HEAD",
             HttpMethod::Options => "OPTIONS",
+            HttpMethod::Trace => "TRACE",
+            HttpMethod::Query => "QUERY",
         }
     }
 }

@@ -162,6 +162,12 @@ fn absolute(url: &str) -> Option<String> {
     Some(url.trim_end_matches('/').to_owned())
 }
 
+/// `relative` resolved as an RFC 3986 reference against the absolute URL `base`.
+fn resolve(base: &str, relative: &str) -> Option<String> {
+    let base = url::Url::parse(base).ok()?;
+    absolute(base.join(relative.trim()).ok()?.as_str())
+}
+
 /// A relative server URL (`/v1`, `v1`) appended to an absolute base.
 fn join(base: &str, relative: &str) -> String {
     let relative = relative.trim().trim_matches('/');
@@ -184,7 +190,7 @@ pub(super) enum OperationServer {
 
 /// Where an operation goes given its own `servers`: under the document's base URL when its
 /// server is the document's or lies under it, else its own absolute URL. A relative server of
-/// its own that differs from the document's is `Err(reason)` (nothing to resolve it against).
+/// its own is resolved against the document's (absolute) server, else the base URL.
 pub(super) fn operation_server(
     servers: &Value,
     root: &Value,
@@ -205,12 +211,6 @@ pub(super) fn operation_server(
     {
         return Ok(OperationServer::Prefix(String::new()));
     }
-    let differs = || {
-        format!(
-            "operation-level server `{template}` is relative and differs from the document's \
-             server (base URL `{base_url}`)"
-        )
-    };
     // What the operation's server is compared with: the document's own server when it is an
     // absolute URL (also when a configured base URL replaces it), else the base URL.
     let reference = document_server
@@ -227,16 +227,30 @@ pub(super) fn operation_server(
     let url = substitute(template, server.get("variables"), input.server_variables)
         .map_err(|error| error.to_string())?;
     if !(has_scheme(&url) || url.starts_with("//")) {
-        return Err(differs());
+        // A relative server of its own is a relative reference (RFC 3986) to where the API is
+        // served, which is the base URL (the configured one stands for the document's server):
+        // `/v2` beside `https://api.example.com/v1` is `https://api.example.com/v2`.
+        let resolved = resolve(base_url, &url).ok_or_else(|| {
+            format!(
+                "operation-level server `{template}` cannot be resolved against the base URL \
+                 `{base_url}`"
+            )
+        })?;
+        return Ok(beneath(resolved, base_url));
     }
     let url = absolute(&url).ok_or_else(|| {
         format!("operation-level server `{template}` is not an absolute http(s) URL")
     })?;
-    if url.eq_ignore_ascii_case(&reference) {
-        return Ok(OperationServer::Prefix(String::new()));
+    Ok(beneath(url, &reference))
+}
+
+/// `Prefix` when `url` is `reference` or lies under it, else `Absolute(url)`.
+fn beneath(url: String, reference: &str) -> OperationServer {
+    if url.eq_ignore_ascii_case(reference) {
+        return OperationServer::Prefix(String::new());
     }
-    match url.strip_prefix(reference.as_str()) {
-        Some(rest) if rest.starts_with('/') => Ok(OperationServer::Prefix(rest.to_owned())),
-        _ => Ok(OperationServer::Absolute(url)),
+    match url.strip_prefix(reference) {
+        Some(rest) if rest.starts_with('/') => OperationServer::Prefix(rest.to_owned()),
+        _ => OperationServer::Absolute(url),
     }
 }

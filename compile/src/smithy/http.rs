@@ -276,6 +276,8 @@ fn method(text: &str) -> Option<HttpMethod> {
         "PATCH" => HttpMethod::Patch,
         "HEAD" => HttpMethod::Head,
         "OPTIONS" => HttpMethod::Options,
+        "TRACE" => HttpMethod::Trace,
+        "QUERY" => HttpMethod::Query,
         _ => return None,
     })
 }

@@ -431,7 +431,7 @@ fn hostile_models_never_panic() {
     for odd in [
         r#"{"smithy":"2.0","shapes":{"a#S":{"type":"service","operations":"x","traits":[]}}}"#,
         r#"{"smithy":"2.0","shapes":{"a#S":{"type":"service","traits":{"aws.protocols#restJson1":{}},"operations":[{"target":"a#O"}]},"a#O":{"type":"operation","input":{"target":"a#I"},"traits":{"smithy.api#http":{"method":"GET","uri":"/{x}"}}},"a#I":{"type":"structure","members":{"y":{"target":"smithy.api#String","traits":{"smithy.api#httpLabel":{}}}}}}}"#,
-        r#"{"smithy":"2.0","shapes":{"a#S":{"type":"service","traits":{"aws.protocols#restJson1":{}},"operations":[{"target":"a#O"}]},"a#O":{"type":"operation","traits":{"smithy.api#http":{"method":"TRACE","uri":"/"}}}}}"#,
+        r#"{"smithy":"2.0","shapes":{"a#S":{"type":"service","traits":{"aws.protocols#restJson1":{}},"operations":[{"target":"a#O"}]},"a#O":{"type":"operation","traits":{"smithy.api#http":{"method":"BREW","uri":"/"}}}}}"#,
         r#"{"smithy":"2.0","shapes":{"a#S":{"type":"service"},"a#X":5}}"#,
     ] {
         let c = build(odd, None, Some("http://h"));

@@ -555,19 +555,31 @@ paths:
 }
 
 #[test]
-fn unsupported_methods_are_skipped_with_a_reason() {
+fn trace_and_query_operations_are_tools() {
     let api = api(r#"
-openapi: 3.0.0
+openapi: 3.2.0
 info: {title: t, version: "1"}
 paths:
   /debug:
     trace: {operationId: traceIt, responses: {}}
     get: {operationId: getIt, responses: {}}
+  /search:
+    query:
+      operationId: searchIt
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object, properties: {q: {type: string}}}
+      responses: {}
 "#);
-    assert_eq!(names(&api), ["getIt"]);
+    assert_eq!(names(&api), ["getIt", "traceIt", "searchIt"]);
+    assert_eq!(http(tool(&api, "traceIt")).method, HttpMethod::Trace);
+    let query = tool(&api, "searchIt");
+    assert_eq!(http(query).method, HttpMethod::Query);
+    // Both are safe methods: read-only.
     assert_eq!(
-        skip_reason(&api, "TRACE /debug"),
-        "the TRACE method is not supported"
+        query.annotations.as_ref().and_then(|a| a.read_only_hint),
+        Some(true)
     );
 }
 

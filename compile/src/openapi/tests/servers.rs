@@ -108,7 +108,8 @@ paths:
         Some("https://uploads.example.com")
     );
     assert_eq!(upload.path, "/upload");
-    // A relative server of its own has nothing to resolve against: skipped, with the reason.
+    // A relative server of its own is resolved against the base URL (RFC 3986): beside it on the
+    // same host, or beneath it.
     let relative = r#"
 openapi: 3.0.0
 info: {title: t, version: "1"}
@@ -116,13 +117,23 @@ servers: [{url: "https://api.example.com/v1"}]
 paths:
   /x:
     get: {operationId: x, servers: [{url: "/v2"}], responses: {}}
+  /y:
+    get: {operationId: y, servers: [{url: "/v1/beta/"}], responses: {}}
 "#;
-    match compile_with(relative, None, &[]) {
-        Ok(api) => assert!(
-            skip_reason(&api, "GET /x").contains("relative"),
-            "{:?}",
-            api.tools.skipped
-        ),
+    let api = match compile_with(relative, None, &[]) {
+        Ok(api) => api,
         Err(error) => panic!("{error}"),
-    }
+    };
+    let x = http(tool(&api, "x"));
+    assert_eq!(x.base_url.as_deref(), Some("https://api.example.com/v2"));
+    assert_eq!(x.path, "/x");
+    let y = http(tool(&api, "y"));
+    assert_eq!((y.base_url.as_deref(), y.path.as_str()), (None, "/beta/y"));
+    // With a configured base URL, relative operation servers go to the configured host.
+    let api = match compile_with(relative, Some("http://prism:4010/v1"), &[]) {
+        Ok(api) => api,
+        Err(error) => panic!("{error}"),
+    };
+    let x = http(tool(&api, "x"));
+    assert_eq!(x.base_url.as_deref(), Some("http://prism:4010/v2"));
 }
