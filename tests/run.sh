@@ -184,7 +184,7 @@ suite_node() {
     fail_suite node "setup, the release build or the images failed"
     return
   fi
-  run_suite node --min-tests 12 --parser parse_node -- env TESTCLUSTER_BIN="$bin" \
+  run_suite node --min-tests 13 --parser parse_node -- env TESTCLUSTER_BIN="$bin" \
     bash tests/cluster/node.sh run -- bash tests/node/suite.sh "$images"
 }
 

@@ -175,7 +175,8 @@ pub struct SearchSettings {
     #[schemars(range(min = 1, max = 100))]
     pub top_k: Option<u32>,
 
-    /// Dense embeddings fused with BM25. Without it, search is BM25 only (no model needed).
+    /// Dense embeddings fused with BM25. Without it, the model the gateway image carries
+    /// (all-MiniLM-L6-v2) is used; a gateway image without one searches with BM25 only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<EmbeddingSettings>,
 }

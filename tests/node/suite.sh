@@ -446,6 +446,46 @@ YAML
   grep -q '/anything/users/123' <<<"$out" || oops "the call did not reach httpbin with userId 123"
 }
 
+# Semantic search by default in a cluster (issue 18): a Gateway with `search: {type: Semantic}` and
+# no `embedding` gets the model the gateway image carries; its pod swaps the hybrid index in
+# (/readyz) and a query that shares no word with the tool's text still finds it first.
+t_semantic_search_bundled_model() {
+  kubectl apply -f - >&2 <<YAML
+apiVersion: toolyard.dev/v1alpha1
+kind: Gateway
+metadata: {name: semantic, namespace: $NS}
+spec:
+  inboundAuth: {none: {}}
+  search: {type: Semantic}
+  deployment: {replicas: 1}
+  security: {allowedDomains: [httpbin.$NS.svc.cluster.local]}
+---
+apiVersion: toolyard.dev/v1alpha1
+kind: GatewayTarget
+metadata: {name: httpbin, namespace: $NS}
+spec:
+  gatewayRef: {name: semantic}
+  openApi:
+    baseUrl: http://httpbin.$NS.svc.cluster.local:8080
+    schema: {configMapRef: {name: httpbin-api, key: openapi.yaml}}
+YAML
+  kubectl wait -n "$NS" --for=condition=Programmed gateway/semantic --timeout=180s >&2 || oops "Gateway semantic not Programmed"
+  kubectl rollout status -n "$NS" deployment/semantic --timeout=120s >&2 || oops "semantic did not roll out"
+  kubectl port-forward -n "$NS" deployment/semantic 19090:9090 >"$WORK/pf-admin.log" 2>&1 &
+  bg $!
+  waituntil 30 bash -c "curl -s -o /dev/null http://127.0.0.1:19090/readyz" || oops "port-forward did not start: $(cat "$WORK/pf-admin.log")"
+  local t0=$SECONDS out first
+  waituntil 300 bash -c "curl -s http://127.0.0.1:19090/readyz | grep -q '\"index\":\"hybrid\"'" ||
+    oops "no hybrid index after 300s: $(curl -s http://127.0.0.1:19090/readyz)"
+  say "semantic: hybrid index served $((SECONDS - t0))s after the rollout"
+  out=$(agent -url "http://semantic.$NS.svc.cluster.local/mcp" call x_amz_bedrock_agentcore_search \
+    '{"query": "generate a unique identifier"}') || oops "search call failed: $out"
+  first=$(python3 -c 'import json,sys; t=json.loads(sys.stdin.read())["tools"]; print(t[0]["name"] if t else "")' <<<"$out") ||
+    oops "search result is not the expected JSON: $out"
+  [[ $first == httpbin___getUuid ]] || oops "the first hit for a paraphrase is '$first', not httpbin___getUuid: $out"
+  kubectl delete gateway -n "$NS" semantic --wait=false >&2
+}
+
 # A gateway pod that cannot start shows up in the Gateway's status with the reason: a missing
 # image (never pulled: ErrImageNeverPull) and a container that exits at once (CrashLoopBackOff).
 t_pod_failures_in_status() {
@@ -530,6 +570,7 @@ check zero_failed_calls_through_churn t_churn
 check credential_rotation_without_restart t_secret_rotation
 check other_secret_unreadable_with_pod_token t_secret_unreadable
 check strands_seed_client_jwt_port_forward t_strands_jwt
+check semantic_search_from_the_bundled_model t_semantic_search_bundled_model
 check pod_failures_in_gateway_status t_pod_failures_in_status
 check helm_upgrade_operator_only t_helm_upgrade
 check helm_uninstall_keeps_crds_and_gateways t_helm_uninstall

