@@ -462,7 +462,7 @@ spec:
 ---
 apiVersion: toolyard.dev/v1alpha1
 kind: GatewayTarget
-metadata: {name: httpbin, namespace: $NS}
+metadata: {name: uuids, namespace: $NS}
 spec:
   gatewayRef: {name: semantic}
   openApi:
@@ -482,7 +482,8 @@ YAML
     '{"query": "generate a unique identifier"}') || oops "search call failed: $out"
   first=$(python3 -c 'import json,sys; t=json.loads(sys.stdin.read())["tools"]; print(t[0]["name"] if t else "")' <<<"$out") ||
     oops "search result is not the expected JSON: $out"
-  [[ $first == httpbin___getUuid ]] || oops "the first hit for a paraphrase is '$first', not httpbin___getUuid: $out"
+  [[ $first == uuids___getUuid ]] || oops "the first hit for a paraphrase is '$first', not uuids___getUuid: $out"
+  kubectl delete gatewaytarget -n "$NS" uuids --wait=false >&2
   kubectl delete gateway -n "$NS" semantic --wait=false >&2
 }
 
