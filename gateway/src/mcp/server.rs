@@ -308,10 +308,14 @@ impl ServerHandler for GatewayHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let span = telemetry::request_span("tools/call", Some(request.name.as_ref()), &context);
-        let result = self
-            .call_tool_traced(request, context, &span)
-            .instrument(span.clone())
-            .await;
+        // Boxed: the call's future (reqwest, the backend, results) is tens of kilobytes, and rmcp
+        // moves the handler's future several times per request (into its request task, through
+        // its dispatch); moving a pointer instead was a third of the CPU per call (bench/profile.md).
+        let result = Box::pin(
+            self.call_tool_traced(request, context, &span)
+                .instrument(span.clone()),
+        )
+        .await;
         if result.is_err() {
             telemetry::record_error(&span, "protocol");
         }
@@ -369,9 +373,8 @@ impl ServerHandler for GatewayHandler {
             params.request_state = None;
         }
         span.record("toolyard.target", target.name.as_str());
-        upstream::get_prompt(target, runtime, params, round)
-            .instrument(span)
-            .await
+        // Boxed for the reason given in `call_tool`.
+        Box::pin(upstream::get_prompt(target, runtime, params, round).instrument(span)).await
     }
 
     async fn list_resources(
@@ -417,9 +420,8 @@ impl ServerHandler for GatewayHandler {
         let mut params = request.clone();
         params.meta = None;
         span.record("toolyard.target", target.name.as_str());
-        upstream::read_resource(target, runtime, params)
-            .instrument(span)
-            .await
+        // Boxed for the reason given in `call_tool`.
+        Box::pin(upstream::read_resource(target, runtime, params).instrument(span)).await
     }
 
     /// Accepted so 2025 clients can ask for logs; upstream log messages are relayed to the callers
@@ -443,7 +445,7 @@ impl ServerHandler for GatewayHandler {
         let Some((target, runtime)) = snapshot.find_resource(&request.uri) else {
             return Err(upstream::resource_not_found(&request.uri));
         };
-        upstream::subscribe(target, runtime, request, &context.peer).await
+        Box::pin(upstream::subscribe(target, runtime, request, &context.peer)).await
     }
 
     async fn unsubscribe(
@@ -455,7 +457,13 @@ impl ServerHandler for GatewayHandler {
         let Some((target, runtime)) = snapshot.find_resource(&request.uri) else {
             return Err(upstream::resource_not_found(&request.uri));
         };
-        upstream::unsubscribe(target, runtime, request, &context.peer).await
+        Box::pin(upstream::unsubscribe(
+            target,
+            runtime,
+            request,
+            &context.peer,
+        ))
+        .await
     }
 
     async fn complete(
@@ -475,7 +483,7 @@ impl ServerHandler for GatewayHandler {
             _ => None,
         };
         match found {
-            Some((target, runtime)) => upstream::complete(target, runtime, params).await,
+            Some((target, runtime)) => Box::pin(upstream::complete(target, runtime, params)).await,
             // Nothing to complete from: no suggestions (completion is best effort).
             None => {
                 let mut empty = CompleteResult::default();
