@@ -178,6 +178,7 @@ pub fn compile(
         revision: String::new(),
         gateway: settings,
         targets: compiled_targets,
+        authorization: None,
     };
     config.revision = revision(&config);
     Ok(Compiled {

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::gateway::{
     ExceptionLevel, HttpMethod, JwtAuthorizer, McpVersion, ServiceAccountAuthorizer,
 };
+use crate::policy::PolicyMode;
 use crate::target::{
     ApiKeyLocation, ClientAuthMethod, McpTransport, PrefixMode, RateLimit, SkippedOperation,
     TargetKind, TargetLogging,
@@ -27,6 +28,11 @@ use crate::target::{
 /// `v1alpha2`: tool schemas may reference their target's shared [`TargetConfig::schema_defs`]
 /// (`{"$ref": "#/$defs/<name>"}`), which a `v1alpha1` gateway would serve as dangling references.
 pub const CONFIG_VERSION: &str = "toolyard.dev/gateway-config/v1alpha2";
+
+/// The version of a config with [`GatewayConfig::authorization`]: the same contract plus Cedar
+/// policies. Gateways accept both; a `v1alpha2`-only gateway refuses it rather than serving
+/// tools its policies would deny.
+pub const CONFIG_VERSION_AUTHZ: &str = "toolyard.dev/gateway-config/v1alpha3";
 
 /// Everything one gateway serves.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -40,6 +46,37 @@ pub struct GatewayConfig {
     pub gateway: GatewaySettings,
     /// The targets and their tools, ordered by prefix.
     pub targets: Vec<TargetConfig>,
+    /// Cedar authorization from the Gateway's accepted ToolPolicies; absent when none applies
+    /// (every tool is served to every authenticated caller). A config with it carries
+    /// [`CONFIG_VERSION_AUTHZ`], so a gateway too old to enforce it refuses it (and keeps its last
+    /// good config) instead of silently serving everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<AuthorizationConfig>,
+}
+
+/// The Cedar policies one gateway evaluates.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizationConfig {
+    /// Whether decisions are enforced: true when at least one ToolPolicy is `Enforce` (then
+    /// everything not permitted is denied, even with no policy served); false when all are
+    /// `LogOnly` (every decision is only logged).
+    pub enforce: bool,
+    /// Every accepted policy, one Cedar policy each, ordered by id.
+    pub policies: Vec<CompiledPolicy>,
+}
+
+/// One accepted Cedar policy.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompiledPolicy {
+    /// `<ToolPolicy name>/<policy name>` (`#<n>` appended when one text holds several policies);
+    /// the `policy` label of metrics and logs.
+    pub id: String,
+    /// Enforced, or only logged.
+    pub mode: PolicyMode,
+    /// The policy's Cedar source.
+    pub text: String,
 }
 
 /// Gateway-wide settings compiled from the Gateway spec.

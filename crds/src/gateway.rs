@@ -66,6 +66,7 @@ impl McpVersion {
     printcolumn(name = "URL", type_ = "string", json_path = ".status.url"),
     printcolumn(name = "Targets", type_ = "integer", json_path = ".status.targets"),
     printcolumn(name = "Tools", type_ = "integer", json_path = ".status.tools"),
+    printcolumn(name = "Policies", type_ = "integer", json_path = ".status.policies"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = kube::core::Rule::new("self.metadata.name.size() <= 48")
         .message("metadata.name: a Gateway name must be at most 48 characters (it names the gateway's Deployment, Service and config objects)")
@@ -610,6 +611,10 @@ pub struct GatewayStatus {
     /// Number of tools the gateway serves (search tool not counted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<i32>,
+    /// Number of Cedar policies (from accepted ToolPolicies) the gateway evaluates; absent when
+    /// no ToolPolicy applies and every tool is served to every authenticated caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<i32>,
     /// Revision (content hash) of the compiled config the operator last published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_revision: Option<String>,

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod gateway;
 pub mod generate;
+pub mod policy;
 pub mod reference;
 pub mod refs;
 mod schema;
@@ -16,6 +17,7 @@ pub mod target;
 
 pub use config::{CONFIG_VERSION, GatewayConfig};
 pub use gateway::{Gateway, GatewaySpec, GatewayStatus};
+pub use policy::{ToolPolicy, ToolPolicySpec, ToolPolicyStatus};
 pub use target::{GatewayTarget, GatewayTargetSpec, GatewayTargetStatus};
 
 /// The API group of both CRDs.

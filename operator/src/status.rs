@@ -306,6 +306,10 @@ pub fn gateway_status(
                 url: Some(url),
                 targets: Some(targets as i32),
                 tools: Some(tools as i32),
+                policies: config
+                    .authorization
+                    .as_ref()
+                    .map(|a| a.policies.len() as i32),
                 config_revision: Some(config.revision.clone()),
                 served_config_revision: serving.served_revision,
             }
@@ -329,6 +333,7 @@ pub fn gateway_status(
             url: Some(url),
             targets: old.and_then(|s| s.targets),
             tools: old.and_then(|s| s.tools),
+            policies: old.and_then(|s| s.policies),
             config_revision: old.and_then(|s| s.config_revision.clone()),
             served_config_revision: old.and_then(|s| s.served_config_revision.clone()),
         },
