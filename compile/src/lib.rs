@@ -15,6 +15,7 @@ pub mod lambda;
 pub mod manifests;
 pub mod naming;
 pub mod openapi;
+pub mod policy;
 pub mod schema_defs;
 pub mod smithy;
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::Value;
-use toolyard_crds::{Gateway, GatewayTarget};
+use toolyard_crds::{Gateway, GatewayTarget, ToolPolicy};
 
 use crate::gateway::ResolvedRefs;
 
@@ -36,6 +36,8 @@ pub struct Manifests {
     pub gateways: Vec<Gateway>,
     /// GatewayTargets found.
     pub targets: Vec<GatewayTarget>,
+    /// ToolPolicies found (see `policy::attach`).
+    pub policies: Vec<ToolPolicy>,
     /// ConfigMap data by `(name, key)`.
     pub config_maps: BTreeMap<(String, String), String>,
     /// Secret data by `(name, key)`.
@@ -156,6 +158,10 @@ impl Manifests {
             }
             ("toolyard.dev/v1alpha1", "GatewayTarget") => {
                 self.targets
+                    .push(serde_path_to_error::deserialize(value).map_err(invalid)?);
+            }
+            ("toolyard.dev/v1alpha1", "ToolPolicy") => {
+                self.policies
                     .push(serde_path_to_error::deserialize(value).map_err(invalid)?);
             }
             ("v1", "ConfigMap") => {
