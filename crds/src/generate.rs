@@ -23,7 +23,7 @@ pub fn artifacts() -> Result<Vec<Artifact>, serde_yaml::Error> {
     let gateway = serde_yaml::to_string(&Gateway::crd())?;
     let target = serde_yaml::to_string(&GatewayTarget::crd())?;
     let policy = serde_yaml::to_string(&ToolPolicy::crd())?;
-    let schema = schemars::schema_for!(GatewayConfig);
+    let schema = sorted(schemars::schema_for!(GatewayConfig).to_value());
     let schema = serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
     let reference =
         crate::reference::render(&[Gateway::crd(), GatewayTarget::crd(), ToolPolicy::crd()]);
@@ -49,4 +49,20 @@ pub fn artifacts() -> Result<Vec<Artifact>, serde_yaml::Error> {
             contents: reference,
         },
     ])
+}
+
+/// `value` with every object's keys in sorted order. Builds that link Cedar (operator, gateway)
+/// enable serde_json's `preserve_order` for the whole workspace, which would otherwise make this
+/// output depend on which packages a build selects.
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }

@@ -34,6 +34,14 @@ struct ErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    gateway: String,
+    target: String,
+    policy: String,
+    decision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TargetLabels {
     target: String,
 }
@@ -58,6 +66,7 @@ pub struct Metrics {
     search_embedded_texts: Gauge,
     search_index_hybrid: Gauge,
     search_embedding_pending: Gauge,
+    authorization: Family<DecisionLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -159,7 +168,14 @@ impl Default for Metrics {
             "Tool texts embedded since start (cache misses; a reload embeds only changed tools)",
             search_embedded_texts.clone(),
         );
+        let authorization = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "authorization_decisions",
+            "Policy decisions on tools/call by gateway, target, deciding policy (empty for allow, and for a default deny) and decision (allow, deny, would_deny in LogOnly)",
+            authorization.clone(),
+        );
         Self {
+            authorization,
             upstream_connected,
             upstream_tools,
             upstream_syncs,
@@ -204,6 +220,18 @@ impl Metrics {
                 target: target.into(),
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one policy decision on a tool call.
+    pub fn record_authorization(&self, gateway: &str, target: &str, policy: &str, decision: &str) {
+        self.authorization
+            .get_or_create(&DecisionLabels {
+                gateway: gateway.into(),
+                target: target.into(),
+                policy: policy.into(),
+                decision: decision.into(),
+            })
+            .inc();
     }
 
     /// Records a reload outcome.

@@ -82,16 +82,36 @@ impl GatewayHandler {
         // One snapshot for the whole call: a reload in the middle does not affect it.
         let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
         let name = request.name.as_ref();
-        // The caller authenticated by the HTTP layer (for logs now; authorization and the
-        // Lambda client context later).
-        if let Some(caller) = crate::auth::principal_of(&context.extensions) {
+        // The caller authenticated by the HTTP layer, for logs and authorization.
+        let principal = crate::auth::principal_of(&context.extensions);
+        if let Some(caller) = &principal {
             tracing::debug!(tool = %name, subject = ?caller.subject, client = ?caller.client, "tool call");
         }
         let args = request.arguments.clone().unwrap_or_default();
+        let caller = snapshot
+            .authz
+            .as_ref()
+            .map(|_| crate::runtime::authz::caller_of(principal.as_ref()));
         if snapshot.config.gateway.search.enabled
             && name == snapshot.config.gateway.search.tool_name
         {
-            return Ok(search(&snapshot, &args, &self.metrics).await.into());
+            let allowed = match (&snapshot.authz, &caller) {
+                (Some(authz), Some(caller)) => {
+                    Some(authz.visible(caller, &snapshot.tools, Some(name)))
+                }
+                _ => None,
+            };
+            return Ok(search(
+                &snapshot,
+                &args,
+                &self.metrics,
+                allowed.as_deref().map(Vec::as_slice),
+            )
+            .await
+            .into());
+        }
+        if let (Some(authz), Some(caller)) = (&snapshot.authz, &caller) {
+            self.authorize(&snapshot, authz, caller, name, &args)?;
         }
         let Some(found) = snapshot.find(name) else {
             return Err(ErrorData::invalid_params(
@@ -152,26 +172,83 @@ impl GatewayHandler {
         Ok(outcome.result.into())
     }
 
-    /// One page of `tools/list`.
+    /// The policy decision for one call: `Ok` to go on, or the JSON-RPC error of a denied call.
+    /// Logs one line per denial (and per `LogOnly` "would deny") with the caller and the tool,
+    /// never the arguments.
+    fn authorize(
+        &self,
+        snapshot: &Snapshot,
+        authz: &crate::runtime::authz::Authz,
+        caller: &toolyard_compile::policy::Caller,
+        tool: &str,
+        args: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ErrorData> {
+        let verdict = authz.call(caller, tool, args);
+        let denied = authz.enforce && !verdict.allowed;
+        let decision = match (denied, verdict.denied_by_any) {
+            (true, _) => "deny",
+            (false, true) => "would_deny",
+            (false, false) => "allow",
+        };
+        let policy = verdict.policies.first().map_or("", String::as_str);
+        self.metrics.record_authorization(
+            &snapshot.config.gateway.name,
+            authz.target_of(tool),
+            if decision == "allow" { "" } else { policy },
+            decision,
+        );
+        let policies = verdict.policies.join(",");
+        match decision {
+            "deny" => {
+                tracing::info!(principal = %caller.display(), tool = %tool, policies = %policies, "tool call denied by policy");
+                Err(ErrorData::invalid_request(
+                    format!("Tool call denied by policy: {tool}"),
+                    None,
+                ))
+            }
+            "would_deny" => {
+                tracing::info!(principal = %caller.display(), tool = %tool, policies = %policies, "tool call would be denied by policy (LogOnly)");
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// One page of `tools/list`: the tools the caller may call (all of them without policies).
     fn tools_page(
         &self,
         request: Option<PaginatedRequestParams>,
+        principal: Option<crate::auth::Principal>,
     ) -> Result<ListToolsResult, ErrorData> {
         let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
         let start = parse_cursor(request.as_ref().and_then(|r| r.cursor.as_deref()))?;
         let page = snapshot.config.gateway.page_size as usize;
-        let tools: Vec<Tool> = snapshot
-            .tools
-            .iter()
+        let allowed = snapshot.authz.as_ref().map(|authz| {
+            let caller = crate::runtime::authz::caller_of(principal.as_ref());
+            let search = &snapshot.config.gateway.search;
+            authz.visible(
+                &caller,
+                &snapshot.tools,
+                search.enabled.then_some(search.tool_name.as_str()),
+            )
+        });
+        let shown = |pos: &usize| allowed.as_ref().is_none_or(|a| a[*pos]);
+        let total = match &allowed {
+            Some(a) => a.iter().filter(|v| **v).count(),
+            None => snapshot.tools.len(),
+        };
+        // The cursor counts visible tools, so every page of one caller's list is consistent.
+        let tools: Vec<Tool> = (0..snapshot.tools.len())
+            .filter(shown)
             .skip(start)
             .take(page)
-            .cloned()
+            .map(|pos| snapshot.tools[pos].clone())
             .collect();
         let next = start + tools.len();
         let mut result = ListToolsResult::with_all_items(tools);
-        result.next_cursor = (next < snapshot.tools.len()).then(|| next.to_string());
+        result.next_cursor = (next < total).then(|| next.to_string());
         result.ttl_ms = Some(LIST_TTL_MS);
-        // Later authorization can filter the list per caller, so it is never shared.
+        // Authorization filters the list per caller, so it is never shared.
         result.cache_scope = Some(CacheScope::Private);
         Ok(result)
     }
@@ -232,7 +309,9 @@ impl ServerHandler for GatewayHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        telemetry::request_span("tools/list", None, &context).in_scope(|| self.tools_page(request))
+        let principal = crate::auth::principal_of(&context.extensions);
+        telemetry::request_span("tools/list", None, &context)
+            .in_scope(|| self.tools_page(request, principal))
     }
 
     fn accepted_subscription_filter(
@@ -605,6 +684,7 @@ async fn search(
     snapshot: &Snapshot,
     args: &serde_json::Map<String, serde_json::Value>,
     metrics: &crate::admin::Metrics,
+    allowed: Option<&[bool]>,
 ) -> CallToolResult {
     let name = &snapshot.config.gateway.search.tool_name;
     let query = match args.get("query") {
@@ -631,6 +711,7 @@ async fn search(
             .tools
             .get(pos)
             .is_some_and(|t| t.name != name.as_str())
+            && allowed.is_none_or(|a| a.get(pos).copied().unwrap_or(false))
     };
     let result = match snapshot.search.as_ref().map(|slot| slot.load_full()) {
         Some(index) => index.search_hybrid(query, top_k, &visible).await,

@@ -2,6 +2,7 @@
 //! on reload. A request loads the current snapshot once and uses it to the end, so in-flight calls
 //! finish on the config they started with while new requests see the new one.
 
+pub mod authz;
 pub mod endpoint;
 pub mod reload;
 pub mod search;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
+use toolyard_crds::config::CONFIG_VERSION_AUTHZ;
 use toolyard_crds::{CONFIG_VERSION, GatewayConfig};
 
 use super::search::{EmbedJob, EmbedderFactory, EmbeddingStatus, SearchEmbeddings};
@@ -233,7 +234,7 @@ impl Runtime {
         {
             search.embedding = Some(default.clone());
         }
-        if config.version != CONFIG_VERSION {
+        if config.version != CONFIG_VERSION && config.version != CONFIG_VERSION_AUTHZ {
             return Err(ReloadError::Version {
                 found: config.version,
             });

@@ -162,6 +162,8 @@ pub struct Snapshot {
     /// Why the search index is BM25-only although embeddings are configured (the model could
     /// not be loaded, the endpoint failed, ...). The snapshot serves regardless.
     pub search_error: Option<String>,
+    /// Cedar authorization, when ToolPolicies apply to the gateway.
+    pub authz: Option<super::authz::Authz>,
 }
 
 /// Why a snapshot could not be built.
@@ -178,6 +180,10 @@ pub enum SnapshotError {
         /// Reason.
         message: String,
     },
+    /// The config's policies could not be loaded (the operator validated them: a gateway older
+    /// or newer than the operator may parse them differently).
+    #[error("authorization: {0}")]
+    Policy(#[from] toolyard_compile::policy::PolicyError),
 }
 
 impl Snapshot {
@@ -245,6 +251,8 @@ impl Snapshot {
             .map(|(ti, ki, tool)| ((ti, ki), tool))
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
+        // Before the tools' schemas move out of the config: the engine reads argument types.
+        let authz = super::authz::Authz::build(&config)?;
         // Each target's shared schema definitions, taken out of the config: what a tool reaches
         // is copied into its served schemas below, and nothing else reads them.
         let shared: Vec<_> = config
@@ -334,6 +342,7 @@ impl Snapshot {
             upstream_epoch: 0,
             upstream_lists: upstream.fingerprints,
             search_error,
+            authz,
         })
     }
 

@@ -74,7 +74,18 @@ pub fn load(
             chosen.metadata.name.as_deref().unwrap_or_default()
         ))
     })?;
-    Ok((compiled.config, manifests.secrets, compiled.targets))
+    let mut config = compiled.config;
+    // Standalone there is no status to keep the last accepted policies in: a bad policy fails
+    // the load, and the gateway keeps serving its last good config (policies included).
+    for report in toolyard_compile::policy::attach(&mut config, &manifests.policies) {
+        if let Err(e) = report.outcome {
+            return Err(ReloadError::Source(format!(
+                "ToolPolicy {}: {e}; fix it (the gateway keeps serving its last good config)",
+                report.name
+            )));
+        }
+    }
+    Ok((config, manifests.secrets, compiled.targets))
 }
 
 /// Loads, compiles and applies once, logging the outcome per target.
