@@ -50,7 +50,7 @@ use toolyard_crds::served::{
     SERVED_ANNOTATION_PREFIX, SYNC_ANNOTATION_PREFIX, SyncReport, replica_key,
 };
 use toolyard_crds::target::TargetKind;
-use toolyard_crds::{Gateway, GatewayTarget};
+use toolyard_crds::{Gateway, GatewayTarget, ToolPolicy};
 
 use crate::admin::Metrics;
 use crate::auth_delegator;
@@ -146,6 +146,8 @@ pub struct Context {
     pub settings: render::Settings,
     /// Cache of every GatewayTarget in the watched namespaces.
     pub targets: Store<DeserializeGuard<GatewayTarget>>,
+    /// Cache of every ToolPolicy in the watched namespaces.
+    pub policies: Store<DeserializeGuard<ToolPolicy>>,
     /// Cache of the gateway pods (without `spec`).
     pub pods: Store<Pod>,
     /// Cache of the gateway ReplicaSets' metadata.
@@ -325,7 +327,7 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
         extra_allowed_hosts: render::service_hosts(&name, &namespace),
         credentials_secret: Some(names.secret.clone()),
     };
-    let compiled = match compile(gateway, &targets, &resolved.refs, &compile_ctx) {
+    let mut compiled = match compile(gateway, &targets, &resolved.refs, &compile_ctx) {
         Ok(c) => c,
         Err(e) => {
             let message = e.to_string();
@@ -354,6 +356,21 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
             return Ok(Action::await_change());
         }
     };
+
+    // 2b. policies: each ToolPolicy is validated against the schema of the compiled tools; an
+    // invalid one keeps serving its last accepted policies (see `policy::attach`).
+    if !ready(&ctx.policies).await {
+        return Ok(Action::requeue(RETRY));
+    }
+    let policies: Vec<ToolPolicy> = ctx
+        .policies
+        .state()
+        .iter()
+        .filter_map(|p| p.0.as_ref().ok())
+        .filter(|p| p.metadata.namespace.as_deref() == Some(namespace.as_str()))
+        .cloned()
+        .collect();
+    let policy_reports = toolyard_compile::policy::attach(&mut compiled.config, &policies);
 
     // 3. render (only the secret values of targets that compiled reach the gateway's Secret)
     let mut used: BTreeSet<(String, String)> = gateway_references(&gateway.spec).secrets;
@@ -427,6 +444,19 @@ async fn reconcile_gateway(gateway: &Gateway, ctx: &Context) -> Result<Action, E
                 crate::sync::apply(&mut s, t.status.as_ref(), &state, &now);
             }
             write_target_status(ctx, t, s).await?;
+        }
+    }
+    for report in &policy_reports {
+        if let Some(p) = policies
+            .iter()
+            .find(|p| p.metadata.name.as_deref() == Some(report.name.as_str()))
+        {
+            if let Err(e) = &report.outcome {
+                tracing::warn!(gateway = %name, %namespace, policy = %report.name, error = %e, "ToolPolicy is invalid");
+            }
+            let new = status::policy_status(p.status.as_ref(), p.metadata.generation, report, &now);
+            let old = p.status.as_ref().map(|s| (s, s.conditions.as_slice()));
+            write_status(ctx, p, "ToolPolicy", old, (&new, &new.conditions)).await?;
         }
     }
     Ok(Action::requeue(RESYNC))
@@ -1052,6 +1082,17 @@ pub async fn run(
         render::MANAGED_BY
     ));
 
+    let (policies, policies_writer) = reflector::store::<DeserializeGuard<ToolPolicy>>();
+    let policy_events = reflector::reflector(
+        policies_writer,
+        watcher(
+            scope.api::<DeserializeGuard<ToolPolicy>>(&client),
+            watcher::Config::default(),
+        ),
+    )
+    .default_backoff()
+    .touched_objects();
+
     let controller = Controller::new(gateways_api, watcher::Config::default().any_semantic());
     let gateways = controller.store();
     let http = dereference::http_client()
@@ -1061,6 +1102,7 @@ pub async fn run(
         http,
         settings,
         targets: targets.clone(),
+        policies,
         pods,
         replica_sets,
         recorder: Recorder::new(client.clone(), reporter),
@@ -1081,6 +1123,11 @@ pub async fn run(
         .watches_stream(target_events, |t: DeserializeGuard<GatewayTarget>| {
             let gateway = t.0.as_ref().ok().map(|t| t.spec.gateway_ref.name.clone());
             let namespace = t.namespace();
+            gateway.zip(namespace).map(|(g, ns)| ObjectRef::new(&g).within(&ns))
+        })
+        .watches_stream(policy_events, |p: DeserializeGuard<ToolPolicy>| {
+            let gateway = p.0.as_ref().ok().map(|p| p.spec.gateway_ref.name.clone());
+            let namespace = p.namespace();
             gateway.zip(namespace).map(|(g, ns)| ObjectRef::new(&g).within(&ns))
         })
         // ConfigMaps and Secrets: the owning Gateway (its config and credentials) plus every

@@ -472,3 +472,36 @@ pub fn blocked_target_status(
 pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)
 }
+
+/// The status of a ToolPolicy from its validation report: `Accepted` with the bad field's path
+/// and Cedar's message when it is invalid (the last accepted policies keep serving).
+pub fn policy_status(
+    old: Option<&toolyard_crds::ToolPolicyStatus>,
+    generation: Option<i64>,
+    report: &toolyard_compile::policy::PolicyReport,
+    now: &Time,
+) -> toolyard_crds::ToolPolicyStatus {
+    let old_conditions = old.map(|s| s.conditions.as_slice()).unwrap_or_default();
+    let accepted = match &report.outcome {
+        Ok(()) => Desired::new(
+            ACCEPTED,
+            true,
+            "Accepted",
+            format!("{} Cedar policies validated and served", report.count),
+        ),
+        Err(e) => {
+            let keeps = if report.count > 0 {
+                format!("; the last accepted {} policies keep serving", report.count)
+            } else {
+                "; no policy of this ToolPolicy is served (its tools are denied)".to_string()
+            };
+            Desired::new(ACCEPTED, false, "InvalidPolicy", format!("{e}{keeps}"))
+        }
+    };
+    toolyard_crds::ToolPolicyStatus {
+        conditions: merge_conditions(old_conditions, &[accepted], generation, now),
+        observed_generation: generation,
+        policies: Some(report.count as i32),
+        accepted_policies: report.served.clone(),
+    }
+}

@@ -69,7 +69,8 @@ async fn crds_install_and_become_established() -> Result<()> {
         names,
         BTreeSet::from([
             "gateways.toolyard.dev".to_string(),
-            "gatewaytargets.toolyard.dev".to_string()
+            "gatewaytargets.toolyard.dev".to_string(),
+            "toolpolicies.toolyard.dev".to_string()
         ])
     );
 

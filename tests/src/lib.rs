@@ -1113,6 +1113,10 @@ mod tests {
                         serde_json::from_value::<toolyard_crds::GatewayTarget>(doc).unwrap();
                         custom += 1;
                     }
+                    Some("ToolPolicy") => {
+                        serde_json::from_value::<toolyard_crds::ToolPolicy>(doc).unwrap();
+                        custom += 1;
+                    }
                     _ => {}
                 }
             }

@@ -28,14 +28,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{/* The RBAC rules of the operator on the objects it watches and writes. */}}
 {{- define "toolyard.rules" -}}
 - apiGroups: ["toolyard.dev"]
-  resources: ["gateways", "gatewaytargets"]
+  resources: ["gateways", "gatewaytargets", "toolpolicies"]
   verbs: ["get", "list", "watch"]
 # Gateways: patch only to add and remove the auth-delegator finalizer (metadata.finalizers).
 - apiGroups: ["toolyard.dev"]
   resources: ["gateways"]
   verbs: ["patch"]
 - apiGroups: ["toolyard.dev"]
-  resources: ["gateways/status", "gatewaytargets/status"]
+  resources: ["gateways/status", "gatewaytargets/status", "toolpolicies/status"]
   verbs: ["get", "patch", "update"]
 # Children of each Gateway (server-side apply = patch; create for the first apply).
 - apiGroups: [""]
