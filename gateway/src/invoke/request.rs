@@ -556,7 +556,7 @@ mod tests {
                 ParamStyle::DeepObject,
                 true,
                 json!({"role": "admin", "n": 2}),
-                "q%5Bn%5D=2&q%5Brole%5D=admin",
+                "q%5Brole%5D=admin&q%5Bn%5D=2",
             ),
             (ParamStyle::Form, true, json!({"x": 1, "y": "z"}), "x=1&y=z"),
             (ParamStyle::Form, true, json!(true), "q=true"),
@@ -675,7 +675,7 @@ mod tests {
             r.body,
             Some((
                 "application/x-www-form-urlencoded".into(),
-                Body::Bytes(b"Name=n&Scopes=a%20b&Scopes=c".to_vec())
+                Body::Bytes(b"Scopes=a%20b&Scopes=c&Name=n".to_vec())
             ))
         );
         let p = plan(
@@ -690,9 +690,9 @@ mod tests {
                 "multipart/form-data".into(),
                 Body::Multipart {
                     fields: vec![
-                        ("Name".into(), "n".into()),
                         ("Scopes".into(), "a b".into()),
-                        ("Scopes".into(), "c".into())
+                        ("Scopes".into(), "c".into()),
+                        ("Name".into(), "n".into())
                     ],
                     files: vec![]
                 }
@@ -794,7 +794,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             r.url,
-            "http://h/b/a%20b/c%3Fd?x-id=Put&limit=5&q=1%262&tag=x&tag=y"
+            "http://h/b/a%20b/c%3Fd?x-id=Put&limit=5&tag=x&tag=y&q=1%262"
         );
         assert_eq!(
             r.headers,

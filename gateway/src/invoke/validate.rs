@@ -867,9 +867,10 @@ mod tests {
                 "Invalid argument TableName: expected a string matching the pattern ^[a-zA-Z0-9_.-]+$, got \"a b c\"",
             ),
             (
-                // Arguments are checked in name order: the first problem is reported.
+                // Arguments are checked in the order the client sent them (serde_json keeps
+                // insertion order workspace-wide): the first problem is reported.
                 json!({"TableName": "t", "Limit": 0}),
-                "Invalid argument Limit",
+                "Invalid argument TableName",
             ),
             (
                 json!({"TableName": "tab", "Limit": 0}),
