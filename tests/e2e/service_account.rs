@@ -18,9 +18,9 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use toolyard_crds::Gateway;
 use toolyard_e2e::{
-    LocalProcess, OperatorProcess, TestNamespace, WAIT, apply, client, free_port,
-    http_post_json_with_headers, install_crds, kubeconfig_for_token, kubectl, kubectl_ok,
-    parse_yaml_docs, repo_root, tool_result_text, wait_for, workspace_binary,
+    LocalProcess, OperatorProcess, TestNamespace, WAIT, apply, client, free_port, install_crds,
+    kubeconfig_for_token, kubectl, kubectl_ok, mcp_as, parse_yaml_docs, repo_root,
+    tool_result_text, wait_for, workspace_binary,
 };
 
 /// The Gateway's name.
@@ -42,66 +42,6 @@ struct Scenario {
     admin_port: u16,
     // Last: the namespace is deleted after the processes stop.
     _namespace: TestNamespace,
-}
-
-/// What the gateway answered to one MCP request.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    www_authenticate: Option<String>,
-    body: String,
-}
-
-impl Answer {
-    /// The JSON-RPC message of the body (plain JSON or the last SSE `data:` line).
-    fn json(&self) -> Result<Value> {
-        let text = if self.body.trim_start().starts_with('{') {
-            self.body.clone()
-        } else {
-            self.body
-                .lines()
-                .rev()
-                .find_map(|l| l.strip_prefix("data:"))
-                .unwrap_or_default()
-                .trim()
-                .to_string()
-        };
-        serde_json::from_str(&text).with_context(|| format!("HTTP {}: {}", self.status, self.body))
-    }
-}
-
-/// One stateless MCP 2026-07-28 request with `Authorization: Bearer <token>` (none if `None`).
-async fn mcp(addr: &str, token: Option<&str>, method: &str, mut params: Value) -> Result<Answer> {
-    params["_meta"] = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "toolyard-e2e", "version": "1"},
-    });
-    let name = params["name"].as_str().unwrap_or_default().to_string();
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let bearer = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![
-        ("accept", "application/json, text/event-stream"),
-        ("mcp-protocol-version", "2026-07-28"),
-        ("mcp-method", method),
-    ];
-    if method == "tools/call" {
-        headers.push(("mcp-name", name.as_str()));
-    }
-    if let Some(b) = &bearer {
-        headers.push(("authorization", b.as_str()));
-    }
-    let (status, response_headers, body) =
-        http_post_json_with_headers(addr, "/mcp", &headers, &body).await?;
-    let www_authenticate = response_headers
-        .into_iter()
-        .find(|(k, _)| k == "www-authenticate")
-        .map(|(_, v)| v);
-    Ok(Answer {
-        status,
-        www_authenticate,
-        body,
-    })
 }
 
 /// A projected token of ServiceAccount `name` for `audience`, from the TokenRequest API.
@@ -249,7 +189,7 @@ impl Scenario {
         let addr = self.addr.clone();
         wait_for("tools/list with the allowed token", WAIT, || async {
             process.check_running()?;
-            let Ok(answer) = mcp(&addr, Some(allowed), "tools/list", json!({})).await else {
+            let Ok(answer) = mcp_as(&addr, Some(allowed), "tools/list", json!({})).await else {
                 return Ok(None);
             };
             Ok((answer.status == 200 && answer.body.contains(TOOL)).then_some(()))
@@ -333,7 +273,7 @@ async fn assert_refusals(s: &Scenario, cases: &[Expected]) -> Result<()> {
         s.addr
     );
     for c in cases {
-        let answer = mcp(&s.addr, c.token.as_deref(), "tools/list", json!({})).await?;
+        let answer = mcp_as(&s.addr, c.token.as_deref(), "tools/list", json!({})).await?;
         assert_eq!(answer.status, 401, "{}: {answer:?}\n{}", c.case, s.logs());
         let header = answer
             .www_authenticate
@@ -352,7 +292,7 @@ async fn assert_refusals(s: &Scenario, cases: &[Expected]) -> Result<()> {
 
 /// tools/list and tools/call with the allowed token.
 async fn assert_allowed(s: &Scenario, allowed: &str) -> Result<()> {
-    let list = mcp(&s.addr, Some(allowed), "tools/list", json!({})).await?;
+    let list = mcp_as(&s.addr, Some(allowed), "tools/list", json!({})).await?;
     assert_eq!(list.status, 200, "{list:?}");
     let names: Vec<String> = list.json()?["result"]["tools"]
         .as_array()
@@ -361,7 +301,7 @@ async fn assert_allowed(s: &Scenario, allowed: &str) -> Result<()> {
         .filter_map(|t| t["name"].as_str().map(String::from))
         .collect();
     assert!(names.iter().any(|n| n == TOOL), "{names:?}");
-    let call = mcp(
+    let call = mcp_as(
         &s.addr,
         Some(allowed),
         "tools/call",
@@ -532,7 +472,7 @@ async fn token_review_verification_end_to_end() -> Result<()> {
     .with_context(|| s.logs())?;
     let wrong_audience = token(&ns, "allowed-bot", "some-other-service", &[])?;
     wait_for("the gateway verifying with Oidc", WAIT, || async {
-        let a = mcp(&s.addr, Some(&wrong_audience), "tools/list", json!({})).await?;
+        let a = mcp_as(&s.addr, Some(&wrong_audience), "tools/list", json!({})).await?;
         Ok(a.www_authenticate
             .is_some_and(|h| h.contains("the token's audience is not allowed"))
             .then_some(()))
@@ -634,7 +574,7 @@ async fn oidc_verification_end_to_end() -> Result<()> {
 
     // The documented difference: offline verification cannot see that a bound object is gone.
     let orphaned = token_of_deleted_binding(&s).await?;
-    let answer = mcp(&s.addr, Some(&orphaned), "tools/list", json!({})).await?;
+    let answer = mcp_as(&s.addr, Some(&orphaned), "tools/list", json!({})).await?;
     assert_eq!(answer.status, 200, "{answer:?}");
 
     // The operator never wrote a binding for this namespace.

@@ -685,6 +685,71 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
+/// What the gateway answered to one MCP request.
+#[derive(Debug)]
+pub struct McpAnswer {
+    pub status: u16,
+    pub www_authenticate: Option<String>,
+    pub body: String,
+}
+
+impl McpAnswer {
+    /// The JSON-RPC message of the body (plain JSON or the last SSE `data:` line).
+    pub fn json(&self) -> Result<Value> {
+        let text = if self.body.trim_start().starts_with('{') {
+            self.body.clone()
+        } else {
+            self.body
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix("data:"))
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        };
+        serde_json::from_str(&text).with_context(|| format!("HTTP {}: {}", self.status, self.body))
+    }
+}
+
+/// One stateless MCP 2026-07-28 request to `addr` (`/mcp`) with `Authorization: Bearer <token>` (none if `None`).
+pub async fn mcp_as(
+    addr: &str,
+    token: Option<&str>,
+    method: &str,
+    mut params: Value,
+) -> Result<McpAnswer> {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "toolyard-e2e", "version": "1"},
+    });
+    let name = params["name"].as_str().unwrap_or_default().to_string();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", method),
+    ];
+    if method == "tools/call" {
+        headers.push(("mcp-name", name.as_str()));
+    }
+    if let Some(b) = &bearer {
+        headers.push(("authorization", b.as_str()));
+    }
+    let (status, response_headers, body) =
+        http_post_json_with_headers(addr, "/mcp", &headers, &body).await?;
+    let www_authenticate = response_headers
+        .into_iter()
+        .find(|(k, _)| k == "www-authenticate")
+        .map(|(_, v)| v);
+    Ok(McpAnswer {
+        status,
+        www_authenticate,
+        body,
+    })
+}
+
 /// A stateless MCP 2026-07-28 request (one POST, no session); returns the JSON-RPC `result`.
 pub async fn mcp_request(addr: &str, method: &str, mut params: Value) -> Result<Value> {
     params["_meta"] = json!({

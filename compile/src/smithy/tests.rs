@@ -146,8 +146,8 @@ fn aws_json_operations_become_tools_with_target_and_schemas() {
     );
     let s = &get.input_schema;
     assert_eq!(s["type"], "object");
-    // Members come in name order (the JSON reader keeps maps sorted).
-    assert_eq!(s["required"], json!(["Key", "TableName"]));
+    // Members come in the model's order (serde_json keeps insertion order workspace-wide).
+    assert_eq!(s["required"], json!(["TableName", "Key"]));
     assert_eq!(
         s["properties"]["TableName"],
         json!({"type": "string", "minLength": 3, "maxLength": 255, "description": "The table."})
@@ -155,7 +155,7 @@ fn aws_json_operations_become_tools_with_target_and_schemas() {
     assert_eq!(s["properties"]["Mode"]["enum"], json!(["fast", "slow"]));
     assert_eq!(
         s["properties"]["Level"],
-        json!({"type": "integer", "enum": [9, 1]})
+        json!({"type": "integer", "enum": [1, 9]})
     );
     assert_eq!(s["properties"]["Since"], json!({"type": "number"}));
     assert_eq!(s["properties"]["Data"]["contentEncoding"], "base64");
@@ -272,7 +272,7 @@ fn rest_json_bindings_become_http_plans() {
     assert_eq!(
         body.shape,
         BodyShape::Merged {
-            properties: vec!["Created".into(), "displayName".into()]
+            properties: vec!["displayName".into(), "Created".into()]
         }
     );
     let p = &put.input_schema["properties"];
@@ -284,7 +284,7 @@ fn rest_json_bindings_become_http_plans() {
     );
     assert_eq!(
         put.input_schema["required"],
-        json!(["displayName", "Id", "Path"])
+        json!(["Id", "Path", "displayName"])
     );
     // Header-bound output members are not in the body's schema.
     assert_eq!(

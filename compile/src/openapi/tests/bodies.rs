@@ -101,7 +101,7 @@ fn object_body_properties_are_merged_into_the_arguments() {
             media_type: "application/json".to_owned(),
             encoding: BodyEncoding::Json,
             shape: BodyShape::Merged {
-                properties: vec!["name".to_owned(), "tag".to_owned()],
+                properties: vec!["tag".to_owned(), "name".to_owned()],
             },
             required: true,
             base64: false,
@@ -199,7 +199,7 @@ fn all_of_object_bodies_are_flattened_and_merged() {
     assert_eq!(
         body(composed).shape,
         BodyShape::Merged {
-            properties: vec!["name".to_owned(), "owner".to_owned(), "tag".to_owned()],
+            properties: vec!["tag".to_owned(), "name".to_owned(), "owner".to_owned()],
         }
     );
     assert_eq!(composed.input_schema["required"], json!(["name", "owner"]));

@@ -283,7 +283,7 @@ paths:
         .unwrap()
         .keys()
         .collect();
-    assert_eq!(sent, ["name", "owner", "secret"]);
+    assert_eq!(sent, ["owner", "name", "secret"]);
     assert_eq!(received, ["id", "name", "owner"]);
     // Owner has no flag: shared by both directions.
     assert_eq!(
