@@ -101,14 +101,9 @@ impl GatewayHandler {
                 }
                 _ => None,
             };
-            return Ok(search(
-                &snapshot,
-                &args,
-                &self.metrics,
-                allowed.as_deref().map(Vec::as_slice),
-            )
-            .await
-            .into());
+            return Ok(search(&snapshot, &args, &self.metrics, allowed.as_deref())
+                .await
+                .into());
         }
         if let (Some(authz), Some(caller)) = (&snapshot.authz, &caller) {
             self.authorize(&snapshot, authz, caller, name, &args)?;

@@ -1,5 +1,7 @@
 //! Per-tool authorization on the request path: the Cedar [`Engine`] of a snapshot, the caller as
-//! Cedar sees it, and a per-caller cache of which tools `tools/list` and search may show.
+//! Cedar sees it, and a per-caller cache of the engine's [`CallerView`]: which tools
+//! `tools/list` and search may show, and the call decision of every tool whose decision does not
+//! depend on the arguments (so most calls cost a lookup, not an evaluation).
 //!
 //! The cache lives in the snapshot, so it is keyed by snapshot revision for free: a reload (new
 //! policies or tools) starts with an empty one.
@@ -9,12 +11,12 @@ use std::sync::{Arc, Mutex};
 
 use rmcp::model::Tool;
 use serde_json::{Map, Value};
-use toolyard_compile::policy::{Caller, CallerKind, Engine, PolicyError, Verdict};
+use toolyard_compile::policy::{Caller, CallerKind, CallerView, Engine, PolicyError, Verdict};
 use toolyard_crds::config::GatewayConfig;
 
 use crate::auth::{Principal, PrincipalKind};
 
-/// Callers whose visible-tool sets are kept per snapshot; past it the cache starts over (a
+/// Callers whose views are kept per snapshot; past it the cache starts over (a
 /// flood of distinct tokens costs decisions, never memory).
 const MAX_CACHED_CALLERS: usize = 4096;
 
@@ -24,7 +26,7 @@ pub struct Authz {
     engine: Engine,
     /// Whether decisions are enforced (false: every ToolPolicy is `LogOnly`).
     pub enforce: bool,
-    visible: Mutex<HashMap<String, Arc<Vec<bool>>>>,
+    views: Mutex<HashMap<String, Arc<CallerView>>>,
 }
 
 impl Authz {
@@ -34,41 +36,45 @@ impl Authz {
         Ok(Engine::build(config)?.map(|engine| Authz {
             engine,
             enforce,
-            visible: Mutex::new(HashMap::new()),
+            views: Mutex::new(HashMap::new()),
         }))
     }
 
     /// The decision for one call.
     pub fn call(&self, caller: &Caller, tool: &str, arguments: &Map<String, Value>) -> Verdict {
-        self.engine.call(caller, tool, arguments)
+        let view = self.view(caller);
+        self.engine.call_in(&view, caller, tool, arguments)
     }
 
     /// Which of `tools` (a snapshot's served list) `caller` may see; `always` (the built-in
-    /// search tool) is always visible. Cached per caller for the snapshot's life.
-    pub fn visible(&self, caller: &Caller, tools: &[Tool], always: Option<&str>) -> Arc<Vec<bool>> {
+    /// search tool) is always visible.
+    pub fn visible(&self, caller: &Caller, tools: &[Tool], always: Option<&str>) -> Vec<bool> {
+        if !self.enforce {
+            return vec![true; tools.len()];
+        }
+        let view = self.view(caller);
+        tools
+            .iter()
+            .map(|t| always == Some(t.name.as_ref()) || self.engine.shows(&view, &t.name))
+            .collect()
+    }
+
+    /// The caller's view, cached for the snapshot's life.
+    fn view(&self, caller: &Caller) -> Arc<CallerView> {
         let key = cache_key(caller);
-        if let Ok(cache) = self.visible.lock()
+        if let Ok(cache) = self.views.lock()
             && let Some(hit) = cache.get(&key)
         {
             return hit.clone();
         }
-        let set: Arc<Vec<bool>> = Arc::new(
-            tools
-                .iter()
-                .map(|t| {
-                    always == Some(t.name.as_ref())
-                        || !self.enforce
-                        || self.engine.visible(caller, &t.name).allowed
-                })
-                .collect(),
-        );
-        if let Ok(mut cache) = self.visible.lock() {
+        let view = Arc::new(self.engine.view(caller));
+        if let Ok(mut cache) = self.views.lock() {
             if cache.len() >= MAX_CACHED_CALLERS {
                 cache.clear();
             }
-            cache.insert(key, set.clone());
+            cache.insert(key, view.clone());
         }
-        set
+        view
     }
 
     /// The target label of a tool (empty for unknown tools).

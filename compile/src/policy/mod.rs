@@ -6,7 +6,11 @@
 //! - [`Engine::call`]: may this caller call this tool with these arguments (the whole request);
 //! - [`Engine::visible`]: could this caller call this tool with some arguments. It evaluates the
 //!   same policies with the context (the arguments) unknown, by Cedar's partial evaluation: a tool
-//!   is listed unless the policies deny it whatever the arguments are.
+//!   is listed unless the policies deny it whatever the arguments are. [`Engine::visible_all`]
+//!   answers it for a whole list at once.
+//!
+//! Both evaluate only the policies whose scope may match the request, and a list evaluates once
+//! per class of tools that must get the same answer (the [`index`] module).
 //!
 //! Entities (names follow AgentCore's where they fit, so policies carry over):
 //! - principal `Toolyard::OAuthUser` (JWT callers: `subject`, `clientId`, `scopes`, the token's
@@ -31,6 +35,8 @@ use toolyard_crds::config::{
     AuthorizationConfig, CONFIG_VERSION_AUTHZ, CompiledPolicy, GatewayConfig, ToolConfig,
 };
 use toolyard_crds::policy::{NamedPolicy, PolicyMode, ToolPolicy};
+
+mod index;
 
 /// The Cedar namespace of every entity type and action.
 pub const NAMESPACE: &str = "Toolyard";
@@ -397,6 +403,17 @@ pub enum CallerKind {
     },
 }
 
+impl CallerKind {
+    /// The position of the kind in [`index::KINDS`].
+    fn index(&self) -> usize {
+        match self {
+            CallerKind::Anonymous => 0,
+            CallerKind::OAuthUser => 1,
+            CallerKind::ServiceAccount { .. } => 2,
+        }
+    }
+}
+
 impl Caller {
     /// The tags of an `OAuthUser` from a token's claims: top-level strings, numbers and booleans
     /// (as strings), at most 64, each at most 1 KiB.
@@ -486,6 +503,36 @@ struct ToolEntry {
     entities: Vec<Entity>,
     args: BTreeMap<String, ArgType>,
     target: String,
+    /// Per kind of caller ([`index::KINDS`]): the slice of policies that may apply.
+    slice: [usize; 3],
+    /// Per kind of caller: the class of tools that get the same list/search answer.
+    class: [usize; 3],
+}
+
+/// The policies that may apply to some requests (see [`index`]).
+#[derive(Debug)]
+struct Slice {
+    /// Every policy (enforced and `LogOnly`) of the slice.
+    all: PolicySet,
+    /// The enforced ones, when they differ from `all`.
+    enforced: Option<PolicySet>,
+    /// For views: the policies that are not principal-only (evaluated per class)...
+    rest_all: PolicySet,
+    rest_enforced: Option<PolicySet>,
+    /// ...and the principal-only ones (indices into [`Engine::fixed`], evaluated once per
+    /// caller).
+    fixed: Vec<usize>,
+}
+
+/// A policy whose conditions read only the principal, with a tool its scope admits to evaluate
+/// it with.
+#[derive(Debug)]
+struct Fixed {
+    set: PolicySet,
+    id: String,
+    permit: bool,
+    enforced: bool,
+    tool: String,
 }
 
 /// The outcome of one decision.
@@ -503,11 +550,16 @@ pub struct Verdict {
 /// A gateway's policies, ready to decide.
 #[derive(Debug)]
 pub struct Engine {
-    /// Enforced policies; `None` when every ToolPolicy is `LogOnly`.
-    enforced: Option<PolicySet>,
-    /// Every policy (enforced and `LogOnly`).
-    all: PolicySet,
+    /// Whether any policy is enforced (false: every ToolPolicy is `LogOnly`).
+    any_enforced: bool,
+    slices: Vec<Slice>,
+    /// Per policy: `Some` for the principal-only ones.
+    fixed: Vec<Option<Fixed>>,
     tools: HashMap<String, ToolEntry>,
+    /// Per kind of caller: each class of tools with one representative tool.
+    classes: [Vec<(usize, String)>; 3],
+    /// Number of distinct classes (class ids are below it).
+    class_count: usize,
     authorizer: Authorizer,
 }
 
@@ -517,41 +569,150 @@ impl Engine {
         let Some(authz) = &config.authorization else {
             return Ok(None);
         };
-        let mut enforced = PolicySet::new();
-        let mut all = PolicySet::new();
-        let any_enforced = authz.enforce;
+        let mut policies = Vec::new();
         for p in &authz.policies {
-            let bad = |message: String| PolicyError::Invalid {
-                path: format!("authorization.policies[{}]", p.id),
-                message,
-            };
-            let policy = Policy::parse(Some(PolicyId::new(&p.id)), &p.text)
-                .map_err(|e| bad(cedar_message(&e)))?;
-            if p.mode == PolicyMode::Enforce {
-                enforced
-                    .add(policy.clone())
-                    .map_err(|e| bad(cedar_message(&e)))?;
-            }
-            all.add(policy).map_err(|e| bad(cedar_message(&e)))?;
+            let policy = Policy::parse(Some(PolicyId::new(&p.id)), &p.text).map_err(|e| {
+                PolicyError::Invalid {
+                    path: format!("authorization.policies[{}]", p.id),
+                    message: cedar_message(&e),
+                }
+            })?;
+            policies.push((index::Scope::of(&policy), policy, p.mode));
         }
+        let kinds = index::KINDS.map(|k| uid(k, "-").type_name().clone());
+        let tool_type = uid("Tool", "-").type_name().clone();
         let call_tool = uid("Action", CALL_TOOL);
         let group = Entity::new_no_attrs(call_tool.clone(), HashSet::new());
+        let mut slice_ids = index::Interner::new();
+        let mut slice_members: Vec<Vec<usize>> = Vec::new();
+        let mut class_ids = index::Interner::new();
+        let mut classes: [Vec<(usize, String)>; 3] = Default::default();
+        let mut seen: [HashSet<usize>; 3] = Default::default();
+        // A tool each principal-only policy's scope admits.
+        let mut fixed_tool: Vec<Option<String>> = vec![None; policies.len()];
         let mut tools = HashMap::new();
         for target in &config.targets {
             let target_uid = uid("Target", &target.name);
             for tool in &target.tools {
-                let entry = tool_entry(tool, &target.name, &target_uid, &call_tool, &group)
+                let mut entry = tool_entry(tool, &target.name, &target_uid, &call_tool, &group)
                     .map_err(|message| PolicyError::Invalid {
                         path: format!("targets[{}].tools[{}]", target.name, tool.name),
                         message,
                     })?;
+                let ids = index::ToolIds {
+                    action: &entry.action,
+                    resource: &entry.resource,
+                    target: &target_uid,
+                    call_tool: &call_tool,
+                    tool_type: &tool_type,
+                };
+                for (k, kind) in kinds.iter().enumerate() {
+                    let members: Vec<usize> = policies
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (scope, ..))| {
+                            scope.admits_principal(kind) && scope.admits_tool(&ids)
+                        })
+                        .map(|(i, _)| i)
+                        .collect();
+                    let mut reads = index::Reads::default();
+                    for &i in &members {
+                        reads.union(policies[i].0.reads());
+                        if fixed_tool[i].is_none() {
+                            fixed_tool[i] = Some(tool.name.clone());
+                        }
+                    }
+                    let (slice, new) = slice_ids.intern(members.clone());
+                    if new {
+                        slice_members.push(members);
+                    }
+                    let read_values: Vec<String> = if reads.whole {
+                        vec![tool.name.clone()]
+                    } else {
+                        reads
+                            .attributes
+                            .iter()
+                            .map(|a| tool_attribute(tool, &target.name, a))
+                            .collect()
+                    };
+                    entry.slice[k] = slice;
+                    let class = class_ids.intern((slice, read_values)).0;
+                    entry.class[k] = class;
+                    if seen[k].insert(class) {
+                        classes[k].push((class, tool.name.clone()));
+                    }
+                }
                 tools.insert(tool.name.clone(), entry);
             }
         }
+        let mut slices = Vec::with_capacity(slice_members.len());
+        let bad = |policy: &Policy, e: cedar_policy::PolicySetError| PolicyError::Invalid {
+            path: format!("authorization.policies[{}]", policy.id()),
+            message: cedar_message(&e),
+        };
+        for members in slice_members {
+            let (mut all, mut enforced) = (PolicySet::new(), PolicySet::new());
+            let (mut rest_all, mut rest_enforced) = (PolicySet::new(), PolicySet::new());
+            let mut fixed = Vec::new();
+            for &i in &members {
+                let (scope, policy, mode) = &policies[i];
+                let enforce = *mode == PolicyMode::Enforce;
+                let principal_only = scope.reads().principal_only();
+                let add = |set: &mut PolicySet| set.add(policy.clone()).map_err(|e| bad(policy, e));
+                add(&mut all)?;
+                if enforce {
+                    add(&mut enforced)?;
+                }
+                if principal_only {
+                    fixed.push(i);
+                } else {
+                    add(&mut rest_all)?;
+                    if enforce {
+                        add(&mut rest_enforced)?;
+                    }
+                }
+            }
+            let differ = members
+                .iter()
+                .any(|&i| policies[i].2 != PolicyMode::Enforce);
+            slices.push(Slice {
+                all,
+                enforced: differ.then_some(enforced),
+                rest_all,
+                rest_enforced: differ.then_some(rest_enforced),
+                fixed,
+            });
+        }
+        let mut fixed = Vec::with_capacity(policies.len());
+        for ((scope, policy, mode), tool) in policies.iter().zip(fixed_tool) {
+            fixed.push(match tool {
+                Some(tool) if scope.reads().principal_only() => {
+                    let mut set = PolicySet::new();
+                    set.add(policy.clone()).map_err(|e| bad(policy, e))?;
+                    Some(Fixed {
+                        set,
+                        id: policy.id().to_string(),
+                        permit: policy.effect() == cedar_policy::Effect::Permit,
+                        enforced: *mode == PolicyMode::Enforce,
+                        tool,
+                    })
+                }
+                _ => None,
+            });
+        }
+        let class_count = classes
+            .iter()
+            .flatten()
+            .map(|(c, _)| c + 1)
+            .max()
+            .unwrap_or(0);
         Ok(Some(Engine {
-            enforced: any_enforced.then_some(enforced),
-            all,
+            any_enforced: authz.enforce,
+            slices,
+            fixed,
             tools,
+            classes,
+            class_count,
             authorizer: Authorizer::new(),
         }))
     }
@@ -598,48 +759,207 @@ impl Engine {
                 .collect::<Vec<_>>();
             (response.decision() == Decision::Allow, ids)
         };
-        self.combine(decide)
+        self.combine(&self.slices[entry.slice[caller.kind.index()]], decide)
     }
 
     /// Could `caller` call `tool` with some arguments? The list and search views: the same
     /// policies with the arguments unknown; a tool is visible unless they deny it whatever the
     /// arguments are.
     pub fn visible(&self, caller: &Caller, tool: &str) -> Verdict {
-        let Some(entry) = self.tools.get(tool) else {
-            return deny_unknown();
-        };
         let Ok(principal) = caller.entity() else {
             return deny_unknown();
         };
+        match self.tools.get(tool) {
+            None => deny_unknown(),
+            Some(entry) => {
+                let mut fixed = HashMap::new();
+                self.answer(caller, &principal, entry, &mut fixed).verdict
+            }
+        }
+    }
+
+    /// [`Engine::visible`] for many tools of one caller, through [`Engine::view`].
+    pub fn visible_all<'a>(
+        &self,
+        caller: &Caller,
+        tools: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<bool> {
+        let view = self.view(caller);
+        tools.into_iter().map(|t| self.shows(&view, t)).collect()
+    }
+
+    /// Everything the policies decide for `caller` without its arguments: one evaluation per
+    /// class of tools (see [`index`]). What `tools/list` and search show, and, for every tool
+    /// whose decision does not depend on the arguments, the `tools/call` decision too. Cached
+    /// by the gateway per caller and snapshot.
+    pub fn view(&self, caller: &Caller) -> CallerView {
+        let kind = caller.kind.index();
+        let mut answers = vec![None; self.class_count];
+        if let Ok(principal) = caller.entity() {
+            let mut fixed = HashMap::new();
+            for (class, tool) in &self.classes[kind] {
+                if let Some(entry) = self.tools.get(tool) {
+                    answers[*class] = Some(self.answer(caller, &principal, entry, &mut fixed));
+                }
+            }
+        }
+        CallerView { kind, answers }
+    }
+
+    /// Whether `view`'s caller may see `tool` in `tools/list` and search.
+    pub fn shows(&self, view: &CallerView, tool: &str) -> bool {
+        self.tools
+            .get(tool)
+            .and_then(|entry| view.answers.get(entry.class[view.kind])?.as_ref())
+            .is_some_and(|a| a.verdict.allowed)
+    }
+
+    /// Whether `view` decides calls of `tool` (its decision does not depend on the arguments).
+    pub fn decided_by(&self, view: &CallerView, tool: &str) -> bool {
+        self.tools
+            .get(tool)
+            .and_then(|entry| view.answers.get(entry.class[view.kind])?.as_ref())
+            .is_some_and(|a| a.definite)
+    }
+
+    /// [`Engine::call`] with the caller's [`Engine::view`]: a tool whose decision does not
+    /// depend on the arguments is decided by the view (no evaluation); the others are
+    /// evaluated with the arguments.
+    pub fn call_in(
+        &self,
+        view: &CallerView,
+        caller: &Caller,
+        tool: &str,
+        arguments: &Map<String, Value>,
+    ) -> Verdict {
+        let answer = self
+            .tools
+            .get(tool)
+            .and_then(|entry| view.answers.get(entry.class[view.kind])?.as_ref());
+        match answer {
+            Some(a) if a.definite => a.verdict.clone(),
+            _ => self.call(caller, tool, arguments),
+        }
+    }
+
+    /// The arguments-unknown decision for one tool. The slice's principal-only policies are
+    /// looked up in (or added to) `fixed`, the caller's outcome per policy; the others are
+    /// evaluated with the arguments unknown (Cedar partial evaluation). The two parts combine
+    /// as Cedar does: a satisfied forbid denies; a satisfied permit allows unless a forbid might
+    /// still match; nothing that could permit denies; anything else depends on the arguments.
+    fn answer(
+        &self,
+        caller: &Caller,
+        principal: &Entity,
+        entry: &ToolEntry,
+        fixed: &mut HashMap<usize, bool>,
+    ) -> Answer {
+        let unknown = Answer {
+            verdict: deny_unknown(),
+            definite: true,
+        };
+        let slice = &self.slices[entry.slice[caller.kind.index()]];
+        for &i in &slice.fixed {
+            if let std::collections::hash_map::Entry::Vacant(e) = fixed.entry(i) {
+                let Some(satisfied) = self.satisfied(i, principal) else {
+                    return unknown;
+                };
+                e.insert(satisfied);
+            }
+        }
         let request = RequestBuilder::default()
             .principal(principal.uid())
             .action(entry.action.clone())
             .resource(entry.resource.clone())
             .build();
-        let Some(entities) = entities(principal, entry) else {
-            return deny_unknown();
+        let Some(entities) = entities(principal.clone(), entry) else {
+            return unknown;
         };
-        let decide = |set: &PolicySet| {
+        // Some(allowed) when decided whatever the arguments, with the deciding policies.
+        let decide = |set: &PolicySet, enforced_only: bool| -> (Option<bool>, Vec<String>) {
             let response = self
                 .authorizer
                 .is_authorized_partial(&request, set, &entities);
-            let ids = response
-                .definitely_satisfied()
-                .map(|p| p.id().to_string())
-                .collect::<Vec<_>>();
-            (response.decision() != Some(Decision::Deny), ids)
+            let (mut forbids, mut permits) = (Vec::new(), Vec::new());
+            for p in response.definitely_satisfied() {
+                match p.effect() {
+                    cedar_policy::Effect::Forbid => forbids.push(p.id().to_string()),
+                    cedar_policy::Effect::Permit => permits.push(p.id().to_string()),
+                }
+            }
+            let (mut forbid_may, mut permit_may) = (false, false);
+            for p in response.nontrivial_residuals() {
+                match p.effect() {
+                    cedar_policy::Effect::Forbid => forbid_may = true,
+                    cedar_policy::Effect::Permit => permit_may = true,
+                }
+            }
+            for i in &slice.fixed {
+                let Some(f) = &self.fixed[*i] else { continue };
+                if fixed.get(i) == Some(&true) && (f.enforced || !enforced_only) {
+                    if f.permit { &mut permits } else { &mut forbids }.push(f.id.clone());
+                }
+            }
+            if !forbids.is_empty() {
+                (Some(false), forbids)
+            } else if !permits.is_empty() && !forbid_may {
+                (Some(true), permits)
+            } else if permits.is_empty() && !permit_may {
+                (Some(false), Vec::new())
+            } else {
+                (None, permits)
+            }
         };
-        self.combine(decide)
+        let (all, all_ids) = decide(&slice.rest_all, false);
+        let (enforced, ids) = match (&slice.rest_enforced, self.any_enforced) {
+            (_, false) => (Some(true), Vec::new()),
+            (None, true) => (all, all_ids.clone()),
+            (Some(set), true) => decide(set, true),
+        };
+        let allowed = enforced != Some(false);
+        let all_allowed = all != Some(false);
+        Answer {
+            verdict: Verdict {
+                allowed,
+                denied_by_any: !all_allowed,
+                policies: if allowed && !all_allowed {
+                    all_ids
+                } else {
+                    ids
+                },
+            },
+            definite: all.is_some() && enforced.is_some(),
+        }
     }
 
-    fn combine(&self, decide: impl Fn(&PolicySet) -> (bool, Vec<String>)) -> Verdict {
-        let (all_allowed, all_ids) = decide(&self.all);
-        let (allowed, ids) = match &self.enforced {
-            Some(set) if set.num_of_policies() == self.all.num_of_policies() => {
-                (all_allowed, all_ids.clone())
-            }
-            Some(set) => decide(set),
-            None => (true, Vec::new()),
+    /// Whether the principal-only policy `i` is satisfied for `principal` (`None` when it
+    /// cannot be evaluated).
+    fn satisfied(&self, i: usize, principal: &Entity) -> Option<bool> {
+        let f = self.fixed.get(i)?.as_ref()?;
+        let entry = self.tools.get(&f.tool)?;
+        let request = Request::new(
+            principal.uid(),
+            entry.action.clone(),
+            entry.resource.clone(),
+            Context::empty(),
+            None,
+        )
+        .ok()?;
+        let entities = entities(principal.clone(), entry)?;
+        let response = self.authorizer.is_authorized(&request, &f.set, &entities);
+        Some(response.diagnostics().reason().next().is_some())
+    }
+
+    fn combine(
+        &self,
+        slice: &Slice,
+        decide: impl Fn(&PolicySet) -> (bool, Vec<String>),
+    ) -> Verdict {
+        let (all_allowed, all_ids) = decide(&slice.all);
+        let (allowed, ids) = match (&slice.enforced, self.any_enforced) {
+            (_, false) => (true, Vec::new()),
+            (None, true) => (all_allowed, all_ids.clone()),
+            (Some(set), true) => decide(set),
         };
         Verdict {
             allowed,
@@ -652,6 +972,37 @@ impl Engine {
                 ids
             },
         }
+    }
+}
+
+/// What the policies decide for one caller without its arguments, per class of tools.
+#[derive(Clone, Debug)]
+pub struct CallerView {
+    kind: usize,
+    answers: Vec<Option<Answer>>,
+}
+
+/// The arguments-unknown decision of one class of tools.
+#[derive(Clone, Debug)]
+struct Answer {
+    /// Allowed: visible in list and search.
+    verdict: Verdict,
+    /// Whether the decision holds whatever the arguments (then it is the call decision too).
+    definite: bool,
+}
+
+/// The value of a tool attribute policies can read, as the class key compares it.
+fn tool_attribute(tool: &ToolConfig, target: &str, attribute: &str) -> String {
+    let hints = tool.annotations.clone().unwrap_or_default();
+    match attribute {
+        "name" => tool.name.clone(),
+        "target" => target.to_string(),
+        "originalName" => tool.original_name.clone(),
+        "readOnly" => hints.read_only_hint.unwrap_or(false).to_string(),
+        "destructive" => hints.destructive_hint.unwrap_or(false).to_string(),
+        "idempotent" => hints.idempotent_hint.unwrap_or(false).to_string(),
+        // Not an attribute of a tool: reading it fails the same way for every tool.
+        _ => String::new(),
     }
 }
 
@@ -720,6 +1071,8 @@ fn tool_entry(
         ],
         args: arg_types(tool),
         target: target.to_string(),
+        slice: [0; 3],
+        class: [0; 3],
     })
 }
 
@@ -899,9 +1252,61 @@ spec:
             );
             // A call that is allowed is never of a tool the views hide.
             assert!(!called.allowed || seen.allowed);
+            // The cached view decides calls that do not depend on the arguments alike.
+            let view = engine.view(caller);
+            let fast = engine.call_in(&view, caller, tool, &args(arguments.clone()));
+            assert_eq!(
+                (fast.allowed, fast.denied_by_any),
+                (called.allowed, called.denied_by_any),
+                "view call {} {tool} {arguments}",
+                caller.display()
+            );
+            assert_eq!(engine.shows(&view, tool), visible);
         }
         let denied = engine.call(&writer, refund, &args(json!({"amount": 5000})));
         assert_eq!(denied.policies, vec!["orders/small-refunds".to_string()]);
+
+        // The whole-list answer (one evaluation per class of tools) is the per-tool answer.
+        let all = [get, update, refund, "orders___missing"];
+        for caller in [&reader, &writer, &blocked, &payments, &other_sa, &anonymous] {
+            let per_tool: Vec<bool> = all
+                .iter()
+                .map(|t| engine.visible(caller, t).allowed)
+                .collect();
+            assert_eq!(
+                engine.visible_all(caller, all),
+                per_tool,
+                "{}",
+                caller.display()
+            );
+        }
+    }
+
+    #[test]
+    fn list_classes_tell_tools_apart_by_what_conditions_read() {
+        // Both conditions read something that differs between the three tools (the action, the
+        // resource's name); a class shared by them would show all three or none.
+        for text in [
+            r#"permit(principal, action, resource) when { action == Toolyard::Action::"orders___get_order_tool" };"#,
+            r#"permit(principal, action, resource) when { resource.name == "orders___update_order_tool" };"#,
+            r#"permit(principal, action, resource) when { resource in Toolyard::Tool::"orders___refund_tool" };"#,
+        ] {
+            let (config, reports) = compiled(&policy("p", "Enforce", &[("only-one", text)]));
+            assert!(reports.iter().all(|r| r.outcome.is_ok()), "{reports:?}");
+            let engine = Engine::build(&config).unwrap().unwrap();
+            let tools = [
+                "orders___get_order_tool",
+                "orders___update_order_tool",
+                "orders___refund_tool",
+            ];
+            let shown = engine.visible_all(&Caller::default(), tools);
+            assert_eq!(shown.iter().filter(|v| **v).count(), 1, "{text}: {shown:?}");
+            let per_tool: Vec<bool> = tools
+                .iter()
+                .map(|t| engine.visible(&Caller::default(), t).allowed)
+                .collect();
+            assert_eq!(shown, per_tool, "{text}");
+        }
     }
 
     #[test]
@@ -994,6 +1399,15 @@ spec:
         );
         let ok = engine.call(&reader, "orders___get_order_tool", &Map::new());
         assert!(ok.allowed && !ok.denied_by_any);
+        let view = engine.view(&reader);
+        for tool in ["orders___update_order_tool", "orders___get_order_tool"] {
+            let slow = engine.call(&reader, tool, &Map::new());
+            let fast = engine.call_in(&view, &reader, tool, &Map::new());
+            assert_eq!(
+                (fast.allowed, fast.denied_by_any),
+                (slow.allowed, slow.denied_by_any)
+            );
+        }
     }
 
     #[test]
@@ -1016,6 +1430,10 @@ spec:
         let v = engine.call(&user(&[]), "orders___update_order_tool", &Map::new());
         assert!(v.allowed && v.denied_by_any);
         assert_eq!(v.policies, vec!["b-log/no-updates".to_string()]);
+        // The view's decision (no evaluation at call time) is the same, policies included.
+        let view = engine.view(&user(&[]));
+        let fast = engine.call_in(&view, &user(&[]), "orders___update_order_tool", &Map::new());
+        assert_eq!(fast, v);
     }
 
     #[test]
