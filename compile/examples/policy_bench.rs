@@ -145,6 +145,18 @@ fn main() {
         .iter()
         .filter(|n| !engine.decided_by(&view, n))
         .count();
+    // The tools whose decision depends on the arguments, through the view.
+    let dependent_names: Vec<&String> = names
+        .iter()
+        .filter(|n| !engine.decided_by(&view, n))
+        .collect();
+    let mut with_arguments = Vec::new();
+    for i in 0..20_000 {
+        let tool = dependent_names[i % dependent_names.len().max(1)];
+        let t = Instant::now();
+        std::hint::black_box(engine.call_in(&view, &caller, tool, &args));
+        with_arguments.push(t.elapsed());
+    }
     let mut lists = Vec::new();
     let mut visible = 0;
     for _ in 0..20 {
@@ -164,6 +176,11 @@ fn main() {
         "tools/call decision, gateway path (cached view; {dependent} of {TOOLS} tools depend on the arguments): p50 {:?}, p99 {:?}",
         percentile(via_view.clone(), 0.5),
         percentile(via_view, 0.99)
+    );
+    println!(
+        "  of which argument-dependent tools only: p50 {:?}, p99 {:?}",
+        percentile(with_arguments.clone(), 0.5),
+        percentile(with_arguments, 0.99)
     );
     println!(
         "view of {TOOLS} tools for one caller (list + search, uncached): p50 {:?}, max {:?} ({visible} visible)",

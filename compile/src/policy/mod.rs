@@ -105,6 +105,26 @@ impl ArgType {
     }
 
     /// The argument's value when it has this type (else it is left out of the context).
+    /// `value` (already [`ArgType::accepts`]ed) as a Cedar value.
+    fn expression(self, value: &Value) -> Option<RestrictedExpression> {
+        let scalar = |v: &Value| match self {
+            ArgType::Long | ArgType::SetLong => v.as_i64().map(RestrictedExpression::new_long),
+            ArgType::String | ArgType::SetString => v
+                .as_str()
+                .map(|s| RestrictedExpression::new_string(s.to_string())),
+            ArgType::Bool | ArgType::SetBool => v.as_bool().map(RestrictedExpression::new_bool),
+        };
+        match self {
+            ArgType::Long | ArgType::String | ArgType::Bool => scalar(value),
+            _ => value
+                .as_array()?
+                .iter()
+                .map(scalar)
+                .collect::<Option<Vec<_>>>()
+                .map(RestrictedExpression::new_set),
+        }
+    }
+
     fn accepts(self, value: &Value) -> bool {
         let scalar = |t: ArgType, v: &Value| match t {
             ArgType::Long | ArgType::SetLong => v.as_i64().is_some(),
@@ -727,30 +747,10 @@ impl Engine {
         let Some(entry) = self.tools.get(tool) else {
             return deny_unknown();
         };
-        let Ok(principal) = caller.entity() else {
+        let Some((request, entities)) = concrete_request(caller, entry, arguments) else {
             return deny_unknown();
         };
-        let input: Map<String, Value> = arguments
-            .iter()
-            .filter(|(k, v)| entry.args.get(*k).is_some_and(|t| t.accepts(v)))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let Ok(context) = Context::from_json_value(json!({ "input": input }), None) else {
-            return deny_unknown();
-        };
-        let Ok(request) = Request::new(
-            principal.uid(),
-            entry.action.clone(),
-            entry.resource.clone(),
-            context,
-            None,
-        ) else {
-            return deny_unknown();
-        };
-        let Some(entities) = entities(principal, entry) else {
-            return deny_unknown();
-        };
-        let decide = |set: &PolicySet| {
+        let decide = |set: &PolicySet, _enforced_only: bool| {
             let response = self.authorizer.is_authorized(&request, set, &entities);
             let ids = response
                 .diagnostics()
@@ -759,7 +759,50 @@ impl Engine {
                 .collect::<Vec<_>>();
             (response.decision() == Decision::Allow, ids)
         };
-        self.combine(&self.slices[entry.slice[caller.kind.index()]], decide)
+        let slice = &self.slices[entry.slice[caller.kind.index()]];
+        self.combine(&slice.all, slice.enforced.as_ref(), decide)
+    }
+
+    /// A call decided with the arguments, the principal-only policies taken from `view`: only
+    /// the slice's other policies are evaluated.
+    fn call_with_view(
+        &self,
+        view: &CallerView,
+        caller: &Caller,
+        entry: &ToolEntry,
+        arguments: &Map<String, Value>,
+    ) -> Verdict {
+        let Some((request, entities)) = concrete_request(caller, entry, arguments) else {
+            return deny_unknown();
+        };
+        let slice = &self.slices[entry.slice[caller.kind.index()]];
+        let decide = |set: &PolicySet, enforced_only: bool| {
+            let response = self.authorizer.is_authorized(&request, set, &entities);
+            // The reasons are the satisfied forbids of a deny, the satisfied permits of an allow.
+            let reasons: Vec<String> = response
+                .diagnostics()
+                .reason()
+                .map(ToString::to_string)
+                .collect();
+            let (mut forbids, mut permits) = match response.decision() {
+                Decision::Deny => (reasons, Vec::new()),
+                Decision::Allow => (Vec::new(), reasons),
+            };
+            for i in &slice.fixed {
+                let Some(f) = &self.fixed[*i] else { continue };
+                if view.fixed.get(i) == Some(&true) && (f.enforced || !enforced_only) {
+                    if f.permit { &mut permits } else { &mut forbids }.push(f.id.clone());
+                }
+            }
+            if !forbids.is_empty() {
+                (false, forbids)
+            } else if !permits.is_empty() {
+                (true, permits)
+            } else {
+                (false, Vec::new())
+            }
+        };
+        self.combine(&slice.rest_all, slice.rest_enforced.as_ref(), decide)
     }
 
     /// Could `caller` call `tool` with some arguments? The list and search views: the same
@@ -795,15 +838,19 @@ impl Engine {
     pub fn view(&self, caller: &Caller) -> CallerView {
         let kind = caller.kind.index();
         let mut answers = vec![None; self.class_count];
+        let mut fixed = HashMap::new();
         if let Ok(principal) = caller.entity() {
-            let mut fixed = HashMap::new();
             for (class, tool) in &self.classes[kind] {
                 if let Some(entry) = self.tools.get(tool) {
                     answers[*class] = Some(self.answer(caller, &principal, entry, &mut fixed));
                 }
             }
         }
-        CallerView { kind, answers }
+        CallerView {
+            kind,
+            answers,
+            fixed,
+        }
     }
 
     /// Whether `view`'s caller may see `tool` in `tools/list` and search.
@@ -836,8 +883,9 @@ impl Engine {
             .tools
             .get(tool)
             .and_then(|entry| view.answers.get(entry.class[view.kind])?.as_ref());
-        match answer {
-            Some(a) if a.definite => a.verdict.clone(),
+        match (answer, self.tools.get(tool)) {
+            (Some(a), _) if a.definite => a.verdict.clone(),
+            (Some(_), Some(entry)) => self.call_with_view(view, caller, entry, arguments),
             _ => self.call(caller, tool, arguments),
         }
     }
@@ -950,16 +998,19 @@ impl Engine {
         Some(response.diagnostics().reason().next().is_some())
     }
 
+    /// One verdict from the decision over every policy (`all`) and over the enforced ones
+    /// (`enforced`, when they differ): enforcement decides, `all` tells a `LogOnly` would-deny.
     fn combine(
         &self,
-        slice: &Slice,
-        decide: impl Fn(&PolicySet) -> (bool, Vec<String>),
+        all: &PolicySet,
+        enforced: Option<&PolicySet>,
+        decide: impl Fn(&PolicySet, bool) -> (bool, Vec<String>),
     ) -> Verdict {
-        let (all_allowed, all_ids) = decide(&slice.all);
-        let (allowed, ids) = match (&slice.enforced, self.any_enforced) {
+        let (all_allowed, all_ids) = decide(all, false);
+        let (allowed, ids) = match (enforced, self.any_enforced) {
             (_, false) => (true, Vec::new()),
             (None, true) => (all_allowed, all_ids.clone()),
-            (Some(set), true) => decide(set),
+            (Some(set), true) => decide(set, true),
         };
         Verdict {
             allowed,
@@ -980,6 +1031,8 @@ impl Engine {
 pub struct CallerView {
     kind: usize,
     answers: Vec<Option<Answer>>,
+    /// Whether each principal-only policy (by index) is satisfied for the caller.
+    fixed: HashMap<usize, bool>,
 }
 
 /// The arguments-unknown decision of one class of tools.
@@ -1004,6 +1057,31 @@ fn tool_attribute(tool: &ToolConfig, target: &str, attribute: &str) -> String {
         // Not an attribute of a tool: reading it fails the same way for every tool.
         _ => String::new(),
     }
+}
+
+/// The request of a call with its arguments (those policies can see, as `context.input`) and
+/// the entities it is decided with.
+fn concrete_request(
+    caller: &Caller,
+    entry: &ToolEntry,
+    arguments: &Map<String, Value>,
+) -> Option<(Request, Entities)> {
+    let principal = caller.entity().ok()?;
+    let input = arguments.iter().filter_map(|(k, v)| {
+        let kind = entry.args.get(k).filter(|t| t.accepts(v))?;
+        Some((k.clone(), kind.expression(v)?))
+    });
+    let input = RestrictedExpression::new_record(input).ok()?;
+    let context = Context::from_pairs([("input".to_string(), input)]).ok()?;
+    let request = Request::new(
+        principal.uid(),
+        entry.action.clone(),
+        entry.resource.clone(),
+        context,
+        None,
+    )
+    .ok()?;
+    Some((request, entities(principal, entry)?))
 }
 
 fn deny_unknown() -> Verdict {
