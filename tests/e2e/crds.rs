@@ -314,7 +314,7 @@ fn row<'a>(out: &'a str, first: &str) -> Option<Vec<&'a str>> {
 
 #[tokio::test]
 #[ignore = "needs a Kubernetes API server: run tests/cluster/cluster.sh run -- cargo test -p toolyard-e2e -- --ignored"]
-async fn kubectl_get_toolyard_lists_both_kinds_with_printer_columns() -> Result<()> {
+async fn kubectl_get_toolyard_lists_every_kind_with_printer_columns() -> Result<()> {
     let client = client().await?;
     install_crds(&client).await?;
     let ns = TestNamespace::create(&client, "crds-get").await?;
@@ -324,7 +324,7 @@ async fn kubectl_get_toolyard_lists_both_kinds_with_printer_columns() -> Result<
     let pp = PatchParams::default();
     let gateways: Api<Gateway> = Api::namespaced(client.clone(), &ns.name);
     let url = format!("http://orders.{}.svc.cluster.local/mcp", ns.name);
-    let status = json!({"status": {"url": url, "targets": 2, "tools": 3, "conditions": [ready("True", "Programmed")]}});
+    let status = json!({"status": {"url": url, "targets": 2, "tools": 3, "policies": 4, "conditions": [ready("True", "Programmed")]}});
     gateways
         .patch_status("orders", &pp, &Patch::Merge(&status))
         .await?;
@@ -332,6 +332,14 @@ async fn kubectl_get_toolyard_lists_both_kinds_with_printer_columns() -> Result<
     let status = json!({"status": {"kind": "Lambda", "tools": 2, "conditions": [ready("True", "Accepted")]}});
     targets
         .patch_status("lambda-using-sdk", &pp, &Patch::Merge(&status))
+        .await?;
+
+    let policies: Api<toolyard_crds::ToolPolicy> = Api::namespaced(client.clone(), &ns.name);
+    let mut accepted = ready("True", "Accepted");
+    accepted["type"] = json!("Accepted");
+    let status = json!({"status": {"policies": 4, "conditions": [accepted]}});
+    policies
+        .patch_status("orders-access", &pp, &Patch::Merge(&status))
         .await?;
 
     let out = kubectl_ok(&["get", "toolyard", "-n", &ns.name])?;
@@ -342,18 +350,29 @@ async fn kubectl_get_toolyard_lists_both_kinds_with_printer_columns() -> Result<
         .filter(|cells| cells.first() == Some(&"NAME"))
         .collect();
     assert!(
-        headers.contains(&vec!["NAME", "READY", "URL", "TARGETS", "TOOLS", "AGE"]),
+        headers.contains(&vec![
+            "NAME", "READY", "URL", "TARGETS", "TOOLS", "POLICIES", "AGE"
+        ]),
         "no Gateway table:\n{out}"
     );
     assert!(
         headers.contains(&vec!["NAME", "GATEWAY", "KIND", "TOOLS", "READY", "AGE"]),
         "no GatewayTarget table:\n{out}"
     );
-    assert_eq!(headers.len(), 2, "{out}");
+    assert!(
+        headers.contains(&vec![
+            "NAME", "GATEWAY", "MODE", "POLICIES", "ACCEPTED", "AGE"
+        ]),
+        "no ToolPolicy table:\n{out}"
+    );
+    assert_eq!(headers.len(), 3, "{out}");
 
     let gw = row(&out, "gateway.toolyard.dev/orders")
         .with_context(|| format!("no Gateway row:\n{out}"))?;
-    assert_eq!(gw[1..5], ["True", url.as_str(), "2", "3"], "{out}");
+    assert_eq!(gw[1..6], ["True", url.as_str(), "2", "3", "4"], "{out}");
+    let policy = row(&out, "toolpolicy.toolyard.dev/orders-access")
+        .with_context(|| format!("no ToolPolicy row:\n{out}"))?;
+    assert_eq!(policy[1..5], ["orders", "LogOnly", "4", "True"], "{out}");
     let lambda = row(&out, "gatewaytarget.toolyard.dev/lambda-using-sdk")
         .with_context(|| format!("no lambda-using-sdk row:\n{out}"))?;
     assert_eq!(lambda[1..5], ["orders", "Lambda", "2", "True"], "{out}");
