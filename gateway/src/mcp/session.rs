@@ -169,6 +169,40 @@ struct Payload {
     t: u64,
 }
 
+/// The part of a [`Payload`] every request needs: whose it is and when it was issued. Checking an
+/// id decodes only this (the client's capabilities, the costly part, are decoded only when a
+/// replica replays the handshake).
+#[derive(Debug, Deserialize)]
+struct Stamp {
+    /// The principal's fingerprint.
+    p: String,
+    /// Issued at (Unix seconds).
+    t: u64,
+}
+
+/// The worker id of a [`Payload`], decoded alone (rmcp asks for it several times per request).
+#[derive(Debug, Deserialize)]
+struct Worker {
+    n: String,
+}
+
+/// A decoded payload part that knows when its id was issued.
+trait Issued: serde::de::DeserializeOwned {
+    fn issued(&self) -> u64;
+}
+
+impl Issued for Payload {
+    fn issued(&self) -> u64 {
+        self.t
+    }
+}
+
+impl Issued for Stamp {
+    fn issued(&self) -> u64 {
+        self.t
+    }
+}
+
 /// Why a presented session id is refused (the text goes to the client with the 404).
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SessionError {
@@ -256,7 +290,12 @@ impl SignedSessions {
     }
 
     fn sign(&self, payload: &Payload) -> String {
-        let body = B64.encode(serde_json::to_vec(payload).unwrap_or_default());
+        self.sign_json(&serde_json::to_vec(payload).unwrap_or_default())
+    }
+
+    /// The id carrying `json` (a serialised [`Payload`]).
+    fn sign_json(&self, json: &[u8]) -> String {
+        let body = B64.encode(json);
         let tag = hmac::sign(&self.key.0, body.as_bytes());
         format!("{body}.{}", B64.encode(tag.as_ref()))
     }
@@ -281,14 +320,14 @@ impl SignedSessions {
         })
     }
 
-    /// Verifies an id's signature and age (not the principal).
-    fn open(&self, id: &str) -> Result<Payload, SessionError> {
+    /// Verifies an id's signature and age (not the principal), decoding the part `T` of it.
+    fn open<T: Issued>(&self, id: &str) -> Result<T, SessionError> {
         let (body, tag) = id.split_once('.').ok_or(SessionError::Invalid)?;
         let tag = B64.decode(tag).map_err(|_| SessionError::Invalid)?;
         hmac::verify(&self.key.0, body.as_bytes(), &tag).map_err(|_| SessionError::Invalid)?;
         let json = B64.decode(body).map_err(|_| SessionError::Invalid)?;
-        let payload: Payload = serde_json::from_slice(&json).map_err(|_| SessionError::Invalid)?;
-        if now_secs().saturating_sub(payload.t) > MAX_SESSION_AGE.as_secs() {
+        let payload: T = serde_json::from_slice(&json).map_err(|_| SessionError::Invalid)?;
+        if now_secs().saturating_sub(payload.issued()) > MAX_SESSION_AGE.as_secs() {
             return Err(SessionError::Expired);
         }
         if self
@@ -304,8 +343,8 @@ impl SignedSessions {
 
     /// Checks an id presented by `principal` (its fingerprint).
     pub fn check(&self, id: &str, principal: &str) -> Result<(), SessionError> {
-        let payload = self.open(id)?;
-        if payload.p != principal {
+        let stamp: Stamp = self.open(id)?;
+        if stamp.p != principal {
             return Err(SessionError::OtherPrincipal);
         }
         Ok(())
@@ -313,7 +352,7 @@ impl SignedSessions {
 
     /// Remembers a DELETEd id until it would expire anyway (bounded).
     fn close(&self, id: &str) {
-        let Ok(payload) = self.open(id) else {
+        let Ok(stamp) = self.open::<Stamp>(id) else {
             return;
         };
         if let Ok(mut closed) = self.closed.lock() {
@@ -329,7 +368,7 @@ impl SignedSessions {
             {
                 closed.remove(&oldest);
             }
-            closed.insert(id.to_string(), payload.t + MAX_SESSION_AGE.as_secs());
+            closed.insert(id.to_string(), stamp.t + MAX_SESSION_AGE.as_secs());
         }
     }
 }
@@ -338,7 +377,7 @@ impl SignedSessions {
 impl SessionStore for SignedSessions {
     /// Decodes the handshake from a valid id (a replica without a worker for it replays it).
     async fn load(&self, session_id: &str) -> Result<Option<SessionState>, SessionStoreError> {
-        let Ok(payload) = self.open(session_id) else {
+        let Ok(payload) = self.open::<Payload>(session_id) else {
             return Ok(None);
         };
         let mut init =
@@ -375,7 +414,7 @@ impl SessionStore for SignedSessions {
 fn worker_id(id: &SessionId) -> SessionId {
     id.split_once('.')
         .and_then(|(body, _)| B64.decode(body).ok())
-        .and_then(|json| serde_json::from_slice::<Payload>(&json).ok())
+        .and_then(|json| serde_json::from_slice::<Worker>(&json).ok())
         .map_or_else(|| id.clone(), |p| SessionId::from(p.n))
 }
 
@@ -662,6 +701,93 @@ mod tests {
             a.check(&a.sign(&payload), "alice"),
             Err(SessionError::Expired)
         );
+    }
+
+    /// A handshake with every kind of client capability.
+    fn rich_init() -> InitializeRequestParams {
+        let mut p = init();
+        p.capabilities = serde_json::from_value(serde_json::json!({
+            "roots": {"listChanged": true},
+            "sampling": {},
+            "elicitation": {"form": {}, "url": {}},
+            "experimental": {"x-feature": {"level": 3, "names": ["a", "b"]}},
+        }))
+        .unwrap();
+        p
+    }
+
+    #[tokio::test]
+    async fn the_light_checks_agree_with_the_whole_payload() {
+        let a = sessions();
+        let init = rich_init();
+        let id = a.seal("worker-7", &init, "alice");
+        let whole: Payload = a.open(&id).unwrap();
+        let stamp: Stamp = a.open(&id).unwrap();
+        assert_eq!((stamp.p.as_str(), stamp.t), (whole.p.as_str(), whole.t));
+        assert_eq!(worker_id(&SessionId::from(id.clone())).as_ref(), "worker-7");
+        a.check(&id, "alice").unwrap();
+        // The handshake a replica replays is still whole.
+        let state = a.load(&id).await.unwrap().unwrap();
+        assert_eq!(state.initialize_params.capabilities, init.capabilities);
+    }
+
+    #[test]
+    fn signed_ids_without_a_principal_or_a_time_are_refused() {
+        let a = sessions();
+        let now = now_secs();
+        for json in [
+            serde_json::json!({"n": "w", "t": now}),
+            serde_json::json!({"n": "w", "p": "alice"}),
+            serde_json::json!({"n": "w", "p": "alice", "t": "yesterday"}),
+            serde_json::json!({"n": "w", "p": 7, "t": now}),
+            serde_json::json!(["w", "alice", now]),
+        ] {
+            let id = a.sign_json(json.to_string().as_bytes());
+            assert_eq!(a.check(&id, "alice"), Err(SessionError::Invalid), "{json}");
+        }
+        let id = a.sign_json(b"not json");
+        assert_eq!(a.check(&id, "alice"), Err(SessionError::Invalid));
+        // Fields this replica does not know (a newer replica's id) do not matter.
+        let id = a.sign_json(
+            serde_json::json!({"n": "w", "p": "alice", "t": now, "z": {"new": true}})
+                .to_string()
+                .as_bytes(),
+        );
+        assert_eq!(a.check(&id, "alice"), Ok(()));
+        let old = a.sign_json(
+            serde_json::json!({"n": "w", "p": "alice", "t": now - MAX_SESSION_AGE.as_secs() - 1})
+                .to_string()
+                .as_bytes(),
+        );
+        assert_eq!(a.check(&old, "alice"), Err(SessionError::Expired));
+    }
+
+    #[test]
+    fn worker_ids_of_bare_and_broken_ids_are_the_ids_themselves() {
+        let a = sessions();
+        for id in [
+            "bare-worker".to_string(),
+            "garbage.tag".to_string(),
+            "!!!.???".to_string(),
+            a.sign_json(br#"{"p":"alice","t":1}"#),
+        ] {
+            assert_eq!(worker_id(&SessionId::from(id.clone())).as_ref(), id);
+        }
+    }
+
+    #[tokio::test]
+    async fn closing_a_bad_id_remembers_nothing() {
+        let a = sessions();
+        a.delete("garbage").await.unwrap();
+        a.delete("garbage.tag").await.unwrap();
+        assert!(a.closed.lock().unwrap().is_empty());
+        let id = a.seal("w", &init(), "alice");
+        a.delete(&id).await.unwrap();
+        let expires = a.closed.lock().unwrap().get(&id).copied();
+        let stamp: Stamp = SignedSessions::new(SessionKey::from_bytes(&[7u8; 32], "t").unwrap())
+            .open(&id)
+            .unwrap();
+        assert_eq!(expires, Some(stamp.t + MAX_SESSION_AGE.as_secs()));
     }
 
     #[test]
