@@ -2,6 +2,7 @@
 //! Host/Origin checks, inbound auth, mounting rmcp's streamable HTTP service on axum).
 
 pub mod http;
+pub mod json_reply;
 pub mod server;
 pub mod session;
 pub mod upstream;

@@ -535,7 +535,8 @@ fn session_deleted(mut response: Response) -> Response {
 
 /// The axum middleware (behind the authentication guard, which attaches the principal): checks
 /// the session id of every request that carries one, replaces the worker id of a new session
-/// by its signed id, and answers a successful session DELETE with 200.
+/// by its signed id, answers a successful session DELETE with 200, and answers a session request
+/// with one JSON object when nothing has to stream ([`super::json_reply`]).
 pub async fn layer(
     State(sessions): State<Arc<SignedSessions>>,
     request: Request,
@@ -553,6 +554,12 @@ pub async fn layer(
         }
         if request.method() == axum::http::Method::DELETE {
             return session_deleted(next.run(request).await);
+        }
+        // A request of a session whose answer is its response alone goes back as plain JSON.
+        if request.method() == axum::http::Method::POST
+            && super::json_reply::accepts_json(request.headers())
+        {
+            return super::json_reply::single_json(next.run(request).await).await;
         }
         return next.run(request).await;
     }
