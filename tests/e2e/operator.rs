@@ -24,8 +24,8 @@ use toolyard_crds::{Gateway, GatewayTarget};
 use toolyard_e2e::{
     LocalProcess, OperatorProcess, RecordingBackend, TestNamespace, WAIT, api_error, apply, client,
     client_from_kubeconfig, free_port, http_get, install_crds, kubeconfig_for_token, kubectl,
-    kubectl_ok, mcp_tool_call, mcp_tool_names, parse_yaml_docs, percentile, ready_gateway_pod,
-    repo_root, tool_result_text, wait_for, workspace_binary,
+    kubectl_ok, mcp_tool_call, mcp_tool_names, parse_yaml_docs, percentile, quickstart_openapi,
+    ready_gateway_pod, repo_root, tool_result_text, wait_for, workspace_binary,
 };
 
 /// The objects of the scenario: a Gateway without inbound auth, an OpenAPI target with an API key,
@@ -668,13 +668,7 @@ async fn tool_calls_and_secret_rotation(
     addr: &str,
     admin_port: u16,
 ) -> Result<()> {
-    let admin_spec = parse_yaml_docs(&std::fs::read_to_string(
-        repo_root().join("examples/quickstart/gateway.yaml"),
-    )?)?
-    .into_iter()
-    .find(|d| d["kind"] == "ConfigMap")
-    .context("examples/quickstart/gateway.yaml has no ConfigMap")?["data"]["openapi.yaml"]
-        .clone();
+    let admin_spec = quickstart_openapi()?;
     apply(
         client,
         &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "admin-api"}, "data": {"openapi.yaml": admin_spec}}),

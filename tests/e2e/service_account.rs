@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use toolyard_crds::Gateway;
 use toolyard_e2e::{
     LocalProcess, OperatorProcess, TestNamespace, WAIT, apply, client, free_port, install_crds,
-    kubeconfig_for_token, kubectl, kubectl_ok, mcp_as, parse_yaml_docs, repo_root,
-    tool_result_text, wait_for, workspace_binary,
+    kubeconfig_for_token, kubectl, kubectl_ok, mcp_as, quickstart_openapi, tool_result_text,
+    wait_for, workspace_binary,
 };
 
 /// The Gateway's name.
@@ -64,13 +64,7 @@ fn token(ns: &str, name: &str, audience: &str, extra: &[&str]) -> Result<String>
 /// The Gateway (verifying ServiceAccount tokens with `verification`, allowing only
 /// `<ns>/allowed-bot`) with one target: the gateway's own admin API on `admin_port`.
 fn objects(ns: &str, verification: &str, admin_port: u16) -> Result<Vec<Value>> {
-    let admin_spec = parse_yaml_docs(&std::fs::read_to_string(
-        repo_root().join("examples/quickstart/gateway.yaml"),
-    )?)?
-    .into_iter()
-    .find(|d| d["kind"] == "ConfigMap")
-    .context("examples/quickstart/gateway.yaml has no ConfigMap")?["data"]["openapi.yaml"]
-        .clone();
+    let admin_spec = quickstart_openapi()?;
     Ok(vec![
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "allowed-bot"}}),
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "other-bot"}}),

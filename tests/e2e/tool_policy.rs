@@ -18,8 +18,7 @@ use serde_json::{Value, json};
 use toolyard_crds::{Gateway, ToolPolicy};
 use toolyard_e2e::{
     LocalProcess, OperatorProcess, TestNamespace, WAIT, apply, client, free_port, install_crds,
-    kubeconfig_for_token, kubectl_ok, mcp_as, parse_yaml_docs, repo_root, wait_for,
-    workspace_binary,
+    kubeconfig_for_token, kubectl_ok, mcp_as, quickstart_openapi, wait_for, workspace_binary,
 };
 
 const GATEWAY: &str = "tp";
@@ -42,13 +41,7 @@ fn policies() -> Value {
 /// Two ServiceAccounts the inbound auth admits, the admin API as the target, the search tool and
 /// a ToolPolicy.
 fn objects(ns: &str, admin_port: u16) -> Result<Vec<Value>> {
-    let admin_spec = parse_yaml_docs(&std::fs::read_to_string(
-        repo_root().join("examples/quickstart/gateway.yaml"),
-    )?)?
-    .into_iter()
-    .find(|d| d["kind"] == "ConfigMap")
-    .context("examples/quickstart/gateway.yaml has no ConfigMap")?["data"]["openapi.yaml"]
-        .clone();
+    let admin_spec = quickstart_openapi()?;
     Ok(vec![
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "reader-bot"}}),
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "writer-bot"}}),

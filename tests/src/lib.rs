@@ -86,6 +86,17 @@ pub fn read_yaml_docs(path: &Path) -> Result<Vec<Value>> {
     parse_yaml_docs(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
+/// The OpenAPI document of the quickstart example's ConfigMap (the gateway's own admin API), which
+/// cluster tests serve as a target backed by the gateway's admin port.
+pub fn quickstart_openapi() -> Result<Value> {
+    let path = repo_root().join("examples/quickstart/gateway.yaml");
+    Ok(read_yaml_docs(&path)?
+        .into_iter()
+        .find(|d| d["kind"] == "ConfigMap")
+        .with_context(|| format!("{} has no ConfigMap", path.display()))?["data"]["openapi.yaml"]
+        .clone())
+}
+
 /// The non-empty documents of a YAML stream, as JSON values.
 pub fn parse_yaml_docs(text: &str) -> Result<Vec<Value>> {
     let mut docs = Vec::new();

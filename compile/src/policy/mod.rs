@@ -964,18 +964,8 @@ impl Engine {
             (None, true) => (all, all_ids.clone()),
             (Some(set), true) => decide(set, true),
         };
-        let allowed = enforced != Some(false);
-        let all_allowed = all != Some(false);
         Answer {
-            verdict: Verdict {
-                allowed,
-                denied_by_any: !all_allowed,
-                policies: if allowed && !all_allowed {
-                    all_ids
-                } else {
-                    ids
-                },
-            },
+            verdict: verdict(enforced != Some(false), all != Some(false), ids, all_ids),
             definite: all.is_some() && enforced.is_some(),
         }
     }
@@ -1012,17 +1002,7 @@ impl Engine {
             (None, true) => (all_allowed, all_ids.clone()),
             (Some(set), true) => decide(set, true),
         };
-        Verdict {
-            allowed,
-            denied_by_any: !all_allowed,
-            // The forbids (or permits) behind the outcome; for a `LogOnly` "would deny", the
-            // policies that would have denied.
-            policies: if allowed && !all_allowed {
-                all_ids
-            } else {
-                ids
-            },
-        }
+        verdict(allowed, all_allowed, ids, all_ids)
     }
 }
 
@@ -1042,6 +1022,21 @@ struct Answer {
     verdict: Verdict,
     /// Whether the decision holds whatever the arguments (then it is the call decision too).
     definite: bool,
+}
+
+/// The verdict from the enforced decision (`allowed`, with the policies behind it) and the
+/// decision over every policy (`all_allowed`): for a `LogOnly` "would deny", the policies named
+/// are those that would have denied.
+fn verdict(allowed: bool, all_allowed: bool, ids: Vec<String>, all_ids: Vec<String>) -> Verdict {
+    Verdict {
+        allowed,
+        denied_by_any: !all_allowed,
+        policies: if allowed && !all_allowed {
+            all_ids
+        } else {
+            ids
+        },
+    }
 }
 
 /// The value of a tool attribute policies can read, as the class key compares it.
