@@ -266,17 +266,24 @@ YAML
   kubectl wait -n "$NS" --for=condition=Ready pod/agent --timeout=120s >&2
 }
 
-t_agent_both_eras() {
-  start_agent_pod || oops "agent pod did not start"
-  local era out refused=0 t0=$SECONDS
-  # The Deployment has rolled out, so the Service has ready endpoints; kube-proxy may still be
-  # writing its rules. Count the refused first attempts (reported, not hidden).
-  until out=$(agent -protocol 2025-06-18 list 2>&1); do
+# first_call_through_service URL: waits until the agent pod's first list through a gateway's
+# Service succeeds. The Deployment has rolled out, so the Service has ready endpoints, but
+# kube-proxy may still be writing its rules (the ClusterIP refuses connections until then).
+# The refused attempts are counted and reported, not hidden; 30 s of them fail the test.
+first_call_through_service() {
+  local url=$1 out refused=0 t0=$SECONDS
+  until out=$(agent -url "$url" -protocol 2025-06-18 list 2>&1); do
     refused=$((refused + 1))
-    ((SECONDS - t0 < 30)) || oops "the gateway Service refused calls for 30s: $out"
+    ((SECONDS - t0 < 30)) || oops "the gateway Service $url refused calls for 30s: $out"
     sleep 0.5
   done
-  echo "first call through the Service: $refused failed attempt(s) before it, $((SECONDS - t0))s after the rollout"
+  say "first call through $url: $refused failed attempt(s) before it, $((SECONDS - t0))s after the rollout"
+}
+
+t_agent_both_eras() {
+  start_agent_pod || oops "agent pod did not start"
+  local era out
+  first_call_through_service "$SVC_URL"
   for era in 2025-06-18 2026-07-28; do
     out=$(agent -protocol "$era" list) || oops "list at $era failed: $out"
     say "$era: $(head -1 <<<"$out")"
@@ -478,8 +485,9 @@ YAML
   waituntil 300 bash -c "curl -s http://127.0.0.1:19090/readyz | grep -q '\"index\":\"hybrid\"'" ||
     oops "no hybrid index after 300s: $(curl -s http://127.0.0.1:19090/readyz)"
   say "semantic: hybrid index served $((SECONDS - t0))s after the rollout"
+  first_call_through_service "http://semantic.$NS.svc.cluster.local/mcp"
   out=$(agent -url "http://semantic.$NS.svc.cluster.local/mcp" call x_amz_bedrock_agentcore_search \
-    '{"query": "generate a unique identifier"}') || oops "search call failed: $out"
+    '{"query": "generate a unique identifier"}' 2>"$WORK/search.err") || oops "search call failed: $out $(cat "$WORK/search.err")"
   first=$(python3 -c 'import json,sys; t=json.loads(sys.stdin.read())["tools"]; print(t[0]["name"] if t else "")' <<<"$out") ||
     oops "search result is not the expected JSON: $out"
   [[ $first == uuids___getUuid ]] || oops "the first hit for a paraphrase is '$first', not uuids___getUuid: $out"
