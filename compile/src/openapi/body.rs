@@ -390,35 +390,61 @@ const OBJECT_CONSTRAINTS: [&str; 12] = [
 /// The properties and required names of a body whose properties can become top-level arguments:
 /// an object with properties and nothing else that constrains it (an `allOf` of such objects is
 /// flattened).
+///
+/// A required name the document does not describe (Mastodon's account sign-up requires a
+/// `token` it never lists) is still an argument, of any JSON value, unless the object forbids
+/// undescribed properties: dropping it would make every call fail at the API.
 pub(super) fn mergeable(schema: &Value) -> Option<(Map<String, Value>, Vec<String>)> {
     let object = schema.as_object()?;
-    if let Some(Value::Array(parts)) = object.get("allOf")
+    let (mut properties, mut required, closed) = if let Some(Value::Array(parts)) =
+        object.get("allOf")
         && !object.contains_key("properties")
     {
         let mut outer = object.clone();
         outer.remove("allOf");
-        let (mut properties, mut required) = plain_object(&outer, true)?;
+        let (mut properties, mut required, mut closed) = plain_object(&outer, true)?;
         for part in parts {
-            let (part_properties, part_required) = plain_object(part.as_object()?, false)?;
+            let (part_properties, part_required, part_closed) =
+                plain_object(part.as_object()?, false)?;
             for (name, property) in part_properties {
                 if properties.insert(name, property).is_some() {
                     return None;
                 }
             }
             required.extend(part_required);
+            closed |= part_closed;
         }
-        required.dedup();
-        return (!properties.is_empty()).then_some((properties, required));
+        (properties, required, closed)
+    } else {
+        plain_object(object, false)?
+    };
+    if properties.is_empty() {
+        return None;
     }
-    let (properties, required) = plain_object(object, false)?;
-    (!properties.is_empty()).then_some((properties, required))
+    let mut seen = std::collections::HashSet::new();
+    required.retain(|name| seen.insert(name.clone()));
+    required.retain(|name| {
+        if properties.contains_key(name) {
+            return true;
+        }
+        if closed {
+            return false;
+        }
+        properties.insert(
+            name.clone(),
+            json!({"description": "Required by the API; its document does not describe this field."}),
+        );
+        true
+    });
+    Some((properties, required))
 }
 
-/// Properties and required names of an object schema with no other constraints.
+/// Properties, required names and whether undescribed properties are forbidden
+/// (`additionalProperties: false`), of an object schema with no other constraints.
 fn plain_object(
     object: &Map<String, Value>,
     allow_empty: bool,
-) -> Option<(Map<String, Value>, Vec<String>)> {
+) -> Option<(Map<String, Value>, Vec<String>, bool)> {
     match object.get("type") {
         None => {}
         Some(Value::String(kind)) if kind == "object" => {}
@@ -427,10 +453,11 @@ fn plain_object(
     if OBJECT_CONSTRAINTS.iter().any(|k| object.contains_key(*k)) {
         return None;
     }
-    match object.get("additionalProperties") {
-        None | Some(Value::Bool(false)) => {}
+    let closed = match object.get("additionalProperties") {
+        None => false,
+        Some(Value::Bool(false)) => true,
         _ => return None,
-    }
+    };
     let properties = match object.get("properties") {
         Some(Value::Object(properties)) => properties.clone(),
         None if allow_empty => Map::new(),
@@ -443,12 +470,11 @@ fn plain_object(
             names
                 .iter()
                 .filter_map(Value::as_str)
-                .filter(|name| properties.contains_key(*name))
                 .map(str::to_owned)
                 .collect()
         })
         .unwrap_or_default();
-    Some((properties, required))
+    Some((properties, required, closed))
 }
 
 pub(super) fn is_json(media_type: &str) -> bool {

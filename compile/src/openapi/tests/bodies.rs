@@ -146,6 +146,78 @@ paths:
 }
 
 #[test]
+fn required_body_fields_the_document_does_not_describe_stay_arguments() {
+    // Mastodon's sign-up requires `token` without listing it; an `allOf` part may require what
+    // another part describes; a closed object can not take an undescribed field at all.
+    let api = api(r#"
+openapi: 3.0.0
+info: {title: t, version: "1"}
+paths:
+  /accounts:
+    post:
+      operationId: signUp
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            schema:
+              type: object
+              required: [username, token]
+              properties: {username: {type: string}}
+      responses: {}
+  /parts:
+    post:
+      operationId: parts
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              allOf:
+                - {type: object, required: [b], properties: {a: {type: string}}}
+                - {type: object, properties: {b: {type: integer}}}
+      responses: {}
+  /closed:
+    post:
+      operationId: closed
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              additionalProperties: false
+              required: [a, ghost]
+              properties: {a: {type: string}}
+      responses: {}
+"#);
+    let sign_up = tool(&api, "signUp");
+    assert_eq!(
+        sign_up.input_schema["required"],
+        json!(["username", "token"])
+    );
+    assert_eq!(
+        sign_up.input_schema["properties"]["token"],
+        json!({"description": "Required by the API; its document does not describe this field."})
+    );
+    assert_eq!(
+        body(sign_up).shape,
+        BodyShape::Merged {
+            properties: vec!["username".to_owned(), "token".to_owned()],
+        }
+    );
+    let parts = tool(&api, "parts");
+    assert_eq!(parts.input_schema["required"], json!(["b"]));
+    assert_eq!(
+        parts.input_schema["properties"]["b"],
+        json!({"type": "integer"})
+    );
+    let closed = tool(&api, "closed");
+    assert_eq!(closed.input_schema["required"], json!(["a"]));
+    assert!(!contains_key(&closed.input_schema["properties"], "ghost"));
+}
+
+#[test]
 fn colliding_or_non_object_bodies_are_one_argument() {
     let api = api(BODIES);
     let rename = tool(&api, "renamePet");
