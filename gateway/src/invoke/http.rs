@@ -130,8 +130,19 @@ pub async fn call(
                 .header(reqwest::header::CONTENT_TYPE, media_type)
                 .body(bytes);
         }
-        Some((_, Body::Multipart { fields, files })) => {
-            let size: usize = fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+        Some((
+            _,
+            Body::Multipart {
+                fields,
+                json_parts,
+                files,
+            },
+        )) => {
+            let size: usize = fields
+                .iter()
+                .chain(&json_parts)
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
                 + files.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
             if size as u64 > security.max_request_bytes {
                 return ToolOutcome::error_kind(
@@ -145,6 +156,12 @@ pub async fn call(
             let mut form = reqwest::multipart::Form::new();
             for (k, v) in fields {
                 form = form.text(k, v);
+            }
+            for (k, v) in json_parts {
+                let part = reqwest::multipart::Part::text(v.clone())
+                    .mime_str("application/json")
+                    .unwrap_or_else(|_| reqwest::multipart::Part::text(v));
+                form = form.part(k, part);
             }
             for (k, bytes) in files {
                 let part = reqwest::multipart::Part::bytes(bytes)

@@ -53,6 +53,9 @@ pub enum Body {
     Multipart {
         /// Text parts (name, value).
         fields: Vec<(String, String)>,
+        /// Parts holding an object as JSON text (name, JSON), sent as `application/json`: the
+        /// OpenAPI default content type of an object property in a multipart body.
+        json_parts: Vec<(String, String)>,
         /// File parts (name, bytes), sent with the name as file name.
         files: Vec<(String, Vec<u8>)>,
     },
@@ -386,22 +389,25 @@ fn decode_base64(value: &Value) -> Result<Body, RequestError> {
 
 /// Form and multipart fields of a body object, in OpenAPI's default encoding for both (style
 /// form, explode): an array repeats its field once per item (`Scopes=a&Scopes=b`), a `null`
-/// property is left out, anything else is one field (objects as JSON text).
+/// property is left out, anything else is one field (objects as JSON text, which a multipart
+/// body labels `application/json`).
 fn encode_body(
     encoding: BodyEncoding,
     value: &Value,
     file_parts: &[String],
 ) -> Result<Body, RequestError> {
-    let fields = |v: &Value| -> Result<Vec<(String, String)>, RequestError> {
+    // (name, text, whether the text is a JSON object)
+    let fields = |v: &Value| -> Result<Vec<(String, String, bool)>, RequestError> {
         match v {
             Value::Object(o) => Ok(o
                 .iter()
                 .flat_map(|(k, v)| match v {
-                    Value::Array(items) => {
-                        items.iter().map(|item| (k.clone(), text(item))).collect()
-                    }
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|item| (k.clone(), text(item), item.is_object()))
+                        .collect(),
                     Value::Null => Vec::new(),
-                    v => vec![(k.clone(), text(v))],
+                    v => vec![(k.clone(), text(v), v.is_object())],
                 })
                 .collect()),
             _ => Err(RequestError::BadValue {
@@ -416,15 +422,18 @@ fn encode_body(
         BodyEncoding::Form => {
             let pairs: Vec<String> = fields(value)?
                 .iter()
-                .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+                .map(|(k, v, _)| format!("{}={}", enc(k), enc(v)))
                 .collect();
             Body::Bytes(pairs.join("&").into_bytes())
         }
         BodyEncoding::Multipart => {
             let mut text = Vec::new();
+            let mut json_parts = Vec::new();
             let mut files = Vec::new();
-            for (name, v) in fields(value)? {
-                if file_parts.contains(&name) {
+            for (name, v, object) in fields(value)? {
+                if object {
+                    json_parts.push((name, v));
+                } else if file_parts.contains(&name) {
                     let bytes = base64::engine::general_purpose::STANDARD
                         .decode(v.trim())
                         .map_err(|e| RequestError::BadValue {
@@ -438,6 +447,7 @@ fn encode_body(
             }
             Body::Multipart {
                 fields: text,
+                json_parts,
                 files,
             }
         }
@@ -694,6 +704,38 @@ mod tests {
                         ("Scopes".into(), "c".into()),
                         ("Name".into(), "n".into())
                     ],
+                    json_parts: vec![],
+                    files: vec![]
+                }
+            ))
+        );
+    }
+
+    #[test]
+    fn multipart_objects_are_json_parts() {
+        let body = BodyBinding {
+            media_type: "multipart/form-data".into(),
+            encoding: BodyEncoding::Multipart,
+            shape: BodyShape::Merged {
+                properties: vec!["fields".into(), "tags".into(), "n".into()],
+            },
+            required: true,
+            base64: false,
+            file_parts: Vec::new(),
+        };
+        let p = plan("/t", vec![], Some(body));
+        let value = json!({"fields": {"name": "a"}, "tags": [{"k": 1}, "x"], "n": 2});
+        let r = build("http://h", &p, &args(value)).unwrap();
+        assert_eq!(
+            r.body,
+            Some((
+                "multipart/form-data".into(),
+                Body::Multipart {
+                    fields: vec![("tags".into(), "x".into()), ("n".into(), "2".into())],
+                    json_parts: vec![
+                        ("fields".into(), r#"{"name":"a"}"#.into()),
+                        ("tags".into(), r#"{"k":1}"#.into())
+                    ],
                     files: vec![]
                 }
             ))
@@ -725,6 +767,7 @@ mod tests {
                 "multipart/form-data".into(),
                 Body::Multipart {
                     fields: vec![("title".into(), "t".into())],
+                    json_parts: vec![],
                     files: vec![
                         ("file".into(), vec![0, 1, 2, 255]),
                         ("pages".into(), b"a".to_vec()),
