@@ -33,7 +33,9 @@
 //!   any other body is one argument `body` (`requestBody` if `body` is taken). The required
 //!   fields of a merged body are required arguments when the body is; when it is optional they
 //!   become `dependentRequired` (sending any body argument requires them), so "if you send it,
-//!   these are required" is kept. JSON is preferred among media types, then form, multipart,
+//!   these are required" is kept. A required field the body's schema does not describe is an
+//!   argument of any value (unless the object forbids undescribed fields); the gateway sends a
+//!   multipart body's objects as `application/json` parts. JSON is preferred among media types, then form, multipart,
 //!   then text types, then binary ones, then anything else. Bytes can not travel in JSON
 //!   arguments, so a binary body (`application/octet-stream`, images, …) is one base64 string
 //!   argument sent decoded, and a binary multipart part (or Swagger `type: file` field) is a
