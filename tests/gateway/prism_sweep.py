@@ -15,6 +15,33 @@ Each call ends as one of:
                   failed the tool's output schema in the client (not a request fault)
   own-server      an operation with a server of its own elsewhere, refused by allowedDomains (the
                   sweep's Gateway allows only loopback), as it must be
+  unserializable  Prism rejected only a query parameter that no OpenAPI style can serialize (an
+                  array of objects or of arrays); whatever is sent, Prism cannot read it back
+  json-part       Prism rejected only object properties of a multipart body: the gateway sends them
+                  as `application/json` parts (OpenAPI's default), which Prism 5.9 reads as strings
+  ambiguous-route Prism rejected a request whose method and path match several operations of the
+                  document (paths that differ only in a `#fragment`, such as Box's `schema#add`
+                  and `schema#update`): Prism validates it against whichever it picks
+
+The three kinds that fail the bar (rejected, gateway-error, and a success that sent no request)
+are never reclassified by a name list: `unserializable`, `json-part` and `ambiguous-route` are
+decided from the document itself, and only when every violation Prism lists is of that kind.
+
+Prism is given the document as the gateway reads it, with these Prism 5.9 faults worked around
+(each would reject correct requests; each change keeps the document's meaning):
+  - component schemas referenced by a bare `$ref` are inlined (Prism mixes up some references,
+    e.g. validates Box's `User--Mini.type` against another schema's enum), unless that makes the
+    document larger than INLINE_LIMIT (DocuSign's would be about 900 MB);
+  - form and multipart bodies get the default `encoding` (style form, explode) written out for
+    array properties (and a form body's object properties): Prism applies no encoding at all
+    without it, so `tags=a&tags=b` reaches it as a string;
+  - a form or multipart body's required fields that its schema does not describe (Mastodon's
+    sign-up `token`) are described as `{}` (any value): Prism drops undescribed fields before it
+    checks `required`;
+  - `application/form-data` (not a registered media type; Mastodon's document uses it for what its
+    server reads as multipart) is served as `multipart/form-data`, as the gateway sends it.
+A document that declares an `Authorization` header parameter gets an API key credential on its
+target (the gateway owns that header; a user of that API configures one).
 
     $TOOLYARD_CACHE/venv-mcp1/bin/python tests/gateway/prism_sweep.py [--json out.json] [DOC ...]
 
@@ -32,6 +59,7 @@ import http.client
 import http.server
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -138,7 +166,7 @@ class Recorder:
                         try:
                             violations = json.loads(v)
                         except ValueError:
-                            violations = [{"message": v}]
+                            violations = too_many_violations(v)
                 with recorder.lock:
                     recorder.seen.append(Seen(self.command, self.path, status, violations, data[:2000].decode("utf-8", "replace")))
                 self.send_response(status)
@@ -215,20 +243,194 @@ class Proc:
 # ---- one document ---------------------------------------------------------------------------------
 
 
+# Largest document (bytes of JSON) Prism is given with its component schemas inlined.
+INLINE_LIMIT = 32 * 1024 * 1024
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", "query")
+
+
+def operations(doc: dict):
+    """(path, method, operation) of every operation of the document."""
+    for path, item in (doc.get("paths") or {}).items():
+        if isinstance(item, dict):
+            for method, op in item.items():
+                if method in HTTP_METHODS and isinstance(op, dict):
+                    yield path, method, op
+
+
+def too_many_violations(header: str) -> list:
+    """Prism's `sl-violations` header when it gives up listing: `Too many violations! [...]`."""
+    prefix = "Too many violations!"
+    if not header.startswith(prefix):
+        return [{"message": header}]
+    # The list may be cut short: read the complete violation objects one by one.
+    rest, found, decoder = header[len(prefix):].strip().lstrip("["), [], json.JSONDecoder()
+    while rest.startswith("{"):
+        try:
+            item, end = decoder.raw_decode(rest)
+        except ValueError:
+            break
+        found.append(item)
+        rest = rest[end:].lstrip(", ")
+    if '["request"' in rest.replace(" ", "") or not found:
+        # A request-side finding in the part that was cut still counts.
+        found.append({"location": ["request"], "message": header[:300]})
+    return found
+
+
+def component(doc: dict, schema):
+    """`schema` with a bare `#/components/schemas/X` (or Swagger `#/definitions/X`) reference
+    followed, for the checks below."""
+    for _ in range(16):
+        ref = schema.get("$ref") if isinstance(schema, dict) else None
+        if not isinstance(ref, str):
+            break
+        table = (doc.get("components") or {}).get("schemas") if ref.startswith("#/components/schemas/") else doc.get("definitions")
+        schema = (table or {}).get(ref.rsplit("/", 1)[1])
+    return schema
+
+
+def inline_components(doc: dict) -> dict:
+    """The paths with every bare component-schema `$ref` replaced by the schema itself (a
+    reference back into a schema being inlined stays a reference)."""
+    table = (doc.get("components") or {}).get("schemas") or {}
+    sizes = {name: len(json.dumps(schema)) for name, schema in table.items()}
+    added = 0
+
+    class TooLarge(Exception):
+        pass
+
+    def walk(node, inside: frozenset):
+        nonlocal added
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and len(node) == 1 and ref.startswith("#/components/schemas/"):
+                name = ref.rsplit("/", 1)[1]
+                if name in inside or not isinstance(table.get(name), dict):
+                    return node
+                # Counted as it goes: DocuSign's document would grow to about 900 MB.
+                added += sizes[name]
+                if added > INLINE_LIMIT:
+                    raise TooLarge
+                return walk(table[name], inside | {name})
+            return {k: walk(v, inside) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, inside) for v in node]
+        return node
+
+    try:
+        return {**doc, "paths": walk(doc.get("paths") or {}, frozenset())}
+    except TooLarge:
+        return doc
+
+
 def for_prism(doc: dict) -> dict:
-    """The document Prism serves: without security requirements (the gateway calls it without
-    credentials; what is sent is what the sweep checks)."""
+    """The document Prism serves (see the module's doc): without security requirements (the
+    gateway calls it without credentials; what is sent is what the sweep checks), and with
+    Prism's faults worked around."""
     doc = json.loads(json.dumps(doc))
     doc.pop("security", None)
-    for item in (doc.get("paths") or {}).values():
-        if isinstance(item, dict):
-            for op in item.values():
-                if isinstance(op, dict):
-                    op.pop("security", None)
-    return doc
+    for _, _, op in operations(doc):
+        op.pop("security", None)
+        content = (op.get("requestBody") or {}).get("content")
+        if not isinstance(content, dict):
+            continue
+        if "application/form-data" in content and "multipart/form-data" not in content:
+            content["multipart/form-data"] = content.pop("application/form-data")
+        for media_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            form = content.get(media_type)
+            schema = component(doc, form.get("schema")) if isinstance(form, dict) else None
+            if isinstance(schema, dict) and isinstance(schema.get("required"), list) and schema.get("additionalProperties") is not False:
+                described = schema.setdefault("properties", {})
+                for name in schema["required"]:
+                    if isinstance(name, str) and isinstance(described, dict):
+                        described.setdefault(name, {})
+            for name, sub in form_properties(doc, form):
+                array = sub.get("type") == "array" or "items" in sub
+                form_object = media_type.endswith("urlencoded") and (sub.get("type") == "object" or "properties" in sub)
+                if array or form_object:
+                    form.setdefault("encoding", {}).setdefault(name, {"style": "form", "explode": True})
+    return inline_components(doc)
 
 
-def manifests(doc_text: str, proxy_port: int) -> str:
+def form_properties(doc: dict, media: object) -> list[tuple[str, dict]]:
+    """(name, schema) of the properties of a form or multipart body's object schema."""
+    schema = component(doc, media.get("schema")) if isinstance(media, dict) else None
+    if not (isinstance(schema, dict) and isinstance(schema.get("properties"), dict)):
+        return []
+    found = [(name, component(doc, sub)) for name, sub in schema["properties"].items()]
+    return [(name, sub) for name, sub in found if isinstance(sub, dict)]
+
+
+def json_parts(doc: dict, method: str, target: str) -> set[str]:
+    """Object properties of the multipart body of the one operation a request matches: the
+    gateway sends them as `application/json` parts (OpenAPI's default), which Prism 5.9 does not
+    decode, so it reads them as strings whatever their content."""
+    path = target.split("?", 1)[0]
+    found: set[str] = set()
+    matched = [op for template, op_method, op in operations(doc) if op_method == method.lower() and route_matches(template, path)]
+    if len(matched) == 1:
+        content = (matched[0].get("requestBody") or {}).get("content") or {}
+        media = content.get("multipart/form-data") or content.get("application/form-data")
+        found = {name for name, sub in form_properties(doc, media) if sub.get("type") == "object" or "properties" in sub}
+    return found
+
+
+def declares_authorization(doc: dict) -> bool:
+    """Whether an operation (or path) declares an `Authorization` header parameter."""
+    for path, item in (doc.get("paths") or {}).items():
+        params = list(item.get("parameters") or []) if isinstance(item, dict) else []
+        params += [p for _, _, op in operations({"paths": {path: item}}) for p in op.get("parameters") or []]
+        for param in params:
+            param = resolve_parameter(doc, param)
+            if param.get("in") == "header" and str(param.get("name", "")).lower() == "authorization":
+                return True
+    return False
+
+
+def resolve_parameter(doc: dict, param) -> dict:
+    """A parameter object, following `#/components/parameters/X` (or Swagger `#/parameters/X`)."""
+    ref = param.get("$ref") if isinstance(param, dict) else None
+    if isinstance(ref, str):
+        table = (doc.get("components") or {}).get("parameters") if "/components/" in ref else doc.get("parameters")
+        param = (table or {}).get(ref.rsplit("/", 1)[1])
+    return param if isinstance(param, dict) else {}
+
+
+def unserializable_query_parameters(doc: dict) -> set[str]:
+    """Query parameters whose schema is an array of objects or of arrays (without `content`): no
+    OpenAPI style serializes those, so Prism cannot read any value of them back."""
+    found = set()
+    for path, item in (doc.get("paths") or {}).items():
+        params = list(item.get("parameters") or []) if isinstance(item, dict) else []
+        params += [p for _, _, op in operations({"paths": {path: item}}) for p in op.get("parameters") or []]
+        for param in params:
+            param = resolve_parameter(doc, param)
+            schema = component(doc, param.get("schema"))
+            if param.get("in") != "query" or "content" in param or not isinstance(schema, dict):
+                continue
+            items = component(doc, schema.get("items"))
+            if schema.get("type") == "array" and isinstance(items, dict) and (
+                items.get("type") in ("object", "array") or "properties" in items
+            ):
+                found.add(str(param.get("name")))
+    return found
+
+
+def matching_operations(doc: dict, method: str, target: str) -> int:
+    """How many operations of the document a request matches once the paths' `#fragments` are
+    removed, as Prism routes them."""
+    path = target.split("?", 1)[0]
+    return sum(1 for template, op_method, _ in operations(doc) if op_method == method.lower() and route_matches(template, path))
+
+
+def route_matches(template: str, path: str) -> bool:
+    """Whether a request path matches a document's path template (its `#fragment` removed)."""
+    pattern = re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(template.split("#", 1)[0]))
+    return re.fullmatch(pattern, path) is not None
+
+
+def manifests(doc_text: str, proxy_port: int, api_key: bool = False) -> str:
     gateway = {
         "apiVersion": "toolyard.dev/v1alpha1",
         "kind": "Gateway",
@@ -251,7 +453,11 @@ def manifests(doc_text: str, proxy_port: int) -> str:
             "timeout": "30s",
         },
     }
-    return "---\n".join(yaml.safe_dump(m, sort_keys=False) for m in (gateway, configmap, target))
+    objects = [gateway, configmap, target]
+    if api_key:
+        target["spec"]["credentials"] = {"apiKey": {"secretRef": {"name": "api-key", "key": "token"}}}
+        objects.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "api-key"}, "stringData": {"token": "sweep-key"}})
+    return "---\n".join(yaml.safe_dump(m, sort_keys=False) for m in objects)
 
 
 @dataclass
@@ -290,7 +496,31 @@ def request_violations(seen: Seen) -> list[str]:
     return found
 
 
-async def call_all(url: str, recorder: Recorder, result: DocResult) -> None:
+def answered_violations(seen: Seen) -> list[str]:
+    """The request violations Prism lists in a 422 answer's body (`validation`), as
+    `request_violations` writes them; empty when the body has none (or was cut)."""
+    try:
+        listed = json.loads(seen.body).get("validation") or []
+    except (ValueError, AttributeError):
+        return []
+    return [f"request/{'/'.join(map(str, v.get('location') or []))}: {v.get('message', v)}" for v in listed if isinstance(v, dict)]
+
+
+def rejection_kind(doc: dict, unserializable: set[str], seen: Seen, violations: list[str]) -> str:
+    """`rejected`, unless the document itself makes the request impossible for Prism to accept
+    (see the module's doc)."""
+    if matching_operations(doc, seen.method, seen.target) > 1:
+        return "ambiguous-route"
+    places = [v.split(":", 1)[0].split("/") for v in violations]
+    if places and all(len(p) >= 3 and p[:2] == ["request", "query"] and p[2] in unserializable for p in places):
+        return "unserializable"
+    parts = json_parts(doc, seen.method, seen.target)
+    if places and all(len(p) == 3 and p[:2] == ["request", "body"] and p[2] in parts for p in places):
+        return "json-part"
+    return "rejected"
+
+
+async def call_all(url: str, recorder: Recorder, result: DocResult, doc: dict) -> None:
     from mcp import ClientSession
     from mcp.client.streamable_http import streamablehttp_client
 
@@ -305,6 +535,7 @@ async def call_all(url: str, recorder: Recorder, result: DocResult) -> None:
                 if not cursor:
                     break
             result.tools = len(tools)
+            unserializable = unserializable_query_parameters(doc)
             for tool in tools:
                 try:
                     args = schema_args.arguments(tool.inputSchema)
@@ -322,7 +553,8 @@ async def call_all(url: str, recorder: Recorder, result: DocResult) -> None:
                     seen = recorder.since(before)
                     violations = request_violations(seen[-1]) if seen else []
                     if violations:
-                        result.outcomes.append(Outcome(tool.name, "rejected", "; ".join(violations)[:600]))
+                        kind = rejection_kind(doc, unserializable, seen[-1], violations)
+                        result.outcomes.append(Outcome(tool.name, kind, "; ".join(violations)[:600]))
                     else:
                         # Prism's made-up response broke the output schema: not the request.
                         result.outcomes.append(Outcome(tool.name, "mock-error", f"client: {str(e)[:200]}"))
@@ -340,11 +572,13 @@ async def call_all(url: str, recorder: Recorder, result: DocResult) -> None:
                 last = seen[-1]
                 violations = request_violations(last)
                 if violations:
-                    result.outcomes.append(Outcome(tool.name, "rejected", f"{last.method} {last.target[:200]}: {'; '.join(violations)[:600]}"))
+                    kind = rejection_kind(doc, unserializable, last, violations)
+                    result.outcomes.append(Outcome(tool.name, kind, f"{last.method} {last.target[:200]}: {'; '.join(violations)[:600]}"))
                 elif last.status in (404, 405) and "NO_PATH_MATCHED" in last.body or "NO_METHOD_MATCHED" in last.body:
                     result.outcomes.append(Outcome(tool.name, "rejected", f"{last.method} {last.target[:200]}: no route ({last.status})"))
                 elif last.status == 422 or (last.status >= 400 and "UNPROCESSABLE" in last.body.upper()):
-                    result.outcomes.append(Outcome(tool.name, "rejected", f"{last.method} {last.target[:200]}: {last.status} {last.body[:400]}"))
+                    kind = rejection_kind(doc, unserializable, last, answered_violations(last))
+                    result.outcomes.append(Outcome(tool.name, kind, f"{last.method} {last.target[:200]}: {last.status} {last.body[:400]}"))
                 elif last.status >= 500:
                     result.outcomes.append(Outcome(tool.name, "mock-error", f"{last.status} {last.body[:200]}"))
                 else:
@@ -367,7 +601,7 @@ def sweep_document(path: Path, workdir: Path) -> DocResult:
         recorder = Recorder(prism_port)
         config = workdir / "config"
         config.mkdir(exist_ok=True)
-        (config / "sweep.yaml").write_text(manifests(text, recorder.port))
+        (config / "sweep.yaml").write_text(manifests(text, recorder.port, api_key=declares_authorization(doc)))
         port, admin = free_port(), free_port()
         gateway = Proc(
             [os.environ["TOOLYARD_GATEWAY_BIN"], "--config", config, "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}"],
@@ -375,7 +609,7 @@ def sweep_document(path: Path, workdir: Path) -> DocResult:
             env={"RUST_LOG": "warn", "NO_COLOR": "1"},
         )
         gateway.wait_port(port, 60)
-        asyncio.run(call_all(f"http://127.0.0.1:{port}/mcp", recorder, result))
+        asyncio.run(call_all(f"http://127.0.0.1:{port}/mcp", recorder, result, doc))
         result.gateway_peak_kib = gateway.peak_rss_kib()
     except Exception as e:  # one document's failure is reported, the sweep goes on
         while isinstance(e, BaseExceptionGroup) and e.exceptions:

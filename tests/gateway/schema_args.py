@@ -11,6 +11,7 @@ on the gateway.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from typing import Any
 
@@ -75,11 +76,29 @@ def arguments(schema: dict) -> dict:
     return value
 
 
+# jsonschema checks `date-time` and `time` only when an optional package is installed; without
+# it a documented example such as SendGrid's `"now"` for a date-time passed here and was then
+# refused by the gateway's own argument check. These are RFC 3339's grammar, checked always.
+FORMAT_CHECKER = jsonschema.FormatChecker(jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers)
+_DATE = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+_TIME = r"([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)"
+
+
+@FORMAT_CHECKER.checks("date-time")
+def _is_date_time(value: object) -> bool:
+    return not isinstance(value, str) or re.fullmatch(f"{_DATE}[Tt]{_TIME}", value) is not None
+
+
+@FORMAT_CHECKER.checks("time")
+def _is_time(value: object) -> bool:
+    return not isinstance(value, str) or re.fullmatch(_TIME, value) is not None
+
+
 def check(schema: Any, value: Any) -> str | None:
     """None when `value` is valid against `schema`, else the first error's message."""
     if isinstance(schema, dict) and _DEFS and "$defs" not in schema:
         schema = {**schema, "$defs": _DEFS}
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
     error = next(iter(validator.iter_errors(value)), None)
     return None if error is None else f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
 
@@ -107,7 +126,9 @@ def generate(schema: Any, depth: int, top: bool = False) -> Any:
         return schema["const"]
     if isinstance(schema.get("enum"), list) and schema["enum"]:
         valid = [v for v in schema["enum"] if v is not None and check({k: v2 for k, v2 in schema.items() if k != "enum"}, v) is None]
-        return (valid or schema["enum"])[0]
+        if not valid:
+            raise Unsatisfiable(f"no member of enum {schema['enum'][:5]} is valid against the rest of its schema")
+        return valid[0]
     # A documented example first: alternatives (`oneOf` of number and string, say) can both
     # match what a made-up value looks like once it is query text.
     for example in schema.get("examples") or []:
@@ -120,6 +141,7 @@ def generate(schema: Any, depth: int, top: bool = False) -> Any:
         if isinstance(options, list) and options:
             rest = {k: v for k, v in schema.items() if k != key}
             last: Exception | None = None
+            fallback: list = []
             for option in options:
                 try:
                     candidate = generate(merge(rest, option) if isinstance(option, dict) else option, depth, top)
@@ -127,7 +149,11 @@ def generate(schema: Any, depth: int, top: bool = False) -> Any:
                     last = error
                     continue
                 if check(schema, candidate) is None:
-                    return candidate
+                    if key == "anyOf" or not ambiguous_as_text(options, candidate):
+                        return candidate
+                    fallback = fallback or [candidate]
+            if fallback:
+                return fallback[0]
             raise Unsatisfiable(f"no {key} option gives a valid value ({last})")
     for example in schema.get("examples") or []:
         if example is not None and check(schema, example) is None and not top:
@@ -148,6 +174,27 @@ def generate(schema: Any, depth: int, top: bool = False) -> Any:
     if kind == "null":
         return None
     return make_string(schema)
+
+
+def ambiguous_as_text(options: list, value: Any) -> bool:
+    """Whether a `oneOf` value also matches another option once it is text in a URL or a header
+    (`1` for `oneOf: [integer, string]` arrives as "1", which both accept, so a validator such as
+    Prism rejects it: GitHub's `workflow_id`). Such a value is used only if no option gives an
+    unambiguous one."""
+    if isinstance(value, bool):
+        forms = [value, str(value).lower()]
+    elif isinstance(value, (int, float)):
+        forms = [value, str(value)]
+    elif isinstance(value, str):
+        forms = [value]
+        try:
+            forms.append(json.loads(value))
+        except ValueError:
+            pass
+    else:
+        return False
+    matching = sum(1 for o in options if any(check(o, f) is None for f in forms))
+    return matching > 1
 
 
 def pick_type(schema: dict) -> str:
@@ -289,8 +336,6 @@ def make_string(schema: dict) -> str:
     if isinstance(fmt, str) and fmt in FORMATS:
         candidates.append(FORMATS[fmt])
     if "contentSchema" in schema:
-        import json
-
         try:
             candidates.append(json.dumps(generate(schema["contentSchema"], MAX_DEPTH - 2)))
         except Unsatisfiable:
