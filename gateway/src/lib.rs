@@ -23,6 +23,7 @@ pub mod drain;
 pub mod invoke;
 pub mod logging;
 pub mod mcp;
+pub mod memory;
 pub mod outbound;
 pub mod runtime;
 pub mod search;

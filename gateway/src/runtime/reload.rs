@@ -196,6 +196,8 @@ impl Runtime {
                 drop(status);
                 self.serve_generation(generation, job, &snapshot);
                 self.changes.send_replace(generation);
+                // The build's peak (parsing, compiling, the replaced snapshot) is free now.
+                crate::memory::release_free_memory();
                 Ok(generation)
             }
             Err(e) => {
