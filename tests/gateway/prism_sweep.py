@@ -366,9 +366,8 @@ def json_parts(doc: dict, method: str, target: str) -> set[str]:
     """Object properties of the multipart body of the one operation a request matches: the
     gateway sends them as `application/json` parts (OpenAPI's default), which Prism 5.9 does not
     decode, so it reads them as strings whatever their content."""
-    path = target.split("?", 1)[0]
     found: set[str] = set()
-    matched = [op for template, op_method, op in operations(doc) if op_method == method.lower() and route_matches(template, path)]
+    matched = matched_operations(doc, method, target)
     if len(matched) == 1:
         content = (matched[0].get("requestBody") or {}).get("content") or {}
         media = content.get("multipart/form-data") or content.get("application/form-data")
@@ -378,14 +377,18 @@ def json_parts(doc: dict, method: str, target: str) -> set[str]:
 
 def declares_authorization(doc: dict) -> bool:
     """Whether an operation (or path) declares an `Authorization` header parameter."""
+    return any(
+        p.get("in") == "header" and str(p.get("name", "")).lower() == "authorization" for p in parameters(doc)
+    )
+
+
+def parameters(doc: dict):
+    """Every parameter object of the document (path-level and operation-level, references followed)."""
     for path, item in (doc.get("paths") or {}).items():
         params = list(item.get("parameters") or []) if isinstance(item, dict) else []
         params += [p for _, _, op in operations({"paths": {path: item}}) for p in op.get("parameters") or []]
         for param in params:
-            param = resolve_parameter(doc, param)
-            if param.get("in") == "header" and str(param.get("name", "")).lower() == "authorization":
-                return True
-    return False
+            yield resolve_parameter(doc, param)
 
 
 def resolve_parameter(doc: dict, param) -> dict:
@@ -401,27 +404,23 @@ def unserializable_query_parameters(doc: dict) -> set[str]:
     """Query parameters whose schema is an array of objects or of arrays (without `content`): no
     OpenAPI style serializes those, so Prism cannot read any value of them back."""
     found = set()
-    for path, item in (doc.get("paths") or {}).items():
-        params = list(item.get("parameters") or []) if isinstance(item, dict) else []
-        params += [p for _, _, op in operations({"paths": {path: item}}) for p in op.get("parameters") or []]
-        for param in params:
-            param = resolve_parameter(doc, param)
-            schema = component(doc, param.get("schema"))
-            if param.get("in") != "query" or "content" in param or not isinstance(schema, dict):
-                continue
-            items = component(doc, schema.get("items"))
-            if schema.get("type") == "array" and isinstance(items, dict) and (
-                items.get("type") in ("object", "array") or "properties" in items
-            ):
-                found.add(str(param.get("name")))
+    for param in parameters(doc):
+        schema = component(doc, param.get("schema"))
+        if param.get("in") != "query" or "content" in param or not isinstance(schema, dict):
+            continue
+        items = component(doc, schema.get("items"))
+        if schema.get("type") == "array" and isinstance(items, dict) and (
+            items.get("type") in ("object", "array") or "properties" in items
+        ):
+            found.add(str(param.get("name")))
     return found
 
 
-def matching_operations(doc: dict, method: str, target: str) -> int:
-    """How many operations of the document a request matches once the paths' `#fragments` are
+def matched_operations(doc: dict, method: str, target: str) -> list[dict]:
+    """The operations of the document a request matches once the paths' `#fragments` are
     removed, as Prism routes them."""
     path = target.split("?", 1)[0]
-    return sum(1 for template, op_method, _ in operations(doc) if op_method == method.lower() and route_matches(template, path))
+    return [op for template, op_method, op in operations(doc) if op_method == method.lower() and route_matches(template, path)]
 
 
 def route_matches(template: str, path: str) -> bool:
@@ -509,7 +508,7 @@ def answered_violations(seen: Seen) -> list[str]:
 def rejection_kind(doc: dict, unserializable: set[str], seen: Seen, violations: list[str]) -> str:
     """`rejected`, unless the document itself makes the request impossible for Prism to accept
     (see the module's doc)."""
-    if matching_operations(doc, seen.method, seen.target) > 1:
+    if len(matched_operations(doc, seen.method, seen.target)) > 1:
         return "ambiguous-route"
     places = [v.split(":", 1)[0].split("/") for v in violations]
     if places and all(len(p) >= 3 and p[:2] == ["request", "query"] and p[2] in unserializable for p in places):

@@ -711,19 +711,23 @@ mod tests {
         );
     }
 
-    #[test]
-    fn multipart_objects_are_json_parts() {
-        let body = BodyBinding {
+    /// A required multipart body merged from `properties`, `file_parts` among them sent as files.
+    fn multipart(properties: &[&str], file_parts: &[&str]) -> BodyBinding {
+        BodyBinding {
             media_type: "multipart/form-data".into(),
             encoding: BodyEncoding::Multipart,
             shape: BodyShape::Merged {
-                properties: vec!["fields".into(), "tags".into(), "n".into()],
+                properties: properties.iter().map(|p| (*p).into()).collect(),
             },
             required: true,
             base64: false,
-            file_parts: Vec::new(),
-        };
-        let p = plan("/t", vec![], Some(body));
+            file_parts: file_parts.iter().map(|p| (*p).into()).collect(),
+        }
+    }
+
+    #[test]
+    fn multipart_objects_are_json_parts() {
+        let p = plan("/t", vec![], Some(multipart(&["fields", "tags", "n"], &[])));
         let value = json!({"fields": {"name": "a"}, "tags": [{"k": 1}, "x"], "n": 2});
         let r = build("http://h", &p, &args(value)).unwrap();
         assert_eq!(
@@ -744,16 +748,7 @@ mod tests {
 
     #[test]
     fn multipart_file_parts_are_sent_decoded() {
-        let upload = BodyBinding {
-            media_type: "multipart/form-data".into(),
-            encoding: BodyEncoding::Multipart,
-            shape: BodyShape::Merged {
-                properties: vec!["title".into(), "file".into(), "pages".into()],
-            },
-            required: true,
-            base64: false,
-            file_parts: vec!["file".into(), "pages".into()],
-        };
+        let upload = multipart(&["title", "file", "pages"], &["file", "pages"]);
         let p = plan("/upload", vec![], Some(upload));
         let r = build(
             "http://h",
