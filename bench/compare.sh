@@ -196,8 +196,10 @@ if [[ -f $GITHUB_SPEC ]]; then
     gateway_config "$WORK/github" github "$GITHUB_SPEC" "http://127.0.0.1:$NGINX_PORT"
     start_gateway "$WORK/github" github
     GH_IDLE=$(rss_mib "$GW_PID")
-    "$MCP_BENCH_BIN" --label github-list --mode list --url "http://127.0.0.1:$GW_PORT/mcp" --pid "$GW_PID" \
-        --concurrency 1 --duration "$DURATION" --warmup "$WARMUP" >>"$RESULTS" || failed=1
+    for mode in list list-bytes; do
+        "$MCP_BENCH_BIN" --label "github-$mode" --mode "$mode" --url "http://127.0.0.1:$GW_PORT/mcp" \
+            --pid "$GW_PID" --concurrency 1 --duration "$DURATION" --warmup "$WARMUP" >>"$RESULTS" || failed=1
+    done
     GH_LOADED=$(rss_mib "$GW_PID")
     LIST_LINE="github $GH_IDLE $GH_LOADED"
 else
@@ -265,8 +267,11 @@ print(f"- failed requests over all runs: {errors}")
 if list_line:
     _, idle, loaded = list_line.split()
     r = runs.get(("github-list", 1), [{}])[0]
+    b = runs.get(("github-list-bytes", 1), [{}])[0]
     print(f"- `tools/list` of GitHub's REST API ({r.get('tools')} tools, {r.get('pages')} pages), whole listing, "
-          f"stateless: p50 {us(r.get('p50_us'))}, p99 {us(r.get('p99_us'))}; gateway RSS {idle} → {loaded} MiB")
+          f"stateless: p50 {us(r.get('p50_us'))}, p99 {us(r.get('p99_us'))} with every page parsed into a JSON tree; "
+          f"p50 {us(b.get('p50_us'))}, p99 {us(b.get('p99_us'))} reading only the cursor; "
+          f"gateway CPU per listing {us(b.get('cpu_us_per_call'))}; gateway RSS {idle} → {loaded} MiB")
 PY
 if [[ -n ${OUT:-} ]]; then
     {

@@ -9,7 +9,10 @@
 //!   `notifications/initialized`) and then sends `tools/call` in it;
 //! - `stateless`: MCP 2026-07-28; no handshake, every `tools/call` carries the revision's `_meta`
 //!   and headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`);
-//! - `list`: as `stateless`, but each iteration is a complete `tools/list` (every page);
+//! - `list`: as `stateless`, but each iteration is a complete `tools/list` (every page), each
+//!   page parsed into a JSON tree as a client that uses the tools does;
+//! - `list-bytes`: the same listing, but of each page only `nextCursor` is decoded (the rest is
+//!   scanned, not built): the gateway and the transfer, nearly without the client's parsing;
 //! - `http`: a plain `GET` of `--url` (the direct backend call, the baseline of "added latency").
 //!
 //! CPU per call is the user+system time (from `/proc/<pid>/stat`) of the `--pid` processes and
@@ -36,6 +39,7 @@ enum Mode {
     Session,
     Stateless,
     List,
+    ListBytes,
     Http,
 }
 
@@ -158,8 +162,30 @@ impl Client {
         &self,
         session: Option<&str>,
         method: &str,
-        mut params: Value,
+        params: Value,
     ) -> Result<(Value, Option<String>), String> {
+        let (id, bytes, sid) = self.request_bytes(session, method, params).await?;
+        let mut message = response_for(&bytes, id).ok_or_else(|| {
+            format!(
+                "{method}: no response for id {id} in {:.300}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })?;
+        if let Some(e) = message.get("error") {
+            return Err(format!("{method}: JSON-RPC error {e}"));
+        }
+        let result = message.get_mut("result").map_or(Value::Null, Value::take);
+        Ok((result, sid))
+    }
+
+    /// One JSON-RPC request: its id, the answer's body and the session id it gave, or why the
+    /// request failed at the HTTP level.
+    async fn request_bytes(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        mut params: Value,
+    ) -> Result<(u64, axum::body::Bytes, Option<String>), String> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut req = self
             .http
@@ -204,16 +230,7 @@ impl Client {
                 String::from_utf8_lossy(&bytes)
             ));
         }
-        let message = response_for(&bytes, id).ok_or_else(|| {
-            format!(
-                "{method}: no response for id {id} in {:.300}",
-                String::from_utf8_lossy(&bytes)
-            )
-        })?;
-        if let Some(e) = message.get("error") {
-            return Err(format!("{method}: JSON-RPC error {e}"));
-        }
-        Ok((message.get("result").cloned().unwrap_or(Value::Null), sid))
+        Ok((id, bytes, sid))
     }
 
     /// `initialize` + `notifications/initialized`; the session id, if the server keeps sessions
@@ -287,6 +304,22 @@ impl Client {
                     }
                 }
             }
+            Mode::ListBytes => {
+                let mut cursor: Option<String> = None;
+                loop {
+                    let params = match &cursor {
+                        Some(c) => json!({"cursor": c}),
+                        None => json!({}),
+                    };
+                    let (_, bytes, _) = self.request_bytes(session, "tools/list", params).await?;
+                    let page: PageCursor = serde_json::from_slice(&bytes)
+                        .map_err(|e| format!("tools/list: not one JSON answer ({e})"))?;
+                    match page.result.and_then(|r| r.next_cursor) {
+                        Some(c) if !c.is_empty() => cursor = Some(c),
+                        _ => return Ok(()),
+                    }
+                }
+            }
             Mode::Session | Mode::Stateless => {
                 let arguments = self.args.arguments.replace("{i}", &n.to_string());
                 let arguments: Value =
@@ -329,6 +362,18 @@ impl Client {
     }
 }
 
+/// Of a `tools/list` answer, only the cursor (serde skips the tools without building them).
+#[derive(serde::Deserialize)]
+struct PageCursor {
+    result: Option<PageResult>,
+}
+
+#[derive(serde::Deserialize)]
+struct PageResult {
+    #[serde(rename = "nextCursor")]
+    next_cursor: Option<String>,
+}
+
 fn percentile_us(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
@@ -351,7 +396,7 @@ async fn main() -> std::process::ExitCode {
         args: args.clone(),
         next_id: AtomicU64::new(1),
     });
-    let listing = if args.mode == Mode::List {
+    let listing = if matches!(args.mode, Mode::List | Mode::ListBytes) {
         match client.count_tools().await {
             Ok(v) => Some(v),
             Err(e) => {

@@ -62,6 +62,8 @@ pub fn router(
         .route("/.well-known/oauth-protected-resource/mcp", get(metadata))
         // Inside the guard: session ids are checked against the authenticated principal.
         .layer(middleware::from_fn_with_state(sessions, session::layer))
+        // Outside the session layer, so a session's page is filled in after it became plain JSON.
+        .layer(middleware::from_fn(super::list_page::layer))
         .layer(middleware::from_fn_with_state(Guard { runtime }, guard))
 }
 

@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod json_reply;
+pub mod list_page;
 pub mod server;
 pub mod session;
 pub mod upstream;

@@ -20,6 +20,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::admin::Metrics;
 use crate::invoke;
+use crate::mcp::list_page::PageSlot;
 use crate::mcp::upstream;
 use crate::runtime::Runtime;
 use crate::runtime::snapshot::Snapshot;
@@ -210,10 +211,16 @@ impl GatewayHandler {
     }
 
     /// One page of `tools/list`: the tools the caller may call (all of them without policies).
+    ///
+    /// With a [`PageSlot`] (the HTTP layer's), the page's tools go there as pre-rendered JSON
+    /// and rmcp gets the page with an empty `tools` array (see `list_page`); `legacy` says the
+    /// peer negotiated a revision before 2026-07-28.
     fn tools_page(
         &self,
         request: Option<PaginatedRequestParams>,
         principal: Option<crate::auth::Principal>,
+        slot: Option<&PageSlot>,
+        legacy: bool,
     ) -> Result<ListToolsResult, ErrorData> {
         let snapshot = self.runtime.snapshot().ok_or_else(Self::not_ready)?;
         let start = parse_cursor(request.as_ref().and_then(|r| r.cursor.as_deref()))?;
@@ -233,13 +240,23 @@ impl GatewayHandler {
             None => snapshot.tools.len(),
         };
         // The cursor counts visible tools, so every page of one caller's list is consistent.
-        let tools: Vec<Tool> = (0..snapshot.tools.len())
+        let positions = (0..snapshot.tools.len())
             .filter(shown)
             .skip(start)
-            .take(page)
-            .map(|pos| snapshot.tools[pos].clone())
-            .collect();
-        let next = start + tools.len();
+            .take(page);
+        let (tools, listed) = match slot {
+            Some(slot) => {
+                let before = positions.clone().count();
+                slot.fill(positions.filter_map(|pos| snapshot.listed_json(pos, legacy)));
+                (Vec::new(), before)
+            }
+            None => {
+                let tools: Vec<Tool> = positions.map(|pos| snapshot.tools[pos].clone()).collect();
+                let listed = tools.len();
+                (tools, listed)
+            }
+        };
+        let next = start + listed;
         let mut result = ListToolsResult::with_all_items(tools);
         result.next_cursor = (next < total).then(|| next.to_string());
         result.ttl_ms = Some(LIST_TTL_MS);
@@ -305,8 +322,13 @@ impl ServerHandler for GatewayHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let principal = crate::auth::principal_of(&context.extensions);
+        let slot = PageSlot::of(&context.extensions);
+        // rmcp's own test for "an older peer" (it strips their results the same way).
+        let legacy = context
+            .protocol_version()
+            .is_none_or(|v| v.as_str() < ProtocolVersion::V_2026_07_28.as_str());
         telemetry::request_span("tools/list", None, &context)
-            .in_scope(|| self.tools_page(request, principal))
+            .in_scope(|| self.tools_page(request, principal, slot, legacy))
     }
 
     fn accepted_subscription_filter(

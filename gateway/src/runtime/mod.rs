@@ -4,6 +4,7 @@
 
 pub mod authz;
 pub mod endpoint;
+pub mod listed;
 pub mod reload;
 pub mod search;
 pub mod served_schema;

@@ -12,6 +12,7 @@ use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool, ToolAnnotations};
 use serde_json::Value;
 use toolyard_crds::config::{Endpoint, GatewayConfig, TargetConfig, ToolConfig};
 
+use super::listed::RenderedTool;
 use super::search::{EmbedJob, Prepared, SearchEmbeddings};
 use super::served_schema::{INPUT_BUDGET, OUTPUT_BUDGET, ServedDefs};
 use crate::invoke::validate::Validator;
@@ -128,6 +129,8 @@ pub struct Snapshot {
     /// One per `tools`: the input schema's validator, compiled on the tool's first call (a
     /// snapshot of 10,000 tools does not compile them all up front).
     validators: Vec<OnceLock<Validator>>,
+    /// One per `tools`: its JSON as `tools/list` serves it, rendered on its first listing.
+    listed: Vec<RenderedTool>,
     /// One per `config.targets`.
     pub targets: Vec<TargetRuntime>,
     /// The search index over `tools` (positions; the search tool itself is not indexed), when
@@ -326,6 +329,7 @@ impl Snapshot {
             config,
             generation,
             validators: (0..tools.len()).map(|_| OnceLock::new()).collect(),
+            listed: (0..tools.len()).map(|_| RenderedTool::default()).collect(),
             tools,
             index,
             targets,
@@ -405,6 +409,12 @@ impl Snapshot {
                 .get(pos)?
                 .get_or_init(|| Validator::new(&listed.input_schema)),
         })
+    }
+
+    /// The JSON of the tool at `pos` in `tools` as `tools/list` serves it to a peer of
+    /// 2026-07-28 or later, or of an older revision (`legacy`).
+    pub fn listed_json(&self, pos: usize, legacy: bool) -> Option<&str> {
+        Some(self.listed.get(pos)?.json(self.tools.get(pos)?, legacy))
     }
 
     /// The MCP definition of a listed tool (search tool included).
