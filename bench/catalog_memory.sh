@@ -2,7 +2,9 @@
 # Gateway memory with large catalogs: for each size, a synthetic OpenAPI document with that many
 # operations (each a GET with a path and a query parameter and an object output schema) is served
 # standalone by the release gateway; once /readyz reports the tools, the process's resident memory
-# (VmRSS) and its peak (VmHWM, reached while the document is parsed and compiled) are printed.
+# (VmRSS) and its peak (VmHWM, reached while the document is parsed and compiled) are printed, and
+# the resident memory again after one complete `tools/list` (which renders every tool's JSON once
+# and keeps it for the next listings, see gateway/src/runtime/listed.rs).
 #
 #   bash bench/catalog_memory.sh                 # 1,000 and 10,000 tools
 #   SIZES="1000 5000" bash bench/catalog_memory.sh
@@ -27,8 +29,8 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-echo "| Tools | RSS after the reload | Peak RSS (compile) |"
-echo "|---|---|---|"
+echo "| Tools | RSS after the reload | Peak RSS (compile) | RSS after a complete tools/list |"
+echo "|---|---|---|---|"
 for n in $SIZES; do
   mkdir -p "$WORK/$n"
   python3 - "$n" >"$WORK/$n/catalog.yaml" <<'PY'
@@ -63,7 +65,30 @@ PY
   sleep 1
   rss=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
-  awk -v n="$n" -v rss="$rss" -v hwm="$hwm" 'BEGIN { printf "| %s | %.1f MiB | %.1f MiB |\n", n, rss / 1024, hwm / 1024 }'
+  listed=$(python3 - "http://127.0.0.1:$port/mcp" <<'PY'
+import json, sys, urllib.request
+meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "catalog_memory", "version": "1"}}
+headers = {"content-type": "application/json", "accept": "application/json, text/event-stream",
+           "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list"}
+cursor, tools = None, 0
+while True:
+    params = {"_meta": meta} | ({"cursor": cursor} if cursor else {})
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": params}).encode()
+    with urllib.request.urlopen(urllib.request.Request(sys.argv[1], body, headers)) as answer:
+        result = json.load(answer)["result"]
+    tools += len(result["tools"])
+    cursor = result.get("nextCursor")
+    if not cursor:
+        break
+print(tools)
+PY
+)
+  [[ $listed -ge $n ]] || { echo "the listing returned $listed tools, not $n" >&2; exit 1; }
+  after=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
+  awk -v n="$n" -v rss="$rss" -v hwm="$hwm" -v after="$after" \
+    'BEGIN { printf "| %s | %.1f MiB | %.1f MiB | %.1f MiB |\n", n, rss / 1024, hwm / 1024, after / 1024 }'
   kill "$PID" && wait "$PID" 2>/dev/null || true
   PID=
 done

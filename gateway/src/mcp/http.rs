@@ -62,8 +62,6 @@ pub fn router(
         .route("/.well-known/oauth-protected-resource/mcp", get(metadata))
         // Inside the guard: session ids are checked against the authenticated principal.
         .layer(middleware::from_fn_with_state(sessions, session::layer))
-        // Outside the session layer, so a session's page is filled in after it became plain JSON.
-        .layer(middleware::from_fn(super::list_page::layer))
         .layer(middleware::from_fn_with_state(Guard { runtime }, guard))
 }
 
@@ -256,7 +254,9 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
     let mut request = request;
     request.extensions_mut().insert(principal);
     drop(snapshot);
-    next.run(request).await
+    // Outside the session layer, so a session's page is filled in after it became plain JSON;
+    // here rather than as a layer of its own, which would cost every call another boxed future.
+    super::list_page::run(request, next).await
 }
 
 #[cfg(test)]

@@ -4,11 +4,11 @@
 //! frames the JSON-RPC response (id, caching hints, JSON or SSE). What it does not do is the
 //! expensive part, serialising hundreds of kilobytes of JSON Schema per page:
 //!
-//! 1. [`layer`] puts an empty [`PageSlot`] into the extensions of every request that may be a
+//! 1. [`run`] (called by the HTTP guard, last) puts an empty [`PageSlot`] into the extensions of every request that may be a
 //!    `tools/list` and that accepts a JSON answer;
 //! 2. the handler finds the slot (rmcp hands the HTTP request's parts to it), puts the page's
 //!    rendered `tools` array there and gives rmcp the page with an empty `tools` array;
-//! 3. on the way out, [`layer`] writes the rendered array into the empty one.
+//! 3. on the way out, [`run`] writes the rendered array into the empty one.
 //!
 //! Where the empty array is: `tools` is the last field rmcp serialises in a `ListToolsResult`,
 //! and `result` the last member of a JSON-RPC response, so the message ends with
@@ -24,12 +24,12 @@ use axum::middleware::Next;
 use axum::response::Response;
 use futures::StreamExt;
 
-/// What the handler leaves for [`layer`]: the page's `tools` array as JSON.
+/// What the handler leaves for [`run`]: the page's `tools` array as JSON.
 #[derive(Clone, Default)]
 pub struct PageSlot(Arc<OnceLock<Bytes>>);
 
 impl PageSlot {
-    /// The slot [`layer`] put into this request, if any.
+    /// The slot [`run`] put into this request, if any.
     pub fn of(extensions: &rmcp::model::Extensions) -> Option<&PageSlot> {
         extensions
             .get::<axum::http::request::Parts>()
@@ -81,7 +81,7 @@ fn find_last(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
-/// Whether a request may be a `tools/list` this layer can complete: a POST (2026-07-28
+/// Whether a request may be a `tools/list` `run` can complete: a POST (2026-07-28
 /// requests name their method in `Mcp-Method`; session requests do not) whose client takes a
 /// plain JSON answer, which is what rmcp (and `json_reply` for sessions) gives for a list.
 fn may_list(request: &Request) -> bool {
@@ -93,8 +93,9 @@ fn may_list(request: &Request) -> bool {
         && super::json_reply::accepts_json(request.headers())
 }
 
-/// The middleware (see the module docs).
-pub async fn layer(mut request: Request, next: Next) -> Response {
+/// Runs the rest of the stack on `request`, completing its `tools/list` page if it is one (see
+/// the module docs).
+pub async fn run(mut request: Request, next: Next) -> Response {
     if !may_list(&request) {
         return next.run(request).await;
     }
