@@ -51,6 +51,13 @@ pub async fn credentials() -> Result<Credentials, Error> {
     {
         return Ok(c.clone());
     }
+    // Boxed: the refresh (the SDK's chain) is a future of kilobytes that every signed call would
+    // otherwise carry and move, though it runs once an hour.
+    Box::pin(refresh(p)).await
+}
+
+/// Asks the default chain for new credentials (one refresh at a time) and caches them.
+async fn refresh(p: &'static Provider) -> Result<Credentials, Error> {
     let _guard = p.refreshing.lock().await;
     // Another caller may have refreshed while this one waited.
     if let Some(c) = p.cached.read().await.as_ref()

@@ -67,9 +67,14 @@ pub async fn call(
                     let Some(caller) = &context.peer else {
                         return Ok(ServerResult::InputRequiredResult(asked));
                     };
-                    let answers = fulfil(handle, caller, asked.input_requests.unwrap_or_default())
-                        .await
-                        .map_err(ServiceError::McpError)?;
+                    // Boxed: asking the caller is rare and its future large.
+                    let answers = Box::pin(fulfil(
+                        handle,
+                        caller,
+                        asked.input_requests.unwrap_or_default(),
+                    ))
+                    .await
+                    .map_err(ServiceError::McpError)?;
                     params.input_responses = Some(answers);
                     params.request_state = asked.request_state;
                 }
@@ -166,7 +171,8 @@ async fn request_once(
     let Some(round) = &context.round else {
         return response.await;
     };
-    match round.drive(response).await {
+    // Boxed, like the other rare paths here: the common call does not carry their state.
+    match Box::pin(round.drive(response)).await {
         Some(result) => result,
         None => {
             // The caller is asked instead: the upstream call is abandoned (and repeated with
@@ -175,7 +181,7 @@ async fn request_once(
                 Some(id),
                 Some("the gateway's caller was asked for input; the call will be repeated".into()),
             );
-            let _ = peer.notify_cancelled(cancelled).await;
+            let _ = Box::pin(peer.notify_cancelled(cancelled)).await;
             Ok(ServerResult::empty(()))
         }
     }
@@ -187,9 +193,18 @@ async fn forwarding_progress<T>(
     response: impl Future<Output = T>,
     route: Option<&mut (ProgressRoute, Peer<RoleServer>, ProgressToken)>,
 ) -> T {
-    let Some((route, caller, token)) = route else {
-        return response.await;
-    };
+    match route {
+        None => response.await,
+        // Boxed: only calls that asked for progress carry the forwarding loop.
+        Some(route) => Box::pin(forward_while(response, route)).await,
+    }
+}
+
+/// [`forwarding_progress`] with a route.
+async fn forward_while<T>(
+    response: impl Future<Output = T>,
+    (route, caller, token): &mut (ProgressRoute, Peer<RoleServer>, ProgressToken),
+) -> T {
     let forward = async |mut p: ProgressNotificationParam| {
         p.progress_token = token.clone();
         let _ = caller.notify_progress(p).await;

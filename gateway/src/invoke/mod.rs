@@ -104,7 +104,11 @@ pub async fn call_with(
             )
             .await
         }
-        CallPlan::Mcp { upstream_name } => mcp::call(found, upstream_name, args, ctx).await,
+        // Boxed: an upstream MCP call (rmcp's request and response futures) is three times the
+        // size of the others, and this future is moved on every call of every kind.
+        CallPlan::Mcp { upstream_name } => {
+            Box::pin(mcp::call(found, upstream_name, args, ctx)).await
+        }
     }
 }
 

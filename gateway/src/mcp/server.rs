@@ -264,6 +264,46 @@ impl GatewayHandler {
         result.cache_scope = Some(CacheScope::Private);
         Ok(result)
     }
+
+    /// A 2026-07-28 `subscriptions/listen` stream: the accepted `*/list_changed` notifications
+    /// for each new config revision or upstream catalog change, until the client goes away.
+    async fn listen_loop(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let mut changes = self.runtime.subscribe();
+        let mut last = lists_version(&self.runtime);
+        loop {
+            tokio::select! {
+                _ = context.cancelled() => return Ok(()),
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    let now = lists_version(&self.runtime);
+                    let [tools, prompts, resources] = changed_lists(last.as_ref(), now.as_ref());
+                    last = now;
+                    let accepted = context.accepted();
+                    let sink = context.sink();
+                    if tools
+                        && accepted.tools_list_changed == Some(true)
+                        && sink.notify_tool_list_changed().await.is_err()
+                    {
+                        return Ok(());
+                    }
+                    if prompts
+                        && accepted.prompts_list_changed == Some(true)
+                        && sink.notify_prompt_list_changed().await.is_err()
+                    {
+                        return Ok(());
+                    }
+                    if resources
+                        && accepted.resources_list_changed == Some(true)
+                        && sink.notify_resource_list_changed().await.is_err()
+                    {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Parses an opaque `tools/list` cursor (a decimal offset).
@@ -346,44 +386,11 @@ impl ServerHandler for GatewayHandler {
         Some(accepted)
     }
 
-    /// A 2026-07-28 `subscriptions/listen` stream: the accepted `*/list_changed` notifications
-    /// for each new config revision or upstream catalog change, until the client goes away.
+    /// A 2026-07-28 `subscriptions/listen` stream (see [`GatewayHandler::listen_loop`]).
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
-        let mut changes = self.runtime.subscribe();
-        let mut last = lists_version(&self.runtime);
-        loop {
-            tokio::select! {
-                _ = context.cancelled() => return Ok(()),
-                changed = changes.changed() => {
-                    if changed.is_err() {
-                        return Ok(());
-                    }
-                    let now = lists_version(&self.runtime);
-                    let [tools, prompts, resources] = changed_lists(last.as_ref(), now.as_ref());
-                    last = now;
-                    let accepted = context.accepted();
-                    let sink = context.sink();
-                    if tools
-                        && accepted.tools_list_changed == Some(true)
-                        && sink.notify_tool_list_changed().await.is_err()
-                    {
-                        return Ok(());
-                    }
-                    if prompts
-                        && accepted.prompts_list_changed == Some(true)
-                        && sink.notify_prompt_list_changed().await.is_err()
-                    {
-                        return Ok(());
-                    }
-                    if resources
-                        && accepted.resources_list_changed == Some(true)
-                        && sink.notify_resource_list_changed().await.is_err()
-                    {
-                        return Ok(());
-                    }
-                }
-            }
-        }
+        // Boxed: the loop's state is kilobytes, and rmcp's request dispatch is a future as large
+        // as its largest handler's, moved several times on every request, calls included.
+        Box::pin(self.listen_loop(context)).await
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {

@@ -202,6 +202,13 @@ impl TokenSource {
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
+        // Boxed: fetching is a token request (kilobytes of future) that every call would
+        // otherwise carry and move, though it runs once per token lifetime.
+        Box::pin(self.fetch_once()).await
+    }
+
+    /// A new token, unless a concurrent caller got one while this one waited for the lock.
+    async fn fetch_once(&self) -> Result<SecretValue, OAuthError> {
         let _flight = self.inflight.lock().await;
         if let Some(token) = self.fresh() {
             return Ok(token);
@@ -212,6 +219,11 @@ impl TokenSource {
     /// After the backend rejected `rejected` with 401: a new token, unless the cache already
     /// holds a different one (another call refreshed meanwhile).
     pub async fn refresh_after_rejection(&self, rejected: &str) -> Result<SecretValue, OAuthError> {
+        Box::pin(self.refresh_unless_replaced(rejected)).await
+    }
+
+    /// [`Self::refresh_after_rejection`], boxed by it for the same reason as in [`Self::token`].
+    async fn refresh_unless_replaced(&self, rejected: &str) -> Result<SecretValue, OAuthError> {
         let _flight = self.inflight.lock().await;
         let current = self.cached.lock().ok().and_then(|c| c.clone());
         if let Some(c) = current
