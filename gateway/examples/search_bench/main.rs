@@ -21,6 +21,7 @@
 mod metrics;
 mod real_apis;
 mod vectors;
+mod vocab;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ use toolyard_gateway::search::{DenseText, FieldWeights, SearchIndex, ToolText};
 use metrics::Quality;
 use real_apis::{Catalog, Intent, Kind, Tool};
 use vectors::VectorFile;
+use vocab::VocabEmbedder;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -181,6 +183,8 @@ struct Args {
     eval: PathBuf,
     model: PathBuf,
     vectors: Option<PathBuf>,
+    /// Search with the vocabulary table distilled from the model (cached in this file).
+    vocab: Option<PathBuf>,
     tune: bool,
     speed: bool,
     latency_queries: usize,
@@ -192,6 +196,7 @@ fn args() -> Result<Args, Error> {
     let mut eval = None;
     let mut model = None;
     let mut vectors = None;
+    let mut vocab = None;
     let mut tune = false;
     let mut speed = true;
     let mut latency_queries = 500;
@@ -203,6 +208,7 @@ fn args() -> Result<Args, Error> {
             "--eval" => eval = it.next().map(PathBuf::from),
             "--model" => model = it.next().map(PathBuf::from),
             "--vectors" => vectors = it.next().map(PathBuf::from),
+            "--vocab" => vocab = it.next().map(PathBuf::from),
             "--tune" => tune = true,
             "--no-speed" => speed = false,
             "--no-bfcl" => bfcl = None,
@@ -218,6 +224,7 @@ fn args() -> Result<Args, Error> {
         eval: eval.ok_or("--eval DIR (bench/search-eval) is required")?,
         model: model.ok_or("--model DIR (a sentence-transformers model folder) is required")?,
         vectors,
+        vocab,
         tune,
         speed,
         latency_queries,
@@ -261,7 +268,7 @@ struct Run {
 }
 
 struct Bench {
-    model: LocalEmbedder,
+    model: Arc<dyn Embedder>,
     vectors: VectorFile,
 }
 
@@ -271,7 +278,7 @@ impl Bench {
             .iter()
             .map(|t| tool_text(t).dense_text_with(text))
             .collect();
-        self.vectors.get(&self.model, &texts)
+        self.vectors.get(&*self.model, &texts)
     }
 
     fn run(&mut self, eval: &Eval<'_>, method: Method, c: &Config) -> Result<Run, Error> {
@@ -284,7 +291,7 @@ impl Bench {
         );
         if method != Method::Bm25 {
             let v = self.tool_vectors(eval.tools, c.text)?;
-            index.set_dense(Arc::new(self.model.clone()), &v);
+            index.set_dense(self.model.clone(), &v);
         }
         let fusion = match method {
             Method::Bm25 => c.fusion,
@@ -321,7 +328,7 @@ impl Bench {
 
 fn real_eval<'a>(name: &str, catalog: &'a Catalog, bench: &mut Bench) -> Result<Eval<'a>, Error> {
     let texts: Vec<String> = catalog.intents.iter().map(|i| i.text.clone()).collect();
-    let query_vectors = bench.vectors.get(&bench.model, &texts)?;
+    let query_vectors = bench.vectors.get(&*bench.model, &texts)?;
     Ok(Eval {
         name: name.to_string(),
         tools: &catalog.tools,
@@ -566,7 +573,11 @@ fn main() -> Result<(), Error> {
     let args = args()?;
     let rss0 = rss();
     let t = Instant::now();
-    let model = LocalEmbedder::load(&args.model)?;
+    let encoder = LocalEmbedder::load(&args.model)?;
+    let model: Arc<dyn Embedder> = match &args.vocab {
+        None => Arc::new(encoder),
+        Some(path) => Arc::new(vocab_table(&encoder, &args.model, path)?),
+    };
     let load = t.elapsed();
     let model_rss = rss().saturating_sub(rss0);
     println!(
@@ -633,7 +644,7 @@ fn main() -> Result<(), Error> {
             .map(|q| q.relevant.iter().map(|&d| (d, 2u8)).collect())
             .collect();
         let texts: Vec<String> = queries.iter().map(|q| q.text.clone()).collect();
-        let query_vectors = bench.vectors.get(&bench.model, &texts)?;
+        let query_vectors = bench.vectors.get(&*bench.model, &texts)?;
         let eval = Eval {
             name: "BFCL".into(),
             tools: &tools,
@@ -667,6 +678,21 @@ fn main() -> Result<(), Error> {
     Ok(())
 }
 
+/// The vocabulary table of `encoder`: read from `path`, or distilled and written there.
+fn vocab_table(encoder: &LocalEmbedder, dir: &Path, path: &Path) -> Result<VocabEmbedder, Error> {
+    if path.exists() {
+        return Ok(VocabEmbedder::load(path, dir, encoder.model_id())?);
+    }
+    let t = Instant::now();
+    let table = VocabEmbedder::distill(encoder.encoder())?;
+    println!(
+        "distilled the vocabulary table in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    table.save(path)?;
+    Ok(table)
+}
+
 /// Speed and size: the real-API tools replicated to 1,000 and 10,000.
 fn speed(
     bench: &mut Bench,
@@ -684,7 +710,7 @@ fn speed(
         .map(|t| tool_text(t).dense_text())
         .collect();
     let t = Instant::now();
-    bench.model.encoder().embed(&sample)?;
+    bench.model.embed_blocking(&sample)?;
     let throughput = sample.len() as f64 / t.elapsed().as_secs_f64();
     println!(
         "\n# Speed and size (top-10; real-API intents as queries, {latency_queries} per run, one thread)\n"
@@ -737,10 +763,10 @@ fn speed(
         let cached = cache.resolve(&fake, &texts)?;
         let mut reload_index =
             SearchIndex::build(tools.iter().enumerate().map(|(i, t)| (i, tool_text(t))));
-        reload_index.set_dense(Arc::new(bench.model.clone()), &cached);
+        reload_index.set_dense(bench.model.clone(), &cached);
         let reload = t.elapsed();
         drop(reload_index);
-        index.set_dense(Arc::new(bench.model.clone()), &vectors);
+        index.set_dense(bench.model.clone(), &vectors);
         let vec_mib = mib(index.dense_bytes() as u64);
 
         let query_cache = QueryCache::new(1024);
@@ -752,7 +778,7 @@ fn speed(
             lex.push(t.elapsed());
             // Uncached: the query is embedded.
             let t = Instant::now();
-            let mut qv = bench.model.encoder().embed(&[text.to_string()])?;
+            let mut qv = bench.model.embed_blocking(&[text.to_string()])?;
             let mut qv = qv.pop().unwrap_or_default();
             normalize(&mut qv);
             let qv: Arc<[f32]> = qv.into();

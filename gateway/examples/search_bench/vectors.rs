@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use toolyard_gateway::search::embed::local::LocalEmbedder;
 use toolyard_gateway::search::embed::{Embedder, normalize};
 
 use crate::Error;
@@ -70,7 +69,7 @@ impl VectorFile {
     /// Normalised vectors of `texts`, embedding (and appending to the file) the missing ones.
     pub fn get(
         &mut self,
-        model: &LocalEmbedder,
+        model: &dyn Embedder,
         texts: &[String],
     ) -> Result<Vec<Arc<[f32]>>, Error> {
         let id = model.model_id().to_string();
@@ -91,7 +90,7 @@ impl VectorFile {
             for chunk in missing.chunks(32) {
                 let batch: Vec<String> = chunk.iter().map(|&i| texts[i].clone()).collect();
                 let started = Instant::now();
-                let vectors = model.encoder().embed(&batch)?;
+                let vectors = model.embed_blocking(&batch)?;
                 self.embed_time += started.elapsed();
                 self.embedded += batch.len();
                 let mut out = Vec::new();

@@ -236,6 +236,21 @@ impl BertEncoder {
         })
     }
 
+    /// The model's id (`local:` and the directory).
+    pub fn model_id(&self) -> &str {
+        &self.id
+    }
+
+    /// The tokenizer (padding off, truncated at the model's limit).
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// Pooled, unnormalised vectors of token id sequences (padded to the longest of the batch).
+    pub fn forward_ids(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.forward(batch).map_err(inference)
+    }
+
     /// The vector size.
     pub fn dim(&self) -> usize {
         self.heads * self.head_dim
