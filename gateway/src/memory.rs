@@ -5,9 +5,9 @@
 //! the freed pages of its arenas mapped for reuse, so the peak stays resident for the life of the
 //! process. `malloc_trim` returns them (measured: 144 → 66 MiB with those 10,000 tools).
 //!
-//! This is the workspace's only `unsafe`: one FFI call with no pointers and no caller-side
-//! invariants, which no safe crate offers. Other allocators (musl, macOS) return memory by
-//! themselves, so elsewhere this does nothing.
+//! This is one of the workspace's three audited `unsafe` modules (docs/architecture.md): one FFI
+//! call with no pointers and no caller-side invariants, which no safe crate offers. Other
+//! allocators (musl, macOS) return memory by themselves, so elsewhere this does nothing.
 
 /// Asks glibc to return the free pages of every arena; whether anything came back.
 ///

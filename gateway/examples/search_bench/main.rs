@@ -186,6 +186,8 @@ struct Args {
     /// Search with the vocabulary table distilled from the model (cached in this file).
     vocab: Option<PathBuf>,
     tune: bool,
+    /// The quality tables (off with `--speed-only`).
+    quality: bool,
     speed: bool,
     latency_queries: usize,
 }
@@ -199,6 +201,7 @@ fn args() -> Result<Args, Error> {
     let mut vocab = None;
     let mut tune = false;
     let mut speed = true;
+    let mut quality = true;
     let mut latency_queries = 500;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -211,6 +214,7 @@ fn args() -> Result<Args, Error> {
             "--vocab" => vocab = it.next().map(PathBuf::from),
             "--tune" => tune = true,
             "--no-speed" => speed = false,
+            "--speed-only" => quality = false,
             "--no-bfcl" => bfcl = None,
             "--latency-queries" => {
                 latency_queries = it.next().and_then(|n| n.parse().ok()).unwrap_or(500)
@@ -226,6 +230,7 @@ fn args() -> Result<Args, Error> {
         vectors,
         vocab,
         tune,
+        quality,
         speed,
         latency_queries,
     })
@@ -328,7 +333,7 @@ impl Bench {
 
 fn real_eval<'a>(name: &str, catalog: &'a Catalog, bench: &mut Bench) -> Result<Eval<'a>, Error> {
     let texts: Vec<String> = catalog.intents.iter().map(|i| i.text.clone()).collect();
-    let query_vectors = bench.vectors.get(&*bench.model, &texts)?;
+    let query_vectors = bench.vectors.get_queries(&*bench.model, &texts)?;
     Ok(Eval {
         name: name.to_string(),
         tools: &catalog.tools,
@@ -606,11 +611,35 @@ fn main() -> Result<(), Error> {
         everything.push(real_apis::load(api, &args.specs, &args.eval)?);
     }
     let combined = real_apis::combined(everything);
-    let mut evals = Vec::new();
-    for (name, c) in &catalogs {
-        evals.push(real_eval(name, c, &mut bench)?);
+    if args.quality {
+        quality(&args, &mut bench, &catalogs, &combined)?;
     }
-    let all_eval = real_eval("all four", &combined, &mut bench)?;
+    if bench.vectors.embedded > 0 {
+        println!(
+            "\nembedded {} new texts in {:.1} s ({:.0}/s; the rest came from the vector file)",
+            bench.vectors.embedded,
+            bench.vectors.embed_time.as_secs_f64(),
+            bench.vectors.embedded as f64 / bench.vectors.embed_time.as_secs_f64().max(1e-9)
+        );
+    }
+    if args.speed {
+        speed(&mut bench, &combined, args.latency_queries, model_rss, load)?;
+    }
+    Ok(())
+}
+
+/// The quality tables: the real APIs one by one and together, then BFCL.
+fn quality(
+    args: &Args,
+    bench: &mut Bench,
+    catalogs: &[(&str, Catalog)],
+    combined: &Catalog,
+) -> Result<(), Error> {
+    let mut evals = Vec::new();
+    for (name, c) in catalogs {
+        evals.push(real_eval(name, c, bench)?);
+    }
+    let all_eval = real_eval("all four", combined, bench)?;
     println!(
         "\n# Real APIs: {} intents over {} tools ({})\n",
         combined.intents.len(),
@@ -622,18 +651,18 @@ fn main() -> Result<(), Error> {
             .join(", ")
     );
     if args.tune {
-        tune(&mut bench, &evals)?;
+        tune(bench, &evals)?;
     }
     println!("\n## Quality, all intents (default settings unless marked \"before\")\n");
     let mut with_all: Vec<Eval<'_>> = evals;
     with_all.push(all_eval);
-    quality_tables(&mut bench, &with_all, false)?;
+    quality_tables(bench, &with_all, false)?;
     println!(
         "\n## Quality, held-out half only (the odd-numbered intents of each file; never used for tuning)\n"
     );
-    quality_tables(&mut bench, &with_all, true)?;
+    quality_tables(bench, &with_all, true)?;
     println!("\n## By kind of intent (all four APIs in one catalog, default settings)\n");
-    kind_table(&mut bench, &with_all[with_all.len() - 1])?;
+    kind_table(bench, &with_all[with_all.len() - 1])?;
 
     // ---- BFCL ----
     if let Some(dir) = &args.bfcl {
@@ -644,7 +673,7 @@ fn main() -> Result<(), Error> {
             .map(|q| q.relevant.iter().map(|&d| (d, 2u8)).collect())
             .collect();
         let texts: Vec<String> = queries.iter().map(|q| q.text.clone()).collect();
-        let query_vectors = bench.vectors.get(&*bench.model, &texts)?;
+        let query_vectors = bench.vectors.get_queries(&*bench.model, &texts)?;
         let eval = Eval {
             name: "BFCL".into(),
             tools: &tools,
@@ -662,18 +691,7 @@ fn main() -> Result<(), Error> {
             queries.len(),
             CATEGORIES.len()
         );
-        quality_tables(&mut bench, std::slice::from_ref(&eval), false)?;
-    }
-    if bench.vectors.embedded > 0 {
-        println!(
-            "\nembedded {} new texts in {:.1} s ({:.0}/s; the rest came from the vector file)",
-            bench.vectors.embedded,
-            bench.vectors.embed_time.as_secs_f64(),
-            bench.vectors.embedded as f64 / bench.vectors.embed_time.as_secs_f64().max(1e-9)
-        );
-    }
-    if args.speed {
-        speed(&mut bench, &combined, args.latency_queries, model_rss, load)?;
+        quality_tables(bench, std::slice::from_ref(&eval), false)?;
     }
     Ok(())
 }
@@ -778,8 +796,7 @@ fn speed(
             lex.push(t.elapsed());
             // Uncached: the query is embedded.
             let t = Instant::now();
-            let mut qv = bench.model.embed_blocking(&[text.to_string()])?;
-            let mut qv = qv.pop().unwrap_or_default();
+            let mut qv = bench.model.embed_query_blocking(text)?;
             normalize(&mut qv);
             let qv: Arc<[f32]> = qv.into();
             std::hint::black_box(index.rank(text, Some(&qv[..]), 10, &|_| true));

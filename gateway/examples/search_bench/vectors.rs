@@ -66,13 +66,39 @@ impl VectorFile {
         }
     }
 
-    /// Normalised vectors of `texts`, embedding (and appending to the file) the missing ones.
+    /// Normalised vectors of `texts` as catalog texts (the embedder's batch path), embedding
+    /// (and appending to the file) the missing ones.
     pub fn get(
         &mut self,
         model: &dyn Embedder,
         texts: &[String],
     ) -> Result<Vec<Arc<[f32]>>, Error> {
-        let id = model.model_id().to_string();
+        self.get_with(model.model_id().to_string(), texts, |batch| {
+            Ok(model.embed_blocking(batch)?)
+        })
+    }
+
+    /// Normalised vectors of `texts` as search queries: each through the embedder's query path,
+    /// as the search tool embeds them (kept apart from catalog vectors of the same text).
+    pub fn get_queries(
+        &mut self,
+        model: &dyn Embedder,
+        texts: &[String],
+    ) -> Result<Vec<Arc<[f32]>>, Error> {
+        self.get_with(format!("{}#query", model.model_id()), texts, |batch| {
+            batch
+                .iter()
+                .map(|t| Ok(model.embed_query_blocking(t)?))
+                .collect()
+        })
+    }
+
+    fn get_with(
+        &mut self,
+        id: String,
+        texts: &[String],
+        embed: impl Fn(&[String]) -> Result<Vec<Vec<f32>>, Error>,
+    ) -> Result<Vec<Arc<[f32]>>, Error> {
         let keys: Vec<Key> = texts.iter().map(|t| key(&id, t)).collect();
         let mut missing: Vec<usize> = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -90,7 +116,7 @@ impl VectorFile {
             for chunk in missing.chunks(32) {
                 let batch: Vec<String> = chunk.iter().map(|&i| texts[i].clone()).collect();
                 let started = Instant::now();
-                let vectors = model.embed_blocking(&batch)?;
+                let vectors = embed(&batch)?;
                 self.embed_time += started.elapsed();
                 self.embedded += batch.len();
                 let mut out = Vec::new();

@@ -11,6 +11,7 @@ pub mod dense;
 pub mod embed;
 pub mod fusion;
 pub mod lexical;
+pub mod simd;
 pub mod text;
 
 use std::sync::Arc;

@@ -13,6 +13,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
 use tokenizers::{Tokenizer, TruncationParams};
 
+use super::query_encoder::{Parts, QueryEncoder};
 use super::{BoxFuture, EmbedError, Embedder, normalize};
 
 /// The subset of a BERT `config.json` the encoder needs.
@@ -92,6 +93,8 @@ pub struct BertEncoder {
     head_dim: usize,
     cls_pooling: bool,
     device: Device,
+    /// The same model for one short text at a time (search queries), in 8 bits.
+    query: QueryEncoder,
 }
 
 impl std::fmt::Debug for BertEncoder {
@@ -220,6 +223,31 @@ impl BertEncoder {
                     .map_err(bad)?,
             });
         }
+        let query = QueryEncoder::new(Parts {
+            words: &words,
+            positions: &positions,
+            token_types: &token_types,
+            embeddings_norm: &embeddings_norm,
+            layers: layers
+                .iter()
+                .map(|l| {
+                    (
+                        [
+                            &l.query,
+                            &l.key,
+                            &l.value,
+                            &l.attention_out,
+                            &l.intermediate,
+                            &l.output,
+                        ],
+                        [&l.attention_norm, &l.output_norm],
+                    )
+                })
+                .collect(),
+            heads: config.num_attention_heads,
+            cls_pooling: pooling.pooling_mode_cls_token,
+        })
+        .map_err(bad)?;
         let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| PathBuf::from(dir));
         Ok(Self {
             id: format!("local:{}", canonical.display()),
@@ -233,6 +261,7 @@ impl BertEncoder {
             head_dim: h / config.num_attention_heads,
             cls_pooling: pooling.pooling_mode_cls_token,
             device,
+            query,
         })
     }
 
@@ -244,6 +273,23 @@ impl BertEncoder {
     /// The tokenizer (padding off, truncated at the model's limit).
     pub fn tokenizer(&self) -> &Tokenizer {
         &self.tokenizer
+    }
+
+    /// Embeds one search query, L2-normalised, with the 8-bit single-text path (about 4× faster
+    /// than [`embed`](Self::embed) for a query; vectors within the quantization's error of it).
+    pub fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        let enc = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| EmbedError::Inference(format!("tokenizing failed: {e}")))?;
+        let mut v = self.query.encode(enc.get_ids()).map_err(inference)?;
+        normalize(&mut v);
+        Ok(v)
+    }
+
+    /// Bytes the 8-bit query path holds besides the model's own tensors.
+    pub fn query_path_bytes(&self) -> usize {
+        self.query.bytes()
     }
 
     /// Pooled, unnormalised vectors of token id sequences (padded to the longest of the batch).
@@ -374,16 +420,18 @@ impl Embedder for LocalEmbedder {
         self.encoder.embed(texts)
     }
 
+    fn embed_query_blocking(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        self.encoder.embed_query(text)
+    }
+
     fn embed_query<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Vec<f32>, EmbedError>> {
         let encoder = self.encoder.clone();
-        let text = vec![text.to_string()];
+        let text = text.to_string();
         Box::pin(async move {
-            // A few milliseconds of CPU: keep it off the async workers.
-            let mut out = tokio::task::spawn_blocking(move || encoder.embed(&text))
+            // Milliseconds of CPU: keep it off the async workers.
+            tokio::task::spawn_blocking(move || encoder.embed_query(&text))
                 .await
-                .map_err(|e| EmbedError::Inference(e.to_string()))??;
-            out.pop()
-                .ok_or_else(|| EmbedError::Shape("no vector for the query".into()))
+                .map_err(|e| EmbedError::Inference(e.to_string()))?
         })
     }
 }

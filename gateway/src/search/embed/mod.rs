@@ -5,8 +5,12 @@
 //! Every vector is L2-normalised, so a dot product is the cosine similarity.
 
 #[cfg(feature = "embeddings")]
+mod int8;
+#[cfg(feature = "embeddings")]
 pub mod local;
 pub mod openai;
+#[cfg(feature = "embeddings")]
+mod query_encoder;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
@@ -76,6 +80,14 @@ pub trait Embedder: Send + Sync + Debug {
 
     /// Embeds one query without blocking the async executor.
     fn embed_query<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Vec<f32>, EmbedError>>;
+
+    /// Embeds one query on the calling thread, the way [`Embedder::embed_query`] does (an
+    /// embedder may have a faster path for a single short text); for benchmarks and tools.
+    fn embed_query_blocking(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        self.embed_blocking(&[text.to_string()])?
+            .pop()
+            .ok_or_else(|| EmbedError::Shape("no vector for the query".into()))
+    }
 }
 
 /// L2-normalises `v` in place (a zero vector stays zero).
