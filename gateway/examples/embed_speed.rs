@@ -107,6 +107,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     tokens.sort();
     println!(
+        "query path: {} kernel, {:.1} MiB of 8-bit layers",
+        encoder.query_path_kernel(),
+        encoder.query_path_bytes() as f64 / (1024.0 * 1024.0)
+    );
+    println!(
         "{} queries x {rounds} rounds; tokens per query p50 {} max {}; ms per query p50 {:.3} p90 {:.3} p99 {:.3}",
         queries.len(),
         tokens[tokens.len() / 2],

@@ -3,9 +3,10 @@
 //! Why not the general matrix product: for so few rows a GEMM library spends much of its time
 //! packing each weight matrix into its own layout on every call, and even unpacked, 32-bit
 //! products at this size run at ~37 G multiply-adds per second on one core of our machines. With
-//! the weights held as `i8` and each input row quantized on the fly, the products are integer dot
-//! products of contiguous rows: a quarter of the memory traffic (MiniLM's dense layers are 42 MB
-//! as `f32`, 10.6 MB as `i8`) and, with AVX-512 VNNI, 64 multiply-adds per instruction.
+//! the weights held as `i8` (packed once, at load, in the kernel's order) and each input row
+//! quantized on the fly, the products are integer multiply-adds: a quarter of the memory traffic
+//! (MiniLM's dense layers are 42 MB as `f32`, 10.6 MB as `i8`) and, with AVX-512 VNNI, 64
+//! multiply-adds per instruction.
 //!
 //! Precision: weights and inputs have one scale per block of 32 values, because BERT's
 //! activations have a few large values per token that a single scale per row would let swamp the
@@ -171,6 +172,15 @@ impl Int8Dense {
             y.extend(row.iter().zip(&self.bias).map(|(v, b)| v + b));
         }
     }
+}
+
+/// Which kernel [`products`] runs on this CPU (for benchmarks and logs).
+pub(crate) fn kernel() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512bw") {
+        return "avx512-vnni";
+    }
+    crate::search::simd::instruction_set()
 }
 
 /// `out[r * width + j] = Σ_blocks step(x_r, b) · step(w_j, b) · (x_r · w_j over block b)`

@@ -292,6 +292,11 @@ impl BertEncoder {
         self.query.bytes()
     }
 
+    /// The instruction set the query path's products run with on this CPU.
+    pub fn query_path_kernel(&self) -> &'static str {
+        super::int8::kernel()
+    }
+
     /// Pooled, unnormalised vectors of token id sequences (padded to the longest of the batch).
     pub fn forward_ids(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
         self.forward(batch).map_err(inference)
