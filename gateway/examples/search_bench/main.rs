@@ -579,6 +579,11 @@ fn main() -> Result<(), Error> {
     let rss0 = rss();
     let t = Instant::now();
     let encoder = LocalEmbedder::load(&args.model)?;
+    println!(
+        "query path: {} kernel, {:.1} MiB of 8-bit layers",
+        encoder.encoder().query_path_kernel(),
+        mib(encoder.encoder().query_path_bytes() as u64)
+    );
     let model: Arc<dyn Embedder> = match &args.vocab {
         None => Arc::new(encoder),
         Some(path) => Arc::new(vocab_table(&encoder, &args.model, path)?),
@@ -739,8 +744,9 @@ fn speed(
     }
     let one_by_one = sample.len() as f64 / t.elapsed().as_secs_f64();
     println!(
-        "tool embedding throughput: {throughput:.0} tools/s (default embedded text; {one_by_one:.0} tools/s one at a time through the query path)\n"
+        "tool embedding throughput: {throughput:.0} tools/s (default embedded text; {one_by_one:.0} tools/s one at a time through the query path)"
     );
+    query_alone(&*bench.model, combined)?;
     println!(
         "| tools | BM25 p50 / p99 ms | hybrid p50 / p99 ms (query vector given) | hybrid end-to-end p50 / p99 ms (query embedded) | hybrid end-to-end p50 / p99 ms (query cache hit) | BM25 build ms | reload, all vectors cached, ms | embedding all tools, s | vectors MiB |"
     );
@@ -838,6 +844,43 @@ fn speed(
         mib(model_rss),
         ms(load),
         mib(rss())
+    );
+    Ok(())
+}
+
+/// The query embedding alone: each intent through the query path (3 rounds after a warm-up), and
+/// how far its vectors are from the batch path's (the 32-bit reference for the local model).
+fn query_alone(model: &dyn Embedder, combined: &Catalog) -> Result<(), Error> {
+    let queries: Vec<String> = combined.intents.iter().map(|i| i.text.clone()).collect();
+    let exact = model.embed_blocking(&queries)?;
+    let mut lowest = f32::INFINITY;
+    let mut cosines = Vec::with_capacity(queries.len());
+    for (q, mut e) in queries.iter().zip(exact) {
+        let mut v = model.embed_query_blocking(q)?;
+        normalize(&mut v);
+        normalize(&mut e);
+        let cosine: f32 = v.iter().zip(&e).map(|(a, b)| a * b).sum();
+        lowest = lowest.min(cosine);
+        cosines.push(cosine);
+    }
+    cosines.sort_by(f32::total_cmp);
+    let mut times = Vec::with_capacity(3 * queries.len());
+    for round in 0..4 {
+        for q in &queries {
+            let t = Instant::now();
+            std::hint::black_box(model.embed_query_blocking(q)?);
+            if round > 0 {
+                times.push(t.elapsed());
+            }
+        }
+    }
+    println!(
+        "query embedding alone ({} intents x 3): p50 {} / p90 {} / p99 {} ms; cosine to the batch path: lowest {lowest:.5}, median {:.5}\n",
+        queries.len(),
+        ms(percentile(&mut times, 0.5)),
+        ms(percentile(&mut times, 0.9)),
+        ms(percentile(&mut times, 0.99)),
+        cosines[cosines.len() / 2]
     );
     Ok(())
 }

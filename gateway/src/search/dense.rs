@@ -11,6 +11,8 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use super::quantize::quantize_into;
+
 /// Vectors of the indexed documents, one row per document id.
 #[derive(Debug, Default)]
 pub struct DenseIndex {
@@ -21,18 +23,6 @@ pub struct DenseIndex {
     scales: Vec<f32>,
 }
 
-/// Scales `v` into `-127..=127` and returns the step (0 for a zero vector).
-fn quantize(v: &[f32], out: &mut Vec<i8>) -> f32 {
-    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
-    if max == 0.0 {
-        out.extend(std::iter::repeat_n(0, v.len()));
-        return 0.0;
-    }
-    let step = max / 127.0;
-    out.extend(v.iter().map(|x| (x / step).round() as i8));
-    step
-}
-
 impl DenseIndex {
     /// Builds the matrix; every vector must have the same length (checked by the cache).
     pub fn new(vectors: &[Arc<[f32]>]) -> Self {
@@ -40,12 +30,13 @@ impl DenseIndex {
         let mut rows = Vec::with_capacity(dim * vectors.len());
         let mut scales = Vec::with_capacity(vectors.len());
         for v in vectors {
-            if v.len() == dim {
-                scales.push(quantize(v, &mut rows));
+            let start = rows.len();
+            rows.resize(start + dim, 0);
+            scales.push(if v.len() == dim {
+                quantize_into(v, &mut rows[start..])
             } else {
-                rows.extend(std::iter::repeat_n(0, dim));
-                scales.push(0.0);
-            }
+                0.0
+            });
         }
         Self { dim, rows, scales }
     }
@@ -76,8 +67,8 @@ impl DenseIndex {
         if query.len() != self.dim || self.dim == 0 || k == 0 {
             return Vec::new();
         }
-        let mut q = Vec::with_capacity(self.dim);
-        let q_step = quantize(query, &mut q);
+        let mut q = vec![0i8; self.dim];
+        let q_step = quantize_into(query, &mut q);
         // Every row's score in one tight loop (so it is compiled wide), then the filter.
         let mut scores = vec![0f32; self.len()];
         super::simd::widest(

@@ -11,6 +11,7 @@ pub mod dense;
 pub mod embed;
 pub mod fusion;
 pub mod lexical;
+mod quantize;
 pub mod simd;
 pub mod text;
 

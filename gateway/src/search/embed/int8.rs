@@ -18,6 +18,8 @@
 //! kernel, whose vector loads read 64-byte slices and which is called after checking at run time
 //! that the CPU has VNNI. Other CPUs run the plain-Rust kernel through [`crate::search::simd`].
 
+use crate::search::quantize::quantize_into;
+
 /// Values per scale (weights and inputs).
 const BLOCK: usize = 32;
 /// Outputs computed together: one AVX-512 register of `i32`/`f32` lanes.
@@ -47,37 +49,6 @@ pub(crate) struct Int8Dense {
     /// multiplies unsigned bytes, the inputs plus 128, and takes this back off).
     offsets: Vec<f32>,
     bias: Vec<f32>,
-}
-
-/// Scales `values` into `-127..=127` (symmetric, so zero stays exact) and returns the step.
-#[inline]
-fn quantize_into(values: &[f32], out: &mut [i8]) -> f32 {
-    // Sixteen running maxima: one fold would be a chain the compiler may not reorder.
-    let mut lanes = [0f32; 16];
-    let mut chunks = values.chunks_exact(16);
-    for chunk in &mut chunks {
-        for (m, v) in lanes.iter_mut().zip(chunk) {
-            *m = m.max(v.abs());
-        }
-    }
-    let max = chunks
-        .remainder()
-        .iter()
-        .fold(lanes.iter().fold(0f32, |m, &v| m.max(v)), |m, v| {
-            m.max(v.abs())
-        });
-    if max == 0.0 {
-        out.fill(0);
-        return 0.0;
-    }
-    let step = max / 127.0;
-    let inverse = 1.0 / step;
-    for (o, v) in out.iter_mut().zip(values) {
-        // Round half away from zero without a libm call (so the loop vectorizes): shift into
-        // positive numbers, where truncation is floor.
-        *o = ((v * inverse + 128.5) as i32 - 128) as i8;
-    }
-    step
 }
 
 /// Input rows quantized per block: `i8` values and one step per block.
@@ -174,13 +145,25 @@ impl Int8Dense {
     }
 }
 
+/// Whether this CPU runs the AVX-512 VNNI kernel.
+fn has_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512bw")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Which kernel [`products`] runs on this CPU (for benchmarks and logs).
 pub(crate) fn kernel() -> &'static str {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512bw") {
-        return "avx512-vnni";
+    if has_vnni() {
+        "avx512-vnni"
+    } else {
+        crate::search::simd::instruction_set()
     }
-    crate::search::simd::instruction_set()
 }
 
 /// `out[r * width + j] = Σ_blocks step(x_r, b) · step(w_j, b) · (x_r · w_j over block b)`
@@ -188,11 +171,8 @@ pub(crate) fn kernel() -> &'static str {
 /// instruction set the CPU has.
 fn products(x: &QuantizedRows, w: &Int8Dense, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512bw")
-        {
-            return vnni::products(x, w, out);
-        }
+    if has_vnni() {
+        return vnni::products(x, w, out);
     }
     crate::search::simd::widest(
         #[inline(always)]
@@ -407,14 +387,6 @@ mod tests {
         for (a, b) in portable.iter().zip(&best) {
             assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{a} vs {b}");
         }
-    }
-
-    #[test]
-    fn quantization_rounds_to_the_nearest_step_and_keeps_zero() {
-        let mut out = [0i8; 5];
-        let step = quantize_into(&[-1.27, -0.006, 0.0, 0.004, 0.636], &mut out);
-        assert!((step - 0.01).abs() < 1e-7);
-        assert_eq!(out, [-127, -1, 0, 0, 64]);
     }
 
     #[test]
