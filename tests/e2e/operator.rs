@@ -175,6 +175,16 @@ async fn operator_reconciles_a_gateway_end_to_end() -> Result<()> {
     )
     .await
     .with_context(|| operator.log_tail())?;
+    // One reconcile applies the children in order (config, Secret, ServiceAccount, Role,
+    // RoleBinding, Service, Deployment); the config can be seen before the rest exist, so wait for
+    // the Deployment, the last of them, before reading the others.
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let deployment = wait_for("the Deployment demo", WAIT, || async {
+        operator.check_running()?;
+        Ok(deployments.get_opt("demo").await?)
+    })
+    .await
+    .with_context(|| operator.log_tail())?;
     let owned = |refs: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference]| {
         refs.iter()
             .any(|r| r.uid == uid && r.kind == "Gateway" && r.controller == Some(true))
@@ -243,7 +253,6 @@ async fn operator_reconciles_a_gateway_end_to_end() -> Result<()> {
             .map(|p| p[0].port),
         Some(80)
     );
-    let deployment: Deployment = Api::namespaced(client.clone(), &ns).get("demo").await?;
     assert!(owned(deployment.owner_references()));
     let pod = deployment
         .spec
