@@ -6,8 +6,8 @@
 //! ```
 //!
 //! Reads a JSON array of strings on stdin, prints a JSON array of vectors. With `--query` after
-//! the directory, each text goes through the search tool's query path (8-bit, one text at a time)
-//! instead of the batch path catalog texts take.
+//! the directory, each text goes through the search tool's query path (8-bit, one text at a time,
+//! after the model's query prompt if it has one) instead of the batch path catalog texts take.
 
 use std::io::Read;
 

@@ -85,7 +85,9 @@ impl VectorFile {
         model: &dyn Embedder,
         texts: &[String],
     ) -> Result<Vec<Arc<[f32]>>, Error> {
-        self.get_with(format!("{}#query", model.model_id()), texts, |batch| {
+        // The prompt is part of the key: editing it changes every query vector.
+        let id = format!("{}#query{}", model.model_id(), model.query_prompt());
+        self.get_with(id, texts, |batch| {
             batch
                 .iter()
                 .map(|t| Ok(model.embed_query_blocking(t)?))

@@ -4,7 +4,10 @@
 //! L2-normalised — the same as sentence-transformers.
 //!
 //! The directory needs `model.safetensors`, `tokenizer.json` and `config.json`;
-//! `sentence_bert_config.json` (max sequence length) and `1_Pooling/config.json` are optional.
+//! `sentence_bert_config.json` (max sequence length), `1_Pooling/config.json` and
+//! `config_sentence_transformers.json` (its `prompts.query`: an instruction put before every
+//! search query, as `SentenceTransformer.encode(q, prompt_name="query")` does; bge-small-en-v1.5
+//! is trained with one) are optional.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,6 +50,20 @@ fn default_eps() -> f64 {
 struct SentenceBertConfig {
     #[serde(default)]
     max_seq_length: Option<usize>,
+}
+
+/// The part of `config_sentence_transformers.json` the encoder uses.
+#[derive(Debug, Default, serde::Deserialize)]
+struct SentenceTransformersConfig {
+    #[serde(default)]
+    prompts: Prompts,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct Prompts {
+    /// Put before each search query; tool texts get none (they are the passages).
+    #[serde(default)]
+    query: Option<String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -92,6 +109,8 @@ pub struct BertEncoder {
     heads: usize,
     head_dim: usize,
     cls_pooling: bool,
+    /// Put before each search query (empty: none).
+    query_prompt: String,
     device: Device,
     /// The same model for one short text at a time (search queries), in 8 bits.
     query: QueryEncoder,
@@ -157,6 +176,8 @@ impl BertEncoder {
         }
         let st: SentenceBertConfig = read_optional_json(&dir.join("sentence_bert_config.json"))?;
         let pooling: PoolingConfig = read_optional_json(&dir.join("1_Pooling/config.json"))?;
+        let prompts: SentenceTransformersConfig =
+            read_optional_json(&dir.join("config_sentence_transformers.json"))?;
         let max_tokens = st
             .max_seq_length
             .unwrap_or(DEFAULT_MAX_TOKENS)
@@ -260,6 +281,7 @@ impl BertEncoder {
             heads: config.num_attention_heads,
             head_dim: h / config.num_attention_heads,
             cls_pooling: pooling.pooling_mode_cls_token,
+            query_prompt: prompts.prompts.query.unwrap_or_default(),
             device,
             query,
         })
@@ -275,9 +297,22 @@ impl BertEncoder {
         &self.tokenizer
     }
 
+    /// The instruction put before each search query (empty: none).
+    pub fn query_prompt(&self) -> &str {
+        &self.query_prompt
+    }
+
     /// Embeds one search query, L2-normalised, with the 8-bit single-text path (about 4× faster
     /// than [`embed`](Self::embed) for a query; vectors within the quantization's error of it).
+    /// The model's query prompt, if it has one, goes first.
     pub fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        let prompted;
+        let text = if self.query_prompt.is_empty() {
+            text
+        } else {
+            prompted = format!("{}{text}", self.query_prompt);
+            &prompted
+        };
         let enc = self
             .tokenizer
             .encode(text, true)
@@ -427,6 +462,10 @@ impl Embedder for LocalEmbedder {
 
     fn embed_query_blocking(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
         self.encoder.embed_query(text)
+    }
+
+    fn query_prompt(&self) -> &str {
+        &self.encoder.query_prompt
     }
 
     fn embed_query<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Vec<f32>, EmbedError>> {

@@ -84,9 +84,16 @@ pub trait Embedder: Send + Sync + Debug {
     /// Embeds one query on the calling thread, the way [`Embedder::embed_query`] does (an
     /// embedder may have a faster path for a single short text); for benchmarks and tools.
     fn embed_query_blocking(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
-        self.embed_blocking(&[text.to_string()])?
+        self.embed_blocking(&[format!("{}{text}", self.query_prompt())])?
             .pop()
             .ok_or_else(|| EmbedError::Shape("no vector for the query".into()))
+    }
+
+    /// The instruction the model puts before a search query (empty: none). Tool texts get
+    /// none; a query embedded with [`Embedder::embed_blocking`] needs it to match
+    /// [`Embedder::embed_query`].
+    fn query_prompt(&self) -> &str {
+        ""
     }
 }
 
@@ -200,6 +207,14 @@ impl Embedder for CachingEmbedder {
             self.queries.insert(text, v.as_slice().into());
             Ok(v)
         })
+    }
+
+    fn embed_query_blocking(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        self.inner.embed_query_blocking(text)
+    }
+
+    fn query_prompt(&self) -> &str {
+        self.inner.query_prompt()
     }
 }
 
@@ -364,6 +379,37 @@ pub(crate) mod tests {
         fn embed_query<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Vec<f32>, EmbedError>> {
             Box::pin(async move { Ok(letters(text)) })
         }
+    }
+
+    /// A model with a query prompt: its blocking query path embeds the prompted text, and a
+    /// caching wrapper passes both through.
+    #[derive(Debug)]
+    struct Prompted;
+
+    impl Embedder for Prompted {
+        fn model_id(&self) -> &str {
+            "prompted"
+        }
+        fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+            Ok(texts.iter().map(|t| letters(t)).collect())
+        }
+        fn embed_query<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Vec<f32>, EmbedError>> {
+            Box::pin(async move { Ok(letters(&format!("zz {text}"))) })
+        }
+        fn query_prompt(&self) -> &str {
+            "zz "
+        }
+    }
+
+    #[test]
+    fn a_query_prompt_goes_before_the_query_on_every_path() {
+        let want = letters("zz refund");
+        assert_eq!(Prompted.embed_query_blocking("refund").unwrap(), want);
+        let cached = CachingEmbedder::new(Arc::new(Prompted));
+        assert_eq!(cached.query_prompt(), "zz ");
+        assert_eq!(cached.embed_query_blocking("refund").unwrap(), want);
+        assert_eq!(ready(cached.embed_query("refund")).unwrap(), want);
+        assert_eq!(Letters::default().query_prompt(), "");
     }
 
     #[test]

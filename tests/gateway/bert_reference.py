@@ -1,10 +1,13 @@
 """An independent reference implementation of a sentence-transformers BERT model (for example
 all-MiniLM-L6-v2) in plain numpy, float64: tokenizer from the model's tokenizer.json (HF
 `tokenizers`), weights read straight from model.safetensors, the BERT encoder written out, mean
-pooling and L2 normalisation as sentence-transformers does. The tests compare the gateway's Rust
-(candle) vectors with these.
+or CLS pooling (1_Pooling/config.json) and L2 normalisation as sentence-transformers does. With
+--query each text is a search query: the model's query prompt
+(config_sentence_transformers.json, `prompts.query`) goes first, as
+`SentenceTransformer.encode(text, prompt_name="query")` does. The tests compare the gateway's
+Rust vectors with these.
 
-    python minilm_reference.py MODEL_DIR < texts.json > vectors.json
+    python bert_reference.py MODEL_DIR [--query] < texts.json > vectors.json
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ class Reference:
         self.tok.no_padding()
         self.tok.enable_truncation(max_len)
         self.w = load_safetensors(d / "model.safetensors")
+        pooling = d / "1_Pooling" / "config.json"
+        self.cls = pooling.exists() and json.loads(pooling.read_text()).get("pooling_mode_cls_token", False)
+        st_config = d / "config_sentence_transformers.json"
+        prompts = json.loads(st_config.read_text()).get("prompts", {}) if st_config.exists() else {}
+        self.query_prompt = prompts.get("query") or ""
 
     def embed_one(self, text: str) -> np.ndarray:
         w, cfg = self.w, self.cfg
@@ -100,13 +108,15 @@ class Reference:
                 w[p + "output.LayerNorm.bias"],
                 eps,
             )
-        pooled = x.mean(0)
+        pooled = x[0] if self.cls else x.mean(0)
         return pooled / np.linalg.norm(pooled)
 
 
 def main() -> None:
     ref = Reference(sys.argv[1])
     texts = json.load(sys.stdin)
+    if "--query" in sys.argv[2:]:
+        texts = [ref.query_prompt + t for t in texts]
     json.dump([ref.embed_one(t).tolist() for t in texts], sys.stdout)
 
 
