@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 use toolyard_gateway::search::embed::local::LocalEmbedder;
 use toolyard_gateway::search::embed::{Embedder, EmbeddingCache, QueryCache, normalize};
 use toolyard_gateway::search::fusion::{Fusion, FusionMethod};
-use toolyard_gateway::search::{DenseText, FieldWeights, SearchIndex, ToolText};
+use toolyard_gateway::search::{DenseText, FieldWeights, SearchIndex, ToolText, with_model_floor};
 
 use metrics::Quality;
 use real_apis::{Catalog, Intent, Kind, Tool};
@@ -306,7 +306,7 @@ impl Bench {
                 min_dense_similarity: -1.0,
                 ..c.fusion
             },
-            Method::Hybrid => c.fusion,
+            Method::Hybrid => with_model_floor(c.fusion, &*self.model),
         };
         let mut run = Run {
             all: Quality::default(),
@@ -696,6 +696,7 @@ fn quality(
     quality_tables(bench, &with_all, true)?;
     println!("\n## By kind of intent (all four APIs in one catalog, default settings)\n");
     kind_table(bench, &with_all[with_all.len() - 1])?;
+    made_up_queries(bench, combined)?;
 
     // ---- BFCL ----
     if let Some(dir) = &args.bfcl {
@@ -873,6 +874,77 @@ fn speed(
         ms(load),
         mib(rss())
     );
+    Ok(())
+}
+
+/// Queries no tool answers. Hybrid search should return nothing (or next to nothing) for them,
+/// not a full top-k: this is what the dense-similarity floor is for.
+const MADE_UP_QUERIES: [&str; 12] = [
+    "what is the airspeed velocity of an unladen swallow",
+    "purple elephants dancing on the moon",
+    "recipe for banana bread",
+    "who won the world cup in 1998",
+    "asdf qwerty zxcv",
+    "translate good morning into klingon",
+    "how tall is mount everest",
+    "play some relaxing jazz",
+    "tell me a joke about penguins",
+    "best time to plant tomatoes",
+    "lorem ipsum dolor sit amet",
+    "why is the sky blue",
+];
+
+/// Hits of [`MADE_UP_QUERIES`] over the combined catalog: with the fusion's default floor and
+/// with the model's own ([`Embedder::min_similarity`]), beside the highest cosine they reach.
+fn made_up_queries(bench: &mut Bench, combined: &Catalog) -> Result<(), Error> {
+    let c = now();
+    let mut index = SearchIndex::build_with(
+        combined
+            .tools
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i, tool_text(t))),
+        &c.weights,
+    );
+    let vectors = bench.tool_vectors(&combined.tools, c.text)?;
+    index.set_dense(bench.model.clone(), &vectors);
+    let model_floor = with_model_floor(c.fusion, &*bench.model);
+    println!(
+        "\n## Made-up queries ({} that no tool answers, all four APIs in one catalog)\n",
+        MADE_UP_QUERIES.len()
+    );
+    println!("| floor for dense-only hits | queries with hits | hits per query (top-10) |");
+    println!("|---|---|---|");
+    let mut highest = f32::NEG_INFINITY;
+    let mut rows = vec![("default", c.fusion)];
+    if model_floor != c.fusion {
+        rows.push(("the model's", model_floor));
+    }
+    let mut query_vectors = Vec::new();
+    for q in MADE_UP_QUERIES {
+        let mut v = bench.model.embed_query_blocking(q)?;
+        normalize(&mut v);
+        for t in &vectors {
+            highest = highest.max(t.iter().zip(&v).map(|(a, b)| a * b).sum());
+        }
+        query_vectors.push(v);
+    }
+    for (label, fusion) in rows {
+        let mut with_hits = 0;
+        let mut hits = 0;
+        for (q, v) in MADE_UP_QUERIES.iter().zip(&query_vectors) {
+            let n = index.rank_with(q, Some(v), 10, &|_| true, &fusion).len();
+            with_hits += usize::from(n > 0);
+            hits += n;
+        }
+        println!(
+            "| {label} ({}) | {with_hits}/{} | {:.1} |",
+            fusion.min_dense_similarity,
+            MADE_UP_QUERIES.len(),
+            hits as f64 / MADE_UP_QUERIES.len() as f64
+        );
+    }
+    println!("\nhighest cosine of a made-up query to any tool: {highest:.3}");
     Ok(())
 }
 

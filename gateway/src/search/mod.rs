@@ -383,6 +383,7 @@ impl SearchIndex {
     /// queries the same way. Vectors of the wrong count leave the index BM25-only.
     pub fn set_dense(&mut self, embedder: Arc<dyn Embedder>, vectors: &[Arc<[f32]>]) {
         if vectors.len() == self.positions.len() {
+            self.fusion = with_model_floor(self.fusion, &*embedder);
             self.dense = Some(DenseSearch {
                 index: DenseIndex::new(vectors),
                 embedder,
@@ -402,9 +403,9 @@ impl SearchIndex {
             positions: self.positions.clone(),
             dense: Some(DenseSearch {
                 index: DenseIndex::new(vectors),
-                embedder,
+                embedder: embedder.clone(),
             }),
-            fusion: self.fusion,
+            fusion: with_model_floor(self.fusion, &*embedder),
         })
     }
 
@@ -524,6 +525,17 @@ impl SearchIndex {
     }
 }
 
+/// `fusion` with the model's own similarity floor, if it states one
+/// ([`Embedder::min_similarity`]).
+pub fn with_model_floor(fusion: Fusion, embedder: &dyn Embedder) -> Fusion {
+    Fusion {
+        min_dense_similarity: embedder
+            .min_similarity()
+            .unwrap_or(fusion.min_dense_similarity),
+        ..fusion
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -605,6 +617,57 @@ mod tests {
                 },
             )
         }))
+    }
+
+    /// One-hot "embeddings" by first letter, with a stated similarity floor.
+    #[derive(Debug)]
+    struct Floored(Option<f32>);
+
+    impl Embedder for Floored {
+        fn model_id(&self) -> &str {
+            "floored"
+        }
+        fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, embed::EmbedError> {
+            Ok(texts
+                .iter()
+                .map(|t| vec![f32::from(t.starts_with('a')), 1.0])
+                .collect())
+        }
+        fn embed_query<'a>(
+            &'a self,
+            text: &'a str,
+        ) -> embed::BoxFuture<'a, Result<Vec<f32>, embed::EmbedError>> {
+            Box::pin(async move { Ok(vec![f32::from(text.starts_with('a')), 1.0]) })
+        }
+        fn min_similarity(&self) -> Option<f32> {
+            self.0
+        }
+    }
+
+    #[test]
+    fn the_model_states_its_similarity_floor() {
+        let defs = defs();
+        let bm25 = index(&defs);
+        let vectors: Vec<Arc<[f32]>> = (0..bm25.positions.len())
+            .map(|_| Arc::from(vec![0.0f32, 1.0]))
+            .collect();
+        let default = bm25.with_dense(Arc::new(Floored(None)), &vectors).unwrap();
+        assert_eq!(
+            default.fusion.min_dense_similarity,
+            fusion::DEFAULT_MIN_DENSE_SIMILARITY
+        );
+        let high = bm25
+            .with_dense(Arc::new(Floored(Some(0.9))), &vectors)
+            .unwrap();
+        assert_eq!(high.fusion.min_dense_similarity, 0.9);
+        let mut set = index(&defs);
+        set.set_dense(Arc::new(Floored(Some(0.55))), &vectors);
+        assert_eq!(set.fusion.min_dense_similarity, 0.55);
+        // A query sharing no word with any tool: every tool's cosine is 0.71, above the default
+        // floor and below the model's 0.9.
+        let q = [std::f32::consts::FRAC_1_SQRT_2; 2];
+        assert!(!default.rank("zzz", Some(&q), 5, &|_| true).is_empty());
+        assert!(high.rank("zzz", Some(&q), 5, &|_| true).is_empty());
     }
 
     #[test]

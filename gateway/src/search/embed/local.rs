@@ -7,7 +7,8 @@
 //! `sentence_bert_config.json` (max sequence length), `1_Pooling/config.json` and
 //! `config_sentence_transformers.json` (its `prompts.query`: an instruction put before every
 //! search query, as `SentenceTransformer.encode(q, prompt_name="query")` does; bge-small-en-v1.5
-//! is trained with one) are optional.
+//! is trained with one) and `toolyard_search.json` (its `min_similarity`: the cosine under which
+//! a query-tool pair is noise for this model; see [`Embedder::min_similarity`]) are optional.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -66,6 +67,15 @@ struct Prompts {
     query: Option<String>,
 }
 
+/// `toolyard_search.json`: what tool search needs to know about the model beyond
+/// sentence-transformers' files.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchConfig {
+    #[serde(default)]
+    min_similarity: Option<f32>,
+}
+
 #[derive(Debug, Default, serde::Deserialize)]
 struct PoolingConfig {
     #[serde(default)]
@@ -111,6 +121,8 @@ pub struct BertEncoder {
     cls_pooling: bool,
     /// Put before each search query (empty: none).
     query_prompt: String,
+    /// From `toolyard_search.json`.
+    min_similarity: Option<f32>,
     device: Device,
     /// The same model for one short text at a time (search queries), in 8 bits.
     query: QueryEncoder,
@@ -178,6 +190,16 @@ impl BertEncoder {
         let pooling: PoolingConfig = read_optional_json(&dir.join("1_Pooling/config.json"))?;
         let prompts: SentenceTransformersConfig =
             read_optional_json(&dir.join("config_sentence_transformers.json"))?;
+        let search_path = dir.join("toolyard_search.json");
+        let search: SearchConfig = read_optional_json(&search_path)?;
+        if let Some(m) = search.min_similarity
+            && !(-1.0..=1.0).contains(&m)
+        {
+            return Err(model_err(
+                &search_path,
+                format!("min_similarity {m} is not a cosine similarity (-1 to 1)"),
+            ));
+        }
         let max_tokens = st
             .max_seq_length
             .unwrap_or(DEFAULT_MAX_TOKENS)
@@ -282,6 +304,7 @@ impl BertEncoder {
             head_dim: h / config.num_attention_heads,
             cls_pooling: pooling.pooling_mode_cls_token,
             query_prompt: prompts.prompts.query.unwrap_or_default(),
+            min_similarity: search.min_similarity,
             device,
             query,
         })
@@ -468,6 +491,10 @@ impl Embedder for LocalEmbedder {
         &self.encoder.query_prompt
     }
 
+    fn min_similarity(&self) -> Option<f32> {
+        self.encoder.min_similarity
+    }
+
     fn embed_query<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Vec<f32>, EmbedError>> {
         let encoder = self.encoder.clone();
         let text = text.to_string();
@@ -497,6 +524,36 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let e = BertEncoder::load(&dir).unwrap_err().to_string();
         assert!(e.contains("config.json"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_similarity_floor_outside_minus_one_to_one_is_refused() {
+        let dir = std::env::temp_dir().join(format!("toolyard-bad-floor-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("config.json"),
+            r#"{"hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
+                "intermediate_size": 16, "vocab_size": 10, "max_position_embeddings": 16}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("toolyard_search.json"),
+            r#"{"min_similarity": 55}"#,
+        )
+        .unwrap();
+        let e = BertEncoder::load(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("toolyard_search.json") && e.contains("min_similarity 55"),
+            "{e}"
+        );
+        std::fs::write(
+            dir.join("toolyard_search.json"),
+            r#"{"min_similarity": "high"}"#,
+        )
+        .unwrap();
+        let e = BertEncoder::load(&dir).unwrap_err().to_string();
+        assert!(e.contains("toolyard_search.json"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

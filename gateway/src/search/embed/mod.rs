@@ -95,6 +95,14 @@ pub trait Embedder: Send + Sync + Debug {
     fn query_prompt(&self) -> &str {
         ""
     }
+
+    /// The cosine similarity under which this model's query-tool pairs are noise: hybrid search
+    /// drops hits only the dense ranking found below it. Models differ widely (MiniLM puts
+    /// unrelated texts near 0, bge-small-en-v1.5 near 0.4), so the model states it; `None`
+    /// keeps the fusion's default ([`DEFAULT_MIN_DENSE_SIMILARITY`](super::fusion::DEFAULT_MIN_DENSE_SIMILARITY)).
+    fn min_similarity(&self) -> Option<f32> {
+        None
+    }
 }
 
 /// L2-normalises `v` in place (a zero vector stays zero).
@@ -215,6 +223,10 @@ impl Embedder for CachingEmbedder {
 
     fn query_prompt(&self) -> &str {
         self.inner.query_prompt()
+    }
+
+    fn min_similarity(&self) -> Option<f32> {
+        self.inner.min_similarity()
     }
 }
 
