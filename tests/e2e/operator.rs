@@ -179,12 +179,7 @@ async fn operator_reconciles_a_gateway_end_to_end() -> Result<()> {
     // RoleBinding, Service, Deployment); the config can be seen before the rest exist, so wait for
     // the Deployment, the last of them, before reading the others.
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    let deployment = wait_for("the Deployment demo", WAIT, || async {
-        operator.check_running()?;
-        Ok(deployments.get_opt("demo").await?)
-    })
-    .await
-    .with_context(|| operator.log_tail())?;
+    let deployment = operator.wait_for_object(&deployments, "demo", WAIT).await?;
     let owned = |refs: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference]| {
         refs.iter()
             .any(|r| r.uid == uid && r.kind == "Gateway" && r.controller == Some(true))
@@ -1182,12 +1177,7 @@ async fn autoscaler_owns_the_replica_count() -> Result<()> {
     .await?;
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), &ns);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    let hpa = wait_for("the HorizontalPodAutoscaler", WAIT, || async {
-        operator.check_running()?;
-        Ok(hpas.get_opt("scaled").await?)
-    })
-    .await
-    .with_context(|| operator.log_tail())?;
+    let hpa = operator.wait_for_object(&hpas, "scaled", WAIT).await?;
     assert!(
         hpa.owner_references()
             .iter()
@@ -1197,10 +1187,9 @@ async fn autoscaler_owns_the_replica_count() -> Result<()> {
     let spec = hpa.spec.context("HPA without spec")?;
     assert_eq!((spec.min_replicas, spec.max_replicas), (Some(2), 5));
     assert_eq!(spec.scale_target_ref.name, "scaled");
-    let deployment = wait_for("the Deployment", WAIT, || async {
-        Ok(deployments.get_opt("scaled").await?)
-    })
-    .await?;
+    let deployment = operator
+        .wait_for_object(&deployments, "scaled", WAIT)
+        .await?;
     let env = serde_json::to_string(&deployment.spec.as_ref().map(|s| &s.template))?;
     assert!(
         env.contains("OTEL_EXPORTER_OTLP_ENDPOINT")

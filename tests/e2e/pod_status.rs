@@ -230,12 +230,9 @@ async fn a_gateway_applied_before_the_operator_starts_converges() -> Result<()> 
     );
     // The Deployment comes last in a reconcile, after the ConfigMap: wait for it too.
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    wait_for("the Deployment early", WAIT, || async {
-        operator.check_running()?;
-        Ok(deployments.get_opt("early").await?)
-    })
-    .await
-    .with_context(|| operator.log_tail())?;
+    operator
+        .wait_for_object(&deployments, "early", WAIT)
+        .await?;
     let gateways: Api<Gateway> = Api::namespaced(client.clone(), &ns);
     let status = wait_for("the Gateway's status", WAIT, || async {
         let g = gateways.get("early").await?;

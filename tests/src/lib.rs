@@ -987,6 +987,21 @@ impl std::ops::Deref for OperatorProcess {
 }
 
 impl OperatorProcess {
+    /// Waits for the object `name` the operator creates (children appear one after another in a
+    /// reconcile, so one being there says nothing of the next); fails early if the operator
+    /// exits, and with its log tail on a timeout.
+    pub async fn wait_for_object<K>(&self, api: &Api<K>, name: &str, timeout: Duration) -> Result<K>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        wait_for(&format!("{} {name}", K::kind(&())), timeout, || async {
+            self.check_running()?;
+            Ok(api.get_opt(name).await?)
+        })
+        .await
+        .with_context(|| self.log_tail())
+    }
+
     /// The value of an unlabelled metric (or a labelled one, written with its labels, e.g.
     /// `toolyard_operator_reconciles_total{result="ok"}`) from `/metrics`; 0 when absent.
     pub async fn metric(&self, series: &str) -> Result<f64> {

@@ -619,7 +619,8 @@ mod tests {
         }))
     }
 
-    /// One-hot "embeddings" by first letter, with a stated similarity floor.
+    /// A two-dimensional fake model (whether the text starts with "a", and a constant) that
+    /// states a similarity floor.
     #[derive(Debug)]
     struct Floored(Option<f32>);
 

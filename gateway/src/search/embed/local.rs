@@ -320,11 +320,6 @@ impl BertEncoder {
         &self.tokenizer
     }
 
-    /// The instruction put before each search query (empty: none).
-    pub fn query_prompt(&self) -> &str {
-        &self.query_prompt
-    }
-
     /// Embeds one search query, L2-normalised, with the 8-bit single-text path (about 4× faster
     /// than [`embed`](Self::embed) for a query; vectors within the quantization's error of it).
     /// The model's query prompt, if it has one, goes first.
