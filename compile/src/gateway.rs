@@ -610,6 +610,7 @@ fn compile_target(
             input_schema: tool.input_schema,
             output_schema: tool.output_schema,
             annotations: tool.annotations,
+            deprecated: tool.deprecated,
             call: tool.call,
         });
     }

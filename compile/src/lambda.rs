@@ -69,6 +69,7 @@ pub fn compile(
             input_schema,
             output_schema,
             annotations: None,
+            deprecated: false,
             call: plan(def),
         });
     }

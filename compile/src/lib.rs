@@ -43,6 +43,9 @@ pub struct SourceTool {
     pub output_schema: Option<Value>,
     /// Behaviour hints.
     pub annotations: Option<ToolHints>,
+    /// The source marks the operation deprecated (OpenAPI `deprecated: true`, Smithy
+    /// `@deprecated`).
+    pub deprecated: bool,
     /// How a call is made.
     pub call: CallPlan,
 }

@@ -401,6 +401,7 @@ fn compile_tool(
         input_schema: compiled.input_schema,
         output_schema: compiled.output_schema,
         annotations: hints(op.method),
+        deprecated: op.operation.get("deprecated") == Some(&Value::Bool(true)),
         call: CallPlan::Http(compiled.call),
     })
 }

@@ -361,6 +361,7 @@ fn compile_operation(
         input_schema,
         output_schema,
         annotations: (hints != ToolHints::default()).then_some(hints),
+        deprecated: operation.has_trait("smithy.api#deprecated"),
         call,
     })
 }

@@ -358,6 +358,9 @@ pub struct ToolConfig {
     /// Behaviour hints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<ToolHints>,
+    /// The source marks the operation deprecated; tool search ranks it below its replacements.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deprecated: bool,
     /// How a call is made.
     pub call: CallPlan,
 }

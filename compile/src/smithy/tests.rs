@@ -71,7 +71,8 @@ fn dynamo_like() -> String {
                 "output": {"target": "ex#GetItemOutput"},
                 "traits": {
                     "smithy.api#documentation": "<p>Returns the <code>item</code>.</p>",
-                    "smithy.api#readonly": {}
+                    "smithy.api#readonly": {},
+                    "smithy.api#deprecated": {"message": "Use GetItems."}
                 }
             },
             "ex#GetItemInput": {"type": "structure", "members": {
@@ -144,6 +145,7 @@ fn aws_json_operations_become_tools_with_target_and_schemas() {
         get.annotations.as_ref().and_then(|a| a.read_only_hint),
         Some(true)
     );
+    assert!(get.deprecated, "@deprecated");
     let s = &get.input_schema;
     assert_eq!(s["type"], "object");
     // Members come in the model's order (serde_json keeps insertion order workspace-wide).

@@ -140,6 +140,7 @@ fn tool_text(t: &Tool) -> ToolText<'_> {
         description: t.description.as_deref(),
         input_schema: Some(&t.schema),
         target_description: None,
+        deprecated: t.deprecated,
     }
 }
 
@@ -151,6 +152,7 @@ fn bfcl_tools(corpus: &[Function]) -> Vec<Tool> {
             title: None,
             description: Some(f.description.clone()),
             schema: f.schema.clone(),
+            deprecated: false,
         })
         .collect()
 }
@@ -186,6 +188,8 @@ struct Args {
     /// Search with the vocabulary table distilled from the model (cached in this file).
     vocab: Option<PathBuf>,
     tune: bool,
+    /// List the intents the default hybrid misses at rank 5 (all four APIs in one catalog).
+    misses: bool,
     /// The quality tables (off with `--speed-only`).
     quality: bool,
     speed: bool,
@@ -200,6 +204,7 @@ fn args() -> Result<Args, Error> {
     let mut vectors = None;
     let mut vocab = None;
     let mut tune = false;
+    let mut misses = false;
     let mut speed = true;
     let mut quality = true;
     let mut latency_queries = 500;
@@ -213,6 +218,7 @@ fn args() -> Result<Args, Error> {
             "--vectors" => vectors = it.next().map(PathBuf::from),
             "--vocab" => vocab = it.next().map(PathBuf::from),
             "--tune" => tune = true,
+            "--misses" => misses = true,
             "--no-speed" => speed = false,
             "--speed-only" => quality = false,
             "--no-bfcl" => bfcl = None,
@@ -230,6 +236,7 @@ fn args() -> Result<Args, Error> {
         vectors,
         vocab,
         tune,
+        misses,
         quality,
         speed,
         latency_queries,
@@ -241,6 +248,8 @@ fn args() -> Result<Args, Error> {
 struct Config {
     weights: FieldWeights,
     text: DenseText,
+    /// A second embedded text blended into each tool's vector, with its weight.
+    blend: Option<(DenseText, f32)>,
     fusion: Fusion,
 }
 
@@ -295,7 +304,11 @@ impl Bench {
             &c.weights,
         );
         if method != Method::Bm25 {
-            let v = self.tool_vectors(eval.tools, c.text)?;
+            let mut v = self.tool_vectors(eval.tools, c.text)?;
+            if let Some((text, w)) = c.blend {
+                let b = self.tool_vectors(eval.tools, text)?;
+                v = v.iter().zip(&b).map(|(a, b)| blend(a, b, w)).collect();
+            }
             index.set_dense(self.model.clone(), &v);
         }
         let fusion = match method {
@@ -331,6 +344,19 @@ impl Bench {
     }
 }
 
+/// `(1 - w)·a + w·b`, normalised: its cosine with a query is a weighted sum of the two
+/// views' cosines (up to one factor per tool).
+fn blend(a: &[f32], b: &[f32], w: f32) -> Arc<[f32]> {
+    let mut v: Vec<f32> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (1.0 - w) * x + w * y)
+        .collect();
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter_mut().for_each(|x| *x /= n);
+    v.into()
+}
+
 fn real_eval<'a>(name: &str, catalog: &'a Catalog, bench: &mut Bench) -> Result<Eval<'a>, Error> {
     let texts: Vec<String> = catalog.intents.iter().map(|i| i.text.clone()).collect();
     let query_vectors = bench.vectors.get_queries(&*bench.model, &texts)?;
@@ -358,6 +384,7 @@ fn now() -> Config {
     Config {
         weights: FieldWeights::default(),
         text: DenseText::default(),
+        blend: None,
         fusion: Fusion::default(),
     }
 }
@@ -366,6 +393,7 @@ fn before() -> Config {
     Config {
         weights: FieldWeights::BEFORE,
         text: DenseText::BEFORE,
+        blend: None,
         fusion: Fusion::RRF,
     }
 }
@@ -507,6 +535,84 @@ fn tune(bench: &mut Bench, evals: &[Eval<'_>]) -> Result<(), Error> {
         let (t, h) = tune_score(bench, evals, Method::Hybrid, &Config { fusion, ..base })?;
         println!("| {label} | {t:.3} | {h:.3} |");
     }
+    println!("\n### Deprecated tools' factor (BM25 alone and hybrid)\n");
+    println!("| factor | BM25 tuning | BM25 held-out | hybrid tuning | hybrid held-out |");
+    println!("|---|---|---|---|---|");
+    for deprecated in [1.0, 0.9, 0.8, 0.7, 0.5] {
+        let c = Config {
+            weights: FieldWeights {
+                deprecated,
+                ..base.weights
+            },
+            ..base
+        };
+        let (bt, bh) = tune_score(bench, evals, Method::Bm25, &c)?;
+        let (ht, hh) = tune_score(bench, evals, Method::Hybrid, &c)?;
+        println!("| {deprecated} | {bt:.3} | {bh:.3} | {ht:.3} | {hh:.3} |");
+    }
+    println!("\n### Name coverage and the dense weight (MRR@10 tuning half / held-out half)\n");
+    println!("| name coverage | BM25 | hybrid 0.4 | hybrid 0.5 | hybrid 0.6 | hybrid 0.7 |");
+    println!("|---|---|---|---|---|---|");
+    for name_coverage in [0.0, 1.0, 2.0, 3.0, 4.0] {
+        let weights = FieldWeights {
+            name_coverage,
+            ..base.weights
+        };
+        let c = Config { weights, ..base };
+        let (bt, bh) = tune_score(bench, evals, Method::Bm25, &c)?;
+        let mut cells = vec![format!("{bt:.3} / {bh:.3}")];
+        for dense_weight in [0.4, 0.5, 0.6, 0.7] {
+            let fusion = Fusion {
+                bm25_weight: 1.0 - dense_weight,
+                dense_weight,
+                ..base.fusion
+            };
+            let c = Config {
+                weights,
+                fusion,
+                ..base
+            };
+            let (ht, hh) = tune_score(bench, evals, Method::Hybrid, &c)?;
+            cells.push(format!("{ht:.3} / {hh:.3}"));
+        }
+        println!("| {name_coverage} | {} |", cells.join(" | "));
+    }
+    println!(
+        "\n### Blended tool vectors (default text with a second view, dense alone and hybrid)\n"
+    );
+    println!(
+        "| second view | weight | dense tuning | dense held-out | hybrid tuning | hybrid held-out |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let d = DenseText::default();
+    let views = [
+        (
+            "name, whole description, parameter names",
+            DenseText::BEFORE,
+        ),
+        (
+            "name, title, whole description",
+            DenseText {
+                full_description: true,
+                ..d
+            },
+        ),
+        (
+            "title and first sentence only",
+            DenseText { name: false, ..d },
+        ),
+    ];
+    for (label, view) in views {
+        for w in [0.3, 0.5] {
+            let c = Config {
+                blend: Some((view, w)),
+                ..base
+            };
+            let (dt, dh) = tune_score(bench, evals, Method::Dense, &c)?;
+            let (ht, hh) = tune_score(bench, evals, Method::Hybrid, &c)?;
+            println!("| {label} | {w} | {dt:.3} | {dh:.3} | {ht:.3} | {hh:.3} |");
+        }
+    }
     // A larger model can make more of a longer text (bge-small-en-v1.5 does, MiniLM does not):
     // score fusion once more with the whole description and parameter names embedded.
     println!("\n### Score fusion with name, whole description and parameter names embedded\n");
@@ -532,12 +638,21 @@ fn tune(bench: &mut Bench, evals: &[Eval<'_>]) -> Result<(), Error> {
 }
 
 fn quality_tables(bench: &mut Bench, evals: &[Eval<'_>], held_out: bool) -> Result<(), Error> {
-    let rows: [(&str, Method, Config); 6] = [
+    let no_coverage = Config {
+        weights: FieldWeights {
+            name_coverage: 0.0,
+            ..FieldWeights::default()
+        },
+        ..now()
+    };
+    let rows: [(&str, Method, Config); 8] = [
         ("BM25, before", Method::Bm25, before()),
+        ("BM25 without name coverage", Method::Bm25, no_coverage),
         ("BM25", Method::Bm25, now()),
         ("dense, before", Method::Dense, before()),
         ("dense", Method::Dense, now()),
         ("hybrid (RRF), before", Method::Hybrid, before()),
+        ("hybrid without name coverage", Method::Hybrid, no_coverage),
         ("hybrid (default)", Method::Hybrid, now()),
     ];
     println!("| catalog | tools | queries | method | Recall@1 | Recall@5 | MRR@10 | nDCG@10 |");
@@ -598,6 +713,53 @@ fn kind_table(bench: &mut Bench, eval: &Eval<'_>) -> Result<(), Error> {
             .collect();
         let n = runs[0].by_kind.get(&kind).map_or(0, |q| q.queries);
         println!("| {} | {n} | {} |", kind.label(), cells.join(" | "));
+    }
+    Ok(())
+}
+
+/// Every intent whose fully relevant tool is not in the default hybrid's top 5, with what came
+/// first instead: where to look when the numbers move.
+fn misses(bench: &mut Bench, eval: &Eval<'_>) -> Result<(), Error> {
+    println!("\n## Misses at rank 5 (default hybrid, all four APIs in one catalog)\n");
+    let mut index = SearchIndex::build_with(
+        eval.tools
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i, tool_text(t))),
+        &FieldWeights::default(),
+    );
+    let v = bench.tool_vectors(eval.tools, DenseText::default())?;
+    index.set_dense(bench.model.clone(), &v);
+    let fusion = with_model_floor(Fusion::default(), &*bench.model);
+    for (i, (text, grades, kind, _)) in eval.queries.iter().enumerate() {
+        let ranked = index.rank_with(
+            text,
+            Some(&eval.query_vectors[i][..]),
+            10,
+            &|_| true,
+            &fusion,
+        );
+        let rank = ranked.iter().position(|d| grades.get(d) == Some(&2));
+        if rank.is_some_and(|r| r < 5) {
+            continue;
+        }
+        let want: Vec<&str> = grades
+            .iter()
+            .filter(|(_, g)| **g == 2)
+            .map(|(d, _)| eval.tools[*d].name.as_str())
+            .collect();
+        let got: Vec<&str> = ranked
+            .iter()
+            .take(3)
+            .map(|d| eval.tools[*d].name.as_str())
+            .collect();
+        println!(
+            "- [{}] \"{text}\": want {} (rank {}); got {}",
+            kind.map_or("?", |k| k.label()),
+            want.join(" / "),
+            rank.map_or("-".to_string(), |r| (r + 1).to_string()),
+            got.join(", ")
+        );
     }
     Ok(())
 }
@@ -696,6 +858,9 @@ fn quality(
     quality_tables(bench, &with_all, true)?;
     println!("\n## By kind of intent (all four APIs in one catalog, default settings)\n");
     kind_table(bench, &with_all[with_all.len() - 1])?;
+    if args.misses {
+        misses(bench, &with_all[with_all.len() - 1])?;
+    }
     made_up_queries(bench, combined)?;
 
     // ---- BFCL ----
@@ -795,6 +960,7 @@ fn speed(
                     title: t.title.clone(),
                     description: t.description.clone(),
                     schema: t.schema.clone(),
+                    deprecated: t.deprecated,
                 }
             })
             .collect();

@@ -50,6 +50,7 @@ pub struct Tool {
     pub title: Option<String>,
     pub description: Option<String>,
     pub schema: Map<String, Value>,
+    pub deprecated: bool,
 }
 
 /// What a query is testing (first column of the intent files).
@@ -106,6 +107,7 @@ pub fn load(api: &Api, specs: &Path, eval: &Path) -> Result<Catalog, Error> {
             title: t.title,
             description: t.description,
             schema: t.input_schema.as_object().cloned().unwrap_or_default(),
+            deprecated: t.deprecated,
         });
     }
     let file = eval.join(format!("{}.tsv", api.name));

@@ -638,6 +638,43 @@ stringData: {token: sk-test}
 
     /// `type: Semantic` without an `embedding` uses the image's default model when the gateway
     /// was started with one; a configured embedding wins over it.
+    /// An OpenAPI operation marked `deprecated: true` ranks below its twin: the flag travels
+    /// from the document through the compiled config to the index.
+    #[test]
+    fn a_deprecated_operation_ranks_below_its_replacement() {
+        let runtime = Runtime::new();
+        let dir = temp_dir("deprecated");
+        let op = |id: &str, deprecated: bool| {
+            format!(
+                r#""/{id}": {{"get": {{"operationId": "{id}", "deprecated": {deprecated}, "summary": "List the cards of a customer", "responses": {{"200": {{"description": "ok"}}}}}}}}"#
+            )
+        };
+        let document = format!(
+            r#"{{"openapi": "3.0.3", "info": {{"title": "t", "version": "1"}}, "paths": {{{}, {}}}}}"#,
+            op("listCardsA", true),
+            op("listCardsB", false)
+        );
+        write(
+            &dir,
+            &[(
+                "g.yaml",
+                format!(
+                    "apiVersion: toolyard.dev/v1alpha1\nkind: Gateway\nmetadata: {{name: g}}\nspec:\n  search: {{type: Semantic}}\n  inboundAuth: {{none: {{}}}}\n---\napiVersion: toolyard.dev/v1alpha1\nkind: GatewayTarget\nmetadata: {{name: t}}\nspec:\n  gatewayRef: {{name: g}}\n  toolPrefix: cards\n  openApi:\n    baseUrl: https://api.example.com\n    schema:\n      inline: '{document}'\n"
+                ),
+            )],
+        );
+        apply(&runtime, &dir);
+        let snapshot = runtime.snapshot().unwrap();
+        let index = snapshot.search.as_ref().unwrap().load();
+        let names: Vec<&str> = index
+            .search("list the cards of a customer", 2)
+            .into_iter()
+            .map(|p| snapshot.tools[p].name.as_ref())
+            .collect();
+        assert_eq!(names, ["cards___listCardsB", "cards___listCardsA"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn search_without_an_embedding_uses_the_default_model() {
         let built = Arc::new(Mutex::new(Vec::<EmbeddingConfig>::new()));

@@ -267,7 +267,7 @@ impl Snapshot {
         let mut owners = Vec::with_capacity(all.len());
         for (name, ti, ki) in all {
             index.insert(name, (tools.len(), Some((ti, ki))));
-            owners.push((tools.len(), ti));
+            owners.push((tools.len(), ti, config.targets[ti].tools[ki].deprecated));
             match listed.remove(&(ti, ki)) {
                 Some(tool) => tools.push(tool),
                 None => tools.push(mcp_tool(&mut config.targets[ti].tools[ki], &measured[ti])),
@@ -276,7 +276,7 @@ impl Snapshot {
         drop(measured);
         drop(shared);
         let texts = || {
-            owners.iter().map(|&(pos, ti)| {
+            owners.iter().map(|&(pos, ti, deprecated)| {
                 let tool = &tools[pos];
                 (
                     pos,
@@ -286,6 +286,7 @@ impl Snapshot {
                         description: tool.description.as_deref(),
                         input_schema: Some(&tool.input_schema),
                         target_description: config.targets[ti].description.as_deref(),
+                        deprecated,
                     },
                 )
             })

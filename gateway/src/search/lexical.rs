@@ -205,6 +205,8 @@ pub struct Bm25Builder {
     postings: Vec<Vec<(u32, f32)>>,
     lengths: Vec<f32>,
     names: Vec<String>,
+    /// Per document: the term ids of its own name (see [`Bm25Builder::add_named`]).
+    name_terms: Vec<Box<[u32]>>,
 }
 
 impl Bm25Builder {
@@ -216,6 +218,18 @@ impl Bm25Builder {
     /// Adds one document made of weighted text fields; returns its id (0, 1, ...). `name` only
     /// breaks ties between equal scores.
     pub fn add<S: AsRef<str>>(&mut self, name: &str, fields: &[(S, f32)]) -> u32 {
+        self.add_named(name, "", fields)
+    }
+
+    /// [`Bm25Builder::add`], remembering the words of the tool's own name (`name_words`, without
+    /// a target prefix) for the name-coverage boost ([`Bm25Index::set_name_coverage`]). Number
+    /// words are left out of the name: a version (`V1beta1`) is not something a caller says.
+    pub fn add_named<S: AsRef<str>>(
+        &mut self,
+        name: &str,
+        name_words: &str,
+        fields: &[(S, f32)],
+    ) -> u32 {
         let doc = self.lengths.len() as u32;
         let mut tf: HashMap<u32, f32> = HashMap::new();
         let mut length = 0.0f32;
@@ -241,6 +255,16 @@ impl Bm25Builder {
         }
         self.lengths.push(length);
         self.names.push(name.to_string());
+        let mut own: Vec<u32> = Vec::new();
+        tokenize_into(name_words, &mut |word| {
+            if let Some(&id) = self.terms.get(&word)
+                && !word.bytes().all(|b| b.is_ascii_digit())
+                && !own.contains(&id)
+            {
+                own.push(id);
+            }
+        });
+        self.name_terms.push(own.into());
         doc
     }
 
@@ -288,6 +312,18 @@ impl Bm25Builder {
         for p in &mut postings {
             p.shrink_to_fit();
         }
+        // Name postings: per term, the documents whose own name says it (each once).
+        let mut name_postings: Vec<Vec<u32>> = vec![Vec::new(); postings.len()];
+        let mut name_lengths = vec![0u8; n];
+        for (doc, own) in self.name_terms.iter().enumerate() {
+            name_lengths[doc] = own.len().min(usize::from(u8::MAX)) as u8;
+            for &t in own.iter() {
+                name_postings[t as usize].push(doc as u32);
+            }
+        }
+        for p in &mut name_postings {
+            p.shrink_to_fit();
+        }
         Bm25Index {
             terms,
             postings,
@@ -295,6 +331,10 @@ impl Bm25Builder {
             norm,
             rank,
             synonym_weight,
+            name_postings,
+            name_lengths,
+            name_coverage: 0.0,
+            priors: Vec::new(),
         }
     }
 }
@@ -313,6 +353,15 @@ pub struct Bm25Index {
     rank: Vec<u32>,
     /// Weight of an operation verb a query word stands for ([`VERB_SYNONYMS`]); 0: off.
     synonym_weight: f32,
+    /// Per document: the term ids of its own name.
+    name_postings: Vec<Vec<u32>>,
+    /// Per document: how many words its own name has (the name-coverage denominator).
+    name_lengths: Vec<u8>,
+    /// How much a document's score grows when the query says every word of its name
+    /// ([`Bm25Index::set_name_coverage`]); 0: off.
+    name_coverage: f32,
+    /// Per document: a factor on its score (empty: all 1), see [`Bm25Index::set_priors`].
+    priors: Vec<f32>,
 }
 
 impl Bm25Index {
@@ -329,6 +378,70 @@ impl Bm25Index {
     /// Number of distinct terms.
     pub fn terms(&self) -> usize {
         self.terms.len()
+    }
+
+    /// Turns on the name-coverage boost: a document's score is multiplied by
+    /// `1 + weight * covered`, where `covered` is the share of the words of its own name that
+    /// the query says (itself or as an operation-verb synonym). Why: a large API has a general
+    /// operation and many specialised ones sharing its words (`createProject`,
+    /// `createProjectCategory`, `createProjectRole`); their descriptions all match "create a
+    /// new project", and only the name tells that the general one is exactly what was asked.
+    pub fn set_name_coverage(&mut self, weight: f32) {
+        self.name_coverage = weight.max(0.0);
+    }
+
+    /// Multiplies each hit's score by its name-coverage boost. The words a query says are
+    /// counted per document through the name postings, so the cost follows how many names
+    /// contain a query word, not how many documents matched.
+    fn boost_named(&self, ids: &[(u32, f32)], hits: &mut [(u32, f32)]) {
+        let total: usize = ids
+            .iter()
+            .map(|&(t, _)| self.name_postings[t as usize].len())
+            .sum();
+        if total == 0 {
+            return;
+        }
+        let boost = |said: u32, doc: u32| {
+            let len = f32::from(self.name_lengths[doc as usize].max(1));
+            1.0 + self.name_coverage * said as f32 / len
+        };
+        if total * 8 > self.len() {
+            let mut said = vec![0u8; self.len()];
+            for &(t, _) in ids {
+                for &d in &self.name_postings[t as usize] {
+                    said[d as usize] = said[d as usize].saturating_add(1);
+                }
+            }
+            for (d, s) in hits.iter_mut() {
+                let n = said[*d as usize];
+                if n > 0 {
+                    *s *= boost(u32::from(n), *d);
+                }
+            }
+        } else {
+            let mut said: HashMap<u32, u32> = HashMap::with_capacity(total);
+            for &(t, _) in ids {
+                for &d in &self.name_postings[t as usize] {
+                    *said.entry(d).or_insert(0) += 1;
+                }
+            }
+            for (d, s) in hits.iter_mut() {
+                if let Some(&n) = said.get(d) {
+                    *s *= boost(n, *d);
+                }
+            }
+        }
+    }
+
+    /// Sets a factor on each document's score, in document order (a query-independent prior:
+    /// deprecated operations rank below their replacements). Missing entries count as 1.
+    pub fn set_priors(&mut self, priors: Vec<f32>) {
+        self.priors = priors;
+    }
+
+    /// The prior of `doc` (1 unless [`Bm25Index::set_priors`] said otherwise).
+    pub fn prior(&self, doc: u32) -> f32 {
+        self.priors.get(doc as usize).copied().unwrap_or(1.0)
     }
 
     /// The `k` best documents for `query` with their scores, best first; equal scores in name
@@ -409,6 +522,14 @@ impl Bm25Index {
             scores.into_iter().collect()
         };
         hits.retain(|h| keep(h.0));
+        if self.name_coverage > 0.0 {
+            self.boost_named(&ids, &mut hits);
+        }
+        if !self.priors.is_empty() {
+            for (d, s) in &mut hits {
+                *s *= self.prior(*d);
+            }
+        }
         let better = |a: &(u32, f32), b: &(u32, f32)| {
             b.1.total_cmp(&a.1)
                 .then(self.rank[a.0 as usize].cmp(&self.rank[b.0 as usize]))
@@ -526,6 +647,75 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(index.search("get order", 10), first);
         }
+    }
+
+    /// A general operation and specialised ones sharing its words, all described alike.
+    fn projects(coverage: f32) -> Bm25Index {
+        let mut b = Bm25Builder::new();
+        for name in [
+            "createProjectCategory",
+            "createProjectRole",
+            "createProject",
+            "createProjectV2beta1",
+        ] {
+            let summary = "Creates a project category, role or project for the project admin.";
+            b.add_named(
+                &format!("jira___{name}"),
+                name,
+                &[(name, 4.0), (summary, 1.0)],
+            );
+        }
+        let mut index = b.finish();
+        index.set_name_coverage(coverage);
+        index
+    }
+
+    #[test]
+    fn a_query_that_says_the_whole_name_prefers_that_tool() {
+        let ids = |index: &Bm25Index| -> Vec<u32> {
+            index
+                .search("create a new project", 4)
+                .iter()
+                .map(|h| h.0)
+                .collect()
+        };
+        assert_eq!(ids(&projects(2.0))[0], 2);
+        // The boost widens the general tool's lead over the specialised ones (all of them say
+        // two of their three name words; a version's digits are not counted as name words).
+        let lead = |index: &Bm25Index| {
+            let hits = index.search("create a new project", 4);
+            hits[0].1 / hits[1].1
+        };
+        let (plain, boosted) = (lead(&projects(0.0)), lead(&projects(2.0)));
+        assert!(boosted > plain * 1.2, "{plain} -> {boosted}");
+        assert!(
+            (boosted / plain - (1.0 + 2.0) / (1.0 + 2.0 * 2.0 / 3.0)).abs() < 1e-3,
+            "covered 2/2 against 2/3: {plain} -> {boosted}"
+        );
+        // A query that says no word of a name gives it no boost.
+        assert!(projects(2.0).search("admin", 4).iter().all(|h| {
+            let base = projects(0.0).search("admin", 4);
+            base.iter().any(|b| b.0 == h.0 && (b.1 - h.1).abs() < 1e-6)
+        }));
+    }
+
+    #[test]
+    fn priors_scale_scores() {
+        let mut b = Bm25Builder::new();
+        b.add("watchPods", &[("list pods", 1.0)]);
+        b.add("listPods", &[("list pods", 1.0)]);
+        let mut index = b.finish();
+        assert_eq!(
+            index.search("list pods", 2)[0].0,
+            1,
+            "name order breaks the tie"
+        );
+        index.set_priors(vec![1.0, 0.8]);
+        let top = index.search("list pods", 2);
+        assert_eq!(top[0].0, 0);
+        assert!((top[1].1 / top[0].1 - 0.8).abs() < 1e-5, "{top:?}");
+        assert_eq!(index.prior(1), 0.8);
+        assert_eq!(index.prior(7), 1.0, "missing entries count as 1");
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! The built-in search tool: which listed tools match a free-text query. Pure (no server stack):
 //! the runtime snapshot builds a [`SearchIndex`] during a reload and the MCP handler queries it.
 //!
-//! Two engines, fused by reciprocal rank fusion ([`fusion`]):
-//! - BM25 over the tool's words ([`lexical`]) — always on, needs no model;
-//! - dense embeddings ([`dense`], vectors from [`embed`]) — when `search.embedding` is configured.
-//!   Queries are embedded on the request path; tools during the reload, through a cache keyed by
-//!   text hash so a reload embeds only the tools whose text changed.
+//! Two engines, fused by normalised scores ([`fusion`]):
+//! - BM25 over the tool's words ([`lexical`]) — always on, needs no model; a tool whose whole
+//!   name the query says gets a boost (name coverage);
+//! - dense embeddings ([`dense`], vectors from [`embed`]) — when a model is configured or
+//!   bundled. Queries are embedded on the request path; tools during the reload, through a cache
+//!   keyed by text hash so a reload embeds only the tools whose text changed.
+//!
+//! Deprecated tools (their source says so, or their description) rank below their replacements
+//! in both engines ([`FieldWeights::deprecated`]).
 
 pub mod dense;
 pub mod embed;
@@ -31,7 +35,9 @@ use lexical::{Bm25Builder, Bm25Index};
 /// Name words and the summary say what a tool does; long descriptions and parameter lists mostly
 /// say how, and in large real APIs (Stripe's descriptions run to paragraphs of HTML) they both
 /// drown the name and match any query. The defaults were chosen on half of the real-API
-/// evaluation set (`bench/search.sh --tune`, bench/search-results.md).
+/// evaluation set (`bench/search.sh --tune`, bench/search-results.md); the name-coverage boost
+/// and the deprecated factor sit beside the field weights because they, too, say how much a
+/// part of the tool's description counts.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FieldWeights {
     /// Words of the tool's own name (after the target prefix).
@@ -53,6 +59,12 @@ pub struct FieldWeights {
     /// Weight of the operation verb an everyday query word stands for ("remove" → delete,
     /// "show" → get/list; `lexical::VERB_SYNONYMS`); 0 turns query synonyms off.
     pub synonyms: f32,
+    /// How much a tool's BM25 score grows when the query says every word of the tool's own name
+    /// (`lexical::Bm25Index::set_name_coverage`); 0 turns it off.
+    pub name_coverage: f32,
+    /// Factor on the scores of a deprecated tool in both rankings (its source marks it
+    /// deprecated, or its description says so: `text::says_deprecated`); 1 leaves it alone.
+    pub deprecated: f32,
 }
 
 impl FieldWeights {
@@ -68,6 +80,8 @@ impl FieldWeights {
         param_description: 0.5,
         target_description: 0.5,
         synonyms: 0.0,
+        name_coverage: 0.0,
+        deprecated: 1.0,
     };
 }
 
@@ -83,6 +97,13 @@ impl Default for FieldWeights {
             param_description: 0.0,
             target_description: 0.3,
             synonyms: 0.5,
+            // Weights 1 to 4 tie on the tuning half (macro MRR@10 within 0.006, about one
+            // intent); 1 is best on the combined catalog on both halves and costs BFCL, which
+            // was never tuned on, least (bench/search-results.md, 2026-12-07).
+            name_coverage: 1.0,
+            // Flat on the tuning half from 0.9 down to 0.5; a mild factor keeps a deprecated
+            // tool findable when the query names it.
+            deprecated: 0.8,
         }
     }
 }
@@ -101,9 +122,19 @@ pub struct ToolText<'a> {
     pub input_schema: Option<&'a Map<String, Value>>,
     /// The target's description.
     pub target_description: Option<&'a str>,
+    /// The source marks the operation deprecated (OpenAPI `deprecated: true`).
+    pub deprecated: bool,
 }
 
 impl ToolText<'_> {
+    /// Whether the tool is deprecated: its source says so, or its description does.
+    fn is_deprecated(&self) -> bool {
+        self.deprecated
+            || self
+                .description
+                .is_some_and(|d| text::says_deprecated(&text::plain(d)))
+    }
+
     /// The weighted text fields of this tool.
     fn fields(&self, w: &FieldWeights) -> Vec<(String, f32)> {
         let mut fields = Vec::with_capacity(8);
@@ -367,12 +398,24 @@ impl SearchIndex {
     ) -> Self {
         let mut builder = Bm25Builder::new();
         let mut positions = Vec::new();
+        let mut priors = Vec::new();
         for (pos, text) in tools {
-            builder.add(text.name, &text.fields(weights));
+            let own = text.name.rsplit_once("___").map_or(text.name, |(_, n)| n);
+            builder.add_named(text.name, own, &text.fields(weights));
             positions.push(pos);
+            priors.push(if text.is_deprecated() {
+                weights.deprecated
+            } else {
+                1.0
+            });
+        }
+        let mut bm25 = builder.finish_with(weights.synonyms);
+        bm25.set_name_coverage(weights.name_coverage);
+        if priors.iter().any(|p| *p != 1.0) {
+            bm25.set_priors(priors);
         }
         Self {
-            bm25: Arc::new(builder.finish_with(weights.synonyms)),
+            bm25: Arc::new(bm25),
             positions: positions.into(),
             dense: None,
             fusion: Fusion::default(),
@@ -516,7 +559,7 @@ impl SearchIndex {
                     Vec::new()
                 };
                 let semantic = d.index.search(q, depth, &keep);
-                fusion.fuse(&lexical, &semantic, k)
+                fusion.fuse_with_priors(&lexical, &semantic, k, &|doc| self.bm25.prior(doc))
             }
         };
         docs.into_iter()
@@ -614,6 +657,7 @@ mod tests {
                     description: Some(d.description),
                     input_schema: Some(&d.schema),
                     target_description: Some(d.target),
+                    deprecated: false,
                 },
             )
         }))
@@ -669,6 +713,68 @@ mod tests {
         let q = [std::f32::consts::FRAC_1_SQRT_2; 2];
         assert!(!default.rank("zzz", Some(&q), 5, &|_| true).is_empty());
         assert!(high.rank("zzz", Some(&q), 5, &|_| true).is_empty());
+    }
+
+    #[test]
+    fn deprecated_tools_rank_below_their_twins_in_both_rankings() {
+        let schema = schema(json!({"type": "object"}));
+        // Twins but for the flag (positions 1 and 2), and one whose description says it.
+        // (Single letters are not words: all three names say "list cards".)
+        let tools = [
+            ("cards___listCardsA", "List the cards of a customer.", true),
+            ("cards___listCardsB", "List the cards of a customer.", false),
+            (
+                "cards___listCardsC",
+                "List the cards of a customer. Deprecated, use listCardsB.",
+                false,
+            ),
+        ];
+        let idx = SearchIndex::build(tools.iter().enumerate().map(|(i, (name, d, dep))| {
+            (
+                i + 1,
+                ToolText {
+                    name,
+                    title: None,
+                    description: Some(d),
+                    input_schema: Some(&schema),
+                    target_description: None,
+                    deprecated: *dep,
+                },
+            )
+        }));
+        assert_eq!(idx.search("list cards of a customer", 3)[0], 2);
+        let no_prior = SearchIndex::build_with(
+            tools.iter().enumerate().map(|(i, (name, d, dep))| {
+                (
+                    i + 1,
+                    ToolText {
+                        name,
+                        description: Some(d),
+                        deprecated: *dep,
+                        ..ToolText::default()
+                    },
+                )
+            }),
+            &FieldWeights {
+                deprecated: 1.0,
+                ..FieldWeights::default()
+            },
+        );
+        assert_eq!(
+            no_prior.search("list cards of a customer", 3)[0],
+            1,
+            "name order"
+        );
+        // Dense alone: every vector the same, so only the prior separates them.
+        let vectors: Vec<Arc<[f32]>> = (0..3).map(|_| Arc::from(vec![0.0f32, 1.0])).collect();
+        let hybrid = idx.with_dense(Arc::new(Floored(None)), &vectors).unwrap();
+        let dense_only = Fusion {
+            bm25_weight: 0.0,
+            dense_weight: 1.0,
+            ..Fusion::default()
+        };
+        let top = hybrid.rank_with("zzz", Some(&[0.0, 1.0]), 3, &|_| true, &dense_only);
+        assert_eq!(top[0], 2, "{top:?}");
     }
 
     #[test]
@@ -790,6 +896,7 @@ mod tests {
                         description: Some(&descs[i]),
                         input_schema: Some(&schemas[i]),
                         target_description: Some("a business API"),
+                        deprecated: false,
                     },
                 )
             }));

@@ -121,6 +121,33 @@ pub fn cut(text: &str, max_chars: usize) -> &str {
     }
 }
 
+/// Whether plain `text` says that what it describes is deprecated: one of its sentences begins
+/// with "Deprecated" (Kubernetes: "deprecated: use the 'watch' parameter with a list operation
+/// instead."; Jira: "Deprecated, use Get projects paginated.") or with "This operation (endpoint,
+/// method) is deprecated". A sentence that only mentions something deprecated ("Note that these
+/// keys are deprecated") does not count.
+pub fn says_deprecated(text: &str) -> bool {
+    const OPENINGS: [&str; 4] = [
+        "deprecated",
+        "this operation is deprecated",
+        "this endpoint is deprecated",
+        "this method is deprecated",
+    ];
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        let sentence = first_sentence(rest, usize::MAX);
+        if sentence.is_empty() {
+            break;
+        }
+        let head = sentence.get(..40).unwrap_or(sentence).to_ascii_lowercase();
+        if OPENINGS.iter().any(|o| head.starts_with(o)) {
+            return true;
+        }
+        rest = rest[sentence.len()..].trim_start();
+    }
+    false
+}
+
 /// What is left after [`first_sentence`] (trimmed).
 pub fn after_first_sentence(text: &str) -> &str {
     let first = first_sentence(text, usize::MAX);
@@ -147,6 +174,26 @@ mod tests {
         );
         assert_eq!(plain(""), "");
         assert_eq!(plain("&amp"), "&amp");
+    }
+
+    #[test]
+    fn deprecation_is_read_from_a_sentence_that_opens_with_it() {
+        for yes in [
+            "watch individual changes to a list of Pod. deprecated: use the 'watch' parameter with a list operation instead.",
+            "Returns all projects visible to the user. Deprecated, use Get projects paginated.",
+            "This operation is deprecated, use group/member. Returns all users in a group.",
+            "Deprecated and non-functional.",
+        ] {
+            assert!(says_deprecated(yes), "{yes}");
+        }
+        for no in [
+            "Returns the value of a preference. Note that these keys are deprecated: locale.",
+            "Creates a user. As soon as a better alternative exists this resource will be deprecated.",
+            "",
+            "Lists deprecations of the API",
+        ] {
+            assert!(!says_deprecated(no), "{no}");
+        }
     }
 
     #[test]

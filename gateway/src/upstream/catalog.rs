@@ -62,6 +62,7 @@ pub fn served_tools(
                 input_schema: Value::Null,
                 output_schema: None,
                 annotations: None,
+                deprecated: false,
                 call: CallPlan::Mcp {
                     upstream_name: tool.name.to_string(),
                 },

@@ -156,6 +156,21 @@ paths:
 }
 
 #[test]
+fn deprecated_operations_are_marked() {
+    let api = api(r#"
+openapi: 3.0.0
+info: {title: t, version: "1"}
+paths:
+  /old: {get: {operationId: old, deprecated: true, responses: {}}}
+  /new: {get: {operationId: new, deprecated: false, responses: {}}}
+  /plain: {get: {operationId: plain, responses: {}}}
+"#);
+    assert!(tool(&api, "old").deprecated);
+    assert!(!tool(&api, "new").deprecated);
+    assert!(!tool(&api, "plain").deprecated);
+}
+
+#[test]
 fn paths_in_document_order_and_methods_in_fixed_order() {
     let yaml = r#"
 openapi: 3.0.0
