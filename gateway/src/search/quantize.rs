@@ -25,9 +25,12 @@ pub(crate) fn quantize_into(values: &[f32], out: &mut [i8]) -> f32 {
     let step = max / 127.0;
     let inverse = 1.0 / step;
     for (o, v) in out.iter_mut().zip(values) {
-        // Round to nearest (halves up) without a libm call, so the loop vectorizes: shift into
-        // positive numbers, where truncation is floor.
-        *o = ((v * inverse + 128.5) as i32 - 128) as i8;
+        // Round to nearest (ties to even) with bit operations only, so the loop vectorizes:
+        // adding 1.5 · 2^23 leaves the rounded integer in the low bits of the mantissa. A float
+        // to integer `as` cast would not: it saturates and maps NaN to 0, one compare-and-move
+        // per value (a sixth of a query's time went to that loop).
+        const MAGIC: f32 = 12_582_912.0;
+        *o = ((v * inverse + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32) as i8;
     }
     step
 }
