@@ -203,6 +203,38 @@ def test_nonsense_finds_nothing_instead_of_a_top_k(dense_gw, bm25_gw):
         assert expected in call_search(dense_gw, query)[:3], query
 
 
+@pytest.fixture(scope="module")
+def bge_gw(procs):
+    model = require_model(BGE)
+    return procs.gateway(
+        ["users", "echo", "search", "search-dense"],
+        {"PRISM_PORT": 9, "ECHO_PORT": 9, "MINILM_DIR": model},
+        min_tools=10,
+    )
+
+
+def wait_for_hybrid(gw) -> dict:
+    deadline = time.monotonic() + 180
+    status = gw.readyz()["reload"]["searchEmbedding"]
+    while status.get("active") is not True and "error" not in status and time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = gw.readyz()["reload"]["searchEmbedding"]
+    return status
+
+
+def test_bge_serves_hybrid_search_with_its_instruction_and_floor(bge_gw):
+    """bge-small-en-v1.5 as the configured local model (the opt-in the README documents): its query
+    instruction and its own similarity floor (0.55 in toolyard_search.json; MiniLM's 0.25 would let
+    bge answer anything, as it puts unrelated texts near cosine 0.4) hold end to end: queries that
+    share no word with their tool find it, made-up words find nothing."""
+    status = wait_for_hybrid(bge_gw)
+    assert status["active"] is True and "error" not in status, status
+    for query, expected in SYNONYM_QUERIES:
+        assert expected in call_search(bge_gw, query)[:3], query
+    for query in NONSENSE_QUERIES:
+        assert call_search(bge_gw, query) == [], query
+
+
 def test_hybrid_results_are_listed_tools_and_deterministic(dense_gw):
     async def go():
         async with mcp_session(dense_gw.url) as (session, _):
