@@ -353,11 +353,11 @@ pub struct Bm25Index {
     rank: Vec<u32>,
     /// Weight of an operation verb a query word stands for ([`VERB_SYNONYMS`]); 0: off.
     synonym_weight: f32,
-    /// Per document: the term ids of its own name.
+    /// Per term id: the documents whose own name has that word (each once).
     name_postings: Vec<Vec<u32>>,
     /// Per document: how many words its own name has (the name-coverage denominator).
     name_lengths: Vec<u8>,
-    /// How much a document's score grows when the query says every word of its name
+    /// How much a document's score grows with the share of its name's words the query says
     /// ([`Bm25Index::set_name_coverage`]); 0: off.
     name_coverage: f32,
     /// Per document: a factor on its score (empty: all 1), see [`Bm25Index::set_priors`].

@@ -59,8 +59,9 @@ pub struct FieldWeights {
     /// Weight of the operation verb an everyday query word stands for ("remove" → delete,
     /// "show" → get/list; `lexical::VERB_SYNONYMS`); 0 turns query synonyms off.
     pub synonyms: f32,
-    /// How much a tool's BM25 score grows when the query says every word of the tool's own name
-    /// (`lexical::Bm25Index::set_name_coverage`); 0 turns it off.
+    /// How much a tool's BM25 score grows with the share of the words of its own name that the
+    /// query says (`1 + name_coverage × share`, `lexical::Bm25Index::set_name_coverage`); 0
+    /// turns it off.
     pub name_coverage: f32,
     /// Factor on the scores of a deprecated tool in both rankings (its source marks it
     /// deprecated, or its description says so: `text::says_deprecated`); 1 leaves it alone.

@@ -41,22 +41,11 @@ impl Norm {
         let width = self.weight.len();
         for row in x.chunks_exact_mut(width) {
             let mean = sum(row) / width as f32;
-            let mut centred = [0f32; 8];
-            let chunks = row.chunks_exact(8);
-            let tail: f32 = chunks
-                .remainder()
-                .iter()
-                .map(|v| (v - mean) * (v - mean))
-                .sum();
-            for chunk in chunks {
-                for (c, v) in centred.iter_mut().zip(chunk) {
-                    *c += (v - mean) * (v - mean);
-                }
-            }
-            let var = (centred.iter().sum::<f32>() + tail) / width as f32;
+            row.iter_mut().for_each(|v| *v -= mean);
+            let var = dot(row, row) / width as f32;
             let inv = 1.0 / (var + self.eps).sqrt();
             for ((v, w), b) in row.iter_mut().zip(&self.weight).zip(&self.bias) {
-                *v = (*v - mean) * inv * w + b;
+                *v = *v * inv * w + b;
             }
         }
     }
