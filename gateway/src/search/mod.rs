@@ -9,7 +9,8 @@
 //!   keyed by text hash so a reload embeds only the tools whose text changed.
 //!
 //! Deprecated tools (their source says so, or their description) rank below their replacements
-//! in both engines ([`FieldWeights::deprecated`]).
+//! in both engines ([`FieldWeights::deprecated`]), and so, a little, do tools of a pre-release
+//! API version (`…V1beta1…`: [`FieldWeights::prerelease`]).
 
 pub mod dense;
 pub mod embed;
@@ -66,6 +67,10 @@ pub struct FieldWeights {
     /// Factor on the scores of a deprecated tool in both rankings (its source marks it
     /// deprecated, or its description says so: `text::says_deprecated`); 1 leaves it alone.
     pub deprecated: f32,
+    /// Factor on the scores of a tool whose name carries a pre-release API version
+    /// (`…V1beta1…`, `…V2alpha1…`: [`names_prerelease_version`]) in both rankings; 1 leaves it
+    /// alone.
+    pub prerelease: f32,
 }
 
 impl FieldWeights {
@@ -83,6 +88,7 @@ impl FieldWeights {
         synonyms: 0.0,
         name_coverage: 0.0,
         deprecated: 1.0,
+        prerelease: 1.0,
     };
 }
 
@@ -105,6 +111,12 @@ impl Default for FieldWeights {
             // Flat on the tuning half from 0.9 down to 0.5; a mild factor keeps a deprecated
             // tool findable when the query names it.
             deprecated: 0.8,
+            // A user means the stable version of a resource unless they name another; the
+            // versions of one operation differ in nothing else a query says (and the embedded
+            // text leaves the version out). Flat on the tuning half from 1 down to 0.85 (0.659),
+            // lower at 0.8; at 0.9 the held-out half gains 0.010 and Kubernetes' hybrid is above
+            // its dense ranking again (bench/search-results.md, 2026-12-07).
+            prerelease: 0.9,
         }
     }
 }
@@ -180,7 +192,12 @@ impl ToolText<'_> {
         let name = self.name.rsplit_once("___").map_or(self.name, |(_, n)| n);
         let mut out = String::new();
         if style.name {
-            out.push_str(&split_identifier(name));
+            let words = split_identifier(name);
+            if style.api_versions {
+                out.push_str(&words);
+            } else {
+                out.push_str(&without_api_versions(&words));
+            }
         }
         if let Some(t) = self.title.filter(|_| style.name) {
             push_sentence(&mut out, &text::plain(t));
@@ -233,6 +250,9 @@ const DENSE_SUMMARY_CHARS: usize = 300;
 pub struct DenseText {
     /// The tool name (split into words) and title.
     pub name: bool,
+    /// API versions in the name (`createAppsV1beta1NamespacedDeployment` → `… v 1 beta 1 …`);
+    /// without them it is `create apps namespaced deployment` ([`without_api_versions`]).
+    pub api_versions: bool,
     /// The whole description (else its first sentence).
     pub full_description: bool,
     /// Parameter names.
@@ -248,6 +268,7 @@ impl DenseText {
     /// names (chosen on BFCL, whose descriptions are one sentence).
     pub const BEFORE: DenseText = DenseText {
         name: true,
+        api_versions: true,
         full_description: true,
         parameters: true,
         parameter_descriptions: false,
@@ -259,6 +280,12 @@ impl Default for DenseText {
     fn default() -> Self {
         Self {
             name: true,
+            // A sentence model reads `v 1 beta 1` as four words, and a query rarely says them.
+            // Embedded without them: dense alone +0.008 / +0.011 MRR@10 (tuning / held-out
+            // half) and hybrid +0.000 / +0.005 with MiniLM, +0.008 / +0.011 and +0.005 / +0.013
+            // with bge-small (bench/search-results.md, 2026-12-07, before the pre-release factor).
+            // BM25 still indexes them.
+            api_versions: false,
             full_description: false,
             parameters: false,
             parameter_descriptions: false,
@@ -280,6 +307,43 @@ fn push_sentence(out: &mut String, text: &str) {
         });
     }
     out.push_str(text);
+}
+
+/// Whether a tool name carries a pre-release API version: `v`, a number, `alpha` or `beta` and a
+/// number (`createBatchV1beta1NamespacedCronJob`).
+pub fn names_prerelease_version(name: &str) -> bool {
+    let words = split_identifier(name);
+    let words: Vec<&str> = words.split(' ').collect();
+    let number = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit());
+    words
+        .windows(4)
+        .any(|w| w[0] == "v" && number(w[1]) && matches!(w[2], "alpha" | "beta") && number(w[3]))
+}
+
+/// `words` (a [`split_identifier`] result) without API versions: `v` and a number, and an
+/// `alpha`/`beta` and number after it (`create apps v 1 beta 1 deployment` → `create apps
+/// deployment`).
+fn without_api_versions(words: &str) -> String {
+    let words: Vec<&str> = words.split(' ').collect();
+    let number = |i: usize| {
+        words
+            .get(i)
+            .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut kept = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        if words[i] == "v" && number(i + 1) {
+            i += 2;
+            if matches!(words.get(i), Some(&("alpha" | "beta"))) && number(i + 1) {
+                i += 2;
+            }
+            continue;
+        }
+        kept.push(words[i]);
+        i += 1;
+    }
+    kept.join(" ")
 }
 
 /// `getUserById` / `get_user.by-id` → `get user by id`.
@@ -404,11 +468,14 @@ impl SearchIndex {
             let own = text.name.rsplit_once("___").map_or(text.name, |(_, n)| n);
             builder.add_named(text.name, own, &text.fields(weights));
             positions.push(pos);
-            priors.push(if text.is_deprecated() {
-                weights.deprecated
-            } else {
-                1.0
-            });
+            let mut prior = 1.0;
+            if text.is_deprecated() {
+                prior *= weights.deprecated;
+            }
+            if weights.prerelease != 1.0 && names_prerelease_version(own) {
+                prior *= weights.prerelease;
+            }
+            priors.push(prior);
         }
         let mut bm25 = builder.finish_with(weights.synonyms);
         bm25.set_name_coverage(weights.name_coverage);
@@ -779,6 +846,61 @@ mod tests {
     }
 
     #[test]
+    fn a_stable_api_version_ranks_above_its_pre_release_twins() {
+        // The same operation in three versions, the stable one last (so name order would put it
+        // last); the query names no version.
+        let names = [
+            "k8s___createBatchV2alpha1NamespacedCronJob",
+            "k8s___createBatchV1beta1NamespacedCronJob",
+            "k8s___createBatchV1NamespacedCronJob",
+        ];
+        let build = |prerelease: f32| {
+            SearchIndex::build_with(
+                names.iter().enumerate().map(|(i, name)| {
+                    (
+                        i,
+                        ToolText {
+                            name,
+                            description: Some("create a CronJob"),
+                            ..ToolText::default()
+                        },
+                    )
+                }),
+                &FieldWeights {
+                    prerelease,
+                    ..FieldWeights::default()
+                },
+            )
+        };
+        assert_eq!(build(0.9).search("create a cron job", 3)[0], 2);
+        // Dense alone, every vector the same (the embedded text leaves versions out): only the
+        // factor separates them.
+        let vectors: Vec<Arc<[f32]>> = (0..3).map(|_| Arc::from(vec![0.0f32, 1.0])).collect();
+        let dense_only = Fusion {
+            bm25_weight: 0.0,
+            dense_weight: 1.0,
+            ..Fusion::default()
+        };
+        let first = |prerelease: f32| {
+            let idx = build(prerelease)
+                .with_dense(Arc::new(Floored(None)), &vectors)
+                .unwrap();
+            idx.rank_with("zzz", Some(&[0.0, 1.0]), 3, &|_| true, &dense_only)[0]
+        };
+        assert_eq!(first(0.9), 2);
+        assert_eq!(first(1.0), 0, "without the factor, document order");
+        for (name, pre) in [
+            ("createBatchV1beta1NamespacedCronJob", true),
+            ("listV2alpha3Things", true),
+            ("createBatchV1NamespacedCronJob", false),
+            ("getBetaFeatures", false),
+            ("v1beta", false),
+        ] {
+            assert_eq!(names_prerelease_version(name), pre, "{name}");
+        }
+    }
+
+    #[test]
     fn check_order_status_prefers_the_order_tool() {
         let defs = defs();
         let idx = index(&defs);
@@ -813,6 +935,38 @@ mod tests {
         assert!(index(&defs).search("get", 2).len() <= 2);
         assert!(index(&defs).search("   ", 10).is_empty());
         assert!(SearchIndex::default().search("user", 10).is_empty());
+    }
+
+    #[test]
+    fn the_embedded_text_is_the_name_title_and_first_sentence_without_api_versions() {
+        let tool = ToolText {
+            name: "k8s___createAppsV1beta1NamespacedDeployment",
+            title: Some("Create a <b>Deployment</b>"),
+            description: Some("Creates a Deployment. The body is the whole object."),
+            ..ToolText::default()
+        };
+        assert_eq!(
+            tool.dense_text(),
+            "create apps namespaced deployment. Create a Deployment. Creates a Deployment."
+        );
+        let with_versions = DenseText {
+            api_versions: true,
+            ..DenseText::default()
+        };
+        assert!(
+            tool.dense_text_with(with_versions)
+                .starts_with("create apps v 1 beta 1 namespaced deployment.")
+        );
+        for (words, without) in [
+            ("get v 2 users", "get users"),
+            ("list v 2 alpha 1 cron jobs", "list cron jobs"),
+            // Only a `v` followed by a number is a version.
+            ("get v alpha item", "get v alpha item"),
+            ("create v 1 beta", "create beta"),
+            ("move tv 2 channel", "move tv 2 channel"),
+        ] {
+            assert_eq!(without_api_versions(words), without, "{words}");
+        }
     }
 
     /// A rough latency print (no timed assertion): `cargo test --release -p toolyard-gateway
