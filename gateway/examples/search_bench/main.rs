@@ -1127,6 +1127,19 @@ fn speed(
     println!(
         "tool embedding throughput: {throughput:.0} tools/s (default embedded text; {one_by_one:.0} tools/s one at a time through the query path)"
     );
+    // The longer text a blended vector would add (name, whole description, parameter names):
+    // what a second view of every tool costs on the reload path.
+    let long: Vec<String> = corpus
+        .iter()
+        .take(256)
+        .map(|t| tool_text(t).dense_text_with(DenseText::BEFORE))
+        .collect();
+    let t = Instant::now();
+    bench.model.embed_blocking(&long)?;
+    println!(
+        "tool embedding throughput, name + whole description + parameter names: {:.0} tools/s",
+        long.len() as f64 / t.elapsed().as_secs_f64()
+    );
     query_alone(&*bench.model, combined)?;
     println!(
         "| tools | BM25 p50 / p99 ms | hybrid p50 / p99 ms (query vector given) | hybrid end-to-end p50 / p99 ms (query embedded) | hybrid end-to-end p50 / p99 ms (query cache hit) | BM25 build ms | reload, all vectors cached, ms | embedding all tools, s | vectors MiB |"
