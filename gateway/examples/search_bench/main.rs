@@ -188,6 +188,9 @@ struct Args {
     /// Search with the vocabulary table distilled from the model (cached in this file).
     vocab: Option<PathBuf>,
     tune: bool,
+    /// Catalog texts through the 8-bit query path instead of the 32-bit batch path (models
+    /// without a query prompt only): what moving catalog embedding to that path would do.
+    catalog_8bit: bool,
     /// List the intents the default hybrid misses at rank 5 (all four APIs in one catalog).
     misses: bool,
     /// The quality tables (off with `--speed-only`).
@@ -204,6 +207,7 @@ fn args() -> Result<Args, Error> {
     let mut vectors = None;
     let mut vocab = None;
     let mut tune = false;
+    let mut catalog_8bit = false;
     let mut misses = false;
     let mut speed = true;
     let mut quality = true;
@@ -218,6 +222,7 @@ fn args() -> Result<Args, Error> {
             "--vectors" => vectors = it.next().map(PathBuf::from),
             "--vocab" => vocab = it.next().map(PathBuf::from),
             "--tune" => tune = true,
+            "--catalog-8bit" => catalog_8bit = true,
             "--misses" => misses = true,
             "--no-speed" => speed = false,
             "--speed-only" => quality = false,
@@ -236,6 +241,7 @@ fn args() -> Result<Args, Error> {
         vectors,
         vocab,
         tune,
+        catalog_8bit,
         misses,
         quality,
         speed,
@@ -299,6 +305,8 @@ struct Run {
 struct Bench {
     model: Arc<dyn Embedder>,
     vectors: VectorFile,
+    /// `--catalog-8bit`.
+    catalog_8bit: bool,
 }
 
 impl Bench {
@@ -307,6 +315,12 @@ impl Bench {
             .iter()
             .map(|t| tool_text(t).dense_text_with(text))
             .collect();
+        if self.catalog_8bit {
+            if !self.model.query_prompt().is_empty() {
+                return Err("--catalog-8bit needs a model without a query prompt".into());
+            }
+            return self.vectors.get_queries(&*self.model, &texts);
+        }
         self.vectors.get(&*self.model, &texts)
     }
 
@@ -980,6 +994,7 @@ fn main() -> Result<(), Error> {
     let mut bench = Bench {
         model,
         vectors: VectorFile::open(vector_file),
+        catalog_8bit: args.catalog_8bit,
     };
 
     // ---- real APIs ----
