@@ -338,11 +338,15 @@ impl Bench {
             let mut v = self.tool_vectors(eval.tools, c.text)?;
             if let Some((text, w)) = c.blend {
                 let b = self.tool_vectors(eval.tools, text)?;
-                v = v.iter().zip(&b).map(|(a, b)| blend(a, b, w)).collect();
+                v = v
+                    .iter()
+                    .zip(&b)
+                    .map(|(a, b)| mix(a, 1.0 - w, b, w))
+                    .collect();
             }
             if c.center > 0.0 {
                 let mean = mean_vector(&v);
-                v = v.iter().map(|x| shift(x, &mean, -c.center)).collect();
+                v = v.iter().map(|x| mix(x, 1.0, &mean, -c.center)).collect();
                 centred_mean = Some(mean);
             }
             index.set_dense(self.model.clone(), &v);
@@ -368,7 +372,7 @@ impl Bench {
             let qv = (method != Method::Bm25).then(|| {
                 let q = eval.query_vectors[i].clone();
                 match &centred_mean {
-                    Some(m) => shift(&q, m, -c.center),
+                    Some(m) => mix(&q, 1.0, m, -c.center),
                     None => q,
                 }
             });
@@ -380,7 +384,7 @@ impl Bench {
                     .map(|&d| tool_vectors[d].clone())
                     .collect();
                 if !top.is_empty() {
-                    let fed = shift(q, &mean_vector(&top), w);
+                    let fed = mix(q, 1.0, &mean_vector(&top), w);
                     ranked = index.rank_with(text, Some(&fed), 10, &|_| true, &fusion);
                 }
             }
@@ -398,22 +402,10 @@ impl Bench {
     }
 }
 
-/// `(1 - w)·a + w·b`, normalised: its cosine with a query is a weighted sum of the two
-/// views' cosines (up to one factor per tool).
-fn blend(a: &[f32], b: &[f32], w: f32) -> Arc<[f32]> {
-    let mut v: Vec<f32> = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (1.0 - w) * x + w * y)
-        .collect();
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    v.iter_mut().for_each(|x| *x /= n);
-    v.into()
-}
-
-/// `a + w·b`, normalised.
-fn shift(a: &[f32], b: &[f32], w: f32) -> Arc<[f32]> {
-    let mut v: Vec<f32> = a.iter().zip(b).map(|(x, y)| x + w * y).collect();
+/// `wa·a + wb·b`, normalised. A blend of two views of a tool (`1 - w`, `w`): its cosine with a
+/// query is a weighted sum of the two views' cosines (up to one factor per tool).
+fn mix(a: &[f32], wa: f32, b: &[f32], wb: f32) -> Arc<[f32]> {
+    let mut v: Vec<f32> = a.iter().zip(b).map(|(x, y)| wa * x + wb * y).collect();
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
     v.iter_mut().for_each(|x| *x /= n);
     v.into()

@@ -314,36 +314,40 @@ fn push_sentence(out: &mut String, text: &str) {
 pub fn names_prerelease_version(name: &str) -> bool {
     let words = split_identifier(name);
     let words: Vec<&str> = words.split(' ').collect();
-    let number = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit());
-    words
-        .windows(4)
-        .any(|w| w[0] == "v" && number(w[1]) && matches!(w[2], "alpha" | "beta") && number(w[3]))
+    (0..words.len()).any(|i| api_version_at(&words, i) == Some((4, true)))
 }
 
-/// `words` (a [`split_identifier`] result) without API versions: `v` and a number, and an
-/// `alpha`/`beta` and number after it (`create apps v 1 beta 1 deployment` → `create apps
-/// deployment`).
+/// `words` (a [`split_identifier`] result) without API versions (`create apps v 1 beta 1
+/// deployment` → `create apps deployment`).
 fn without_api_versions(words: &str) -> String {
     let words: Vec<&str> = words.split(' ').collect();
-    let number = |i: usize| {
-        words
-            .get(i)
-            .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
-    };
     let mut kept = Vec::with_capacity(words.len());
     let mut i = 0;
     while i < words.len() {
-        if words[i] == "v" && number(i + 1) {
-            i += 2;
-            if matches!(words.get(i), Some(&("alpha" | "beta"))) && number(i + 1) {
-                i += 2;
+        match api_version_at(&words, i) {
+            Some((len, _)) => i += len,
+            None => {
+                kept.push(words[i]);
+                i += 1;
             }
-            continue;
         }
-        kept.push(words[i]);
-        i += 1;
     }
     kept.join(" ")
+}
+
+/// The API version that starts at `words[i]`, as (how many words, whether it is a pre-release):
+/// `v` and a number, then optionally `alpha` or `beta` and a number (`v 1`, `v 2 alpha 1`).
+fn api_version_at(words: &[&str], i: usize) -> Option<(usize, bool)> {
+    let number = |j: usize| {
+        words
+            .get(j)
+            .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if words.get(i) != Some(&"v") || !number(i + 1) {
+        return None;
+    }
+    let pre = matches!(words.get(i + 2), Some(&("alpha" | "beta"))) && number(i + 3);
+    Some(if pre { (4, true) } else { (2, false) })
 }
 
 /// `getUserById` / `get_user.by-id` → `get user by id`.
