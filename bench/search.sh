@@ -5,7 +5,7 @@
 #   bash bench/search.sh --tune     # also the field weights, embedded texts and fusions tried
 #   bash bench/search.sh --no-speed --no-bfcl   # the real-API quality tables only
 #   bash bench/search.sh --speed-only           # speed and size only
-#   bash bench/search.sh --catalog-8bit         # tool texts through the 8-bit query path (MiniLM)
+#   bash bench/search.sh --catalog-32bit        # tool texts through the 32-bit reference path
 #   SEARCH_MODEL=~/.cache/toolyard/models/bge-small-en-v1.5 bash bench/search.sh   # the larger
 #       model (charts/fetch-bge-model.sh; the test setup below fetches it)
 #   bash bench/search.sh --vocab "$HOME/.cache/toolyard/minilm-vocab.bin"   # the model's static

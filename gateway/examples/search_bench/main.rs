@@ -188,9 +188,9 @@ struct Args {
     /// Search with the vocabulary table distilled from the model (cached in this file).
     vocab: Option<PathBuf>,
     tune: bool,
-    /// Catalog texts through the 8-bit query path instead of the 32-bit batch path (models
-    /// without a query prompt only): what moving catalog embedding to that path would do.
-    catalog_8bit: bool,
+    /// Catalog texts through the 32-bit reference path instead of the 8-bit one the gateway
+    /// takes: what the quantization costs in quality.
+    catalog_32bit: bool,
     /// List the intents the default hybrid misses at rank 5 (all four APIs in one catalog).
     misses: bool,
     /// The quality tables (off with `--speed-only`).
@@ -207,7 +207,7 @@ fn args() -> Result<Args, Error> {
     let mut vectors = None;
     let mut vocab = None;
     let mut tune = false;
-    let mut catalog_8bit = false;
+    let mut catalog_32bit = false;
     let mut misses = false;
     let mut speed = true;
     let mut quality = true;
@@ -222,7 +222,7 @@ fn args() -> Result<Args, Error> {
             "--vectors" => vectors = it.next().map(PathBuf::from),
             "--vocab" => vocab = it.next().map(PathBuf::from),
             "--tune" => tune = true,
-            "--catalog-8bit" => catalog_8bit = true,
+            "--catalog-32bit" => catalog_32bit = true,
             "--misses" => misses = true,
             "--no-speed" => speed = false,
             "--speed-only" => quality = false,
@@ -241,7 +241,7 @@ fn args() -> Result<Args, Error> {
         vectors,
         vocab,
         tune,
-        catalog_8bit,
+        catalog_32bit,
         misses,
         quality,
         speed,
@@ -305,8 +305,10 @@ struct Run {
 struct Bench {
     model: Arc<dyn Embedder>,
     vectors: VectorFile,
-    /// `--catalog-8bit`.
-    catalog_8bit: bool,
+    /// The local model, for its 32-bit reference path (none with `--vocab`).
+    reference: Option<LocalEmbedder>,
+    /// `--catalog-32bit`.
+    catalog_32bit: bool,
 }
 
 impl Bench {
@@ -315,11 +317,12 @@ impl Bench {
             .iter()
             .map(|t| tool_text(t).dense_text_with(text))
             .collect();
-        if self.catalog_8bit {
-            if !self.model.query_prompt().is_empty() {
-                return Err("--catalog-8bit needs a model without a query prompt".into());
-            }
-            return self.vectors.get_queries(&*self.model, &texts);
+        if self.catalog_32bit {
+            let reference = self
+                .reference
+                .as_ref()
+                .ok_or("--catalog-32bit needs the model itself, not --vocab")?;
+            return self.vectors.get_reference(reference.encoder(), &texts);
         }
         self.vectors.get(&*self.model, &texts)
     }
@@ -968,7 +971,7 @@ fn main() -> Result<(), Error> {
         mib(encoder.encoder().query_path_bytes() as u64)
     );
     let model: Arc<dyn Embedder> = match &args.vocab {
-        None => Arc::new(encoder),
+        None => Arc::new(encoder.clone()),
         Some(path) => Arc::new(vocab_table(&encoder, &args.model, path)?),
     };
     let load = t.elapsed();
@@ -986,7 +989,8 @@ fn main() -> Result<(), Error> {
     let mut bench = Bench {
         model,
         vectors: VectorFile::open(vector_file),
-        catalog_8bit: args.catalog_8bit,
+        reference: args.vocab.is_none().then_some(encoder),
+        catalog_32bit: args.catalog_32bit,
     };
 
     // ---- real APIs ----
@@ -1126,13 +1130,20 @@ fn speed(
     println!(
         "\n# Speed and size (top-10; real-API intents as queries, {latency_queries} per run, one thread)\n"
     );
-    let t = Instant::now();
-    for text in &sample {
-        bench.model.embed_query_blocking(text)?;
-    }
-    let one_by_one = sample.len() as f64 / t.elapsed().as_secs_f64();
+    let reference = match &bench.reference {
+        Some(r) => {
+            let t = Instant::now();
+            r.encoder().embed_reference(&sample)?;
+            format!(
+                "; {:.0} tools/s through the 32-bit reference path",
+                sample.len() as f64 / t.elapsed().as_secs_f64()
+            )
+        }
+        None => String::new(),
+    };
     println!(
-        "tool embedding throughput: {throughput:.0} tools/s (default embedded text; {one_by_one:.0} tools/s one at a time through the query path)"
+        "tool embedding throughput: {throughput:.0} tools/s on {} threads (default embedded text{reference})",
+        rayon::current_num_threads()
     );
     // The longer text a blended vector would add (name, whole description, parameter names):
     // what a second view of every tool costs on the reload path.
@@ -1147,7 +1158,7 @@ fn speed(
         "tool embedding throughput, name + whole description + parameter names: {:.0} tools/s",
         long.len() as f64 / t.elapsed().as_secs_f64()
     );
-    query_alone(&*bench.model, combined)?;
+    query_alone(&*bench.model, bench.reference.as_ref(), combined)?;
     println!(
         "| tools | BM25 p50 / p99 ms | hybrid p50 / p99 ms (query vector given) | hybrid end-to-end p50 / p99 ms (query embedded) | hybrid end-to-end p50 / p99 ms (query cache hit) | BM25 build ms | reload, all vectors cached, ms | embedding all tools, s | vectors MiB |"
     );
@@ -1322,14 +1333,21 @@ fn made_up_queries(bench: &mut Bench, combined: &Catalog) -> Result<(), Error> {
 }
 
 /// The query embedding alone: each intent through the query path (3 rounds after a warm-up), and
-/// how far its vectors are from the batch path's (the 32-bit reference for the local model).
-fn query_alone(model: &dyn Embedder, combined: &Catalog) -> Result<(), Error> {
+/// how far its vectors are from the local model's 32-bit reference path.
+fn query_alone(
+    model: &dyn Embedder,
+    reference: Option<&LocalEmbedder>,
+    combined: &Catalog,
+) -> Result<(), Error> {
     let queries: Vec<String> = combined.intents.iter().map(|i| i.text.clone()).collect();
     let prompted: Vec<String> = queries
         .iter()
         .map(|q| format!("{}{q}", model.query_prompt()))
         .collect();
-    let exact = model.embed_blocking(&prompted)?;
+    let exact = match reference {
+        Some(r) => r.encoder().embed_reference(&prompted)?,
+        None => model.embed_blocking(&prompted)?,
+    };
     let mut lowest = f32::INFINITY;
     let mut cosines = Vec::with_capacity(queries.len());
     for (q, mut e) in queries.iter().zip(exact) {
@@ -1352,7 +1370,7 @@ fn query_alone(model: &dyn Embedder, combined: &Catalog) -> Result<(), Error> {
         }
     }
     println!(
-        "query embedding alone ({} intents x 3): p50 {} / p90 {} / p99 {} ms; cosine to the batch path: lowest {lowest:.5}, median {:.5}\n",
+        "query embedding alone ({} intents x 3): p50 {} / p90 {} / p99 {} ms; cosine to the 32-bit reference path: lowest {lowest:.5}, median {:.5}\n",
         queries.len(),
         ms(percentile(&mut times, 0.5)),
         ms(percentile(&mut times, 0.9)),

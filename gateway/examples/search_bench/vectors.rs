@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use toolyard_gateway::search::embed::local::BertEncoder;
 use toolyard_gateway::search::embed::{Embedder, normalize};
 
 use crate::Error;
@@ -66,15 +67,27 @@ impl VectorFile {
         }
     }
 
-    /// Normalised vectors of `texts` as catalog texts (the embedder's batch path), embedding
-    /// (and appending to the file) the missing ones.
+    /// Normalised vectors of `texts` as catalog texts (the embedder's catalog path, 8-bit for
+    /// the local model since 2026-12-07), embedding (and appending to the file) the missing ones.
     pub fn get(
         &mut self,
         model: &dyn Embedder,
         texts: &[String],
     ) -> Result<Vec<Arc<[f32]>>, Error> {
-        self.get_with(model.model_id().to_string(), texts, |batch| {
+        // Keys without the suffix hold the 32-bit vectors of earlier runs (see `get_reference`).
+        self.get_with(format!("{}#catalog", model.model_id()), texts, |batch| {
             Ok(model.embed_blocking(batch)?)
+        })
+    }
+
+    /// Normalised vectors of `texts` through the local model's 32-bit reference path.
+    pub fn get_reference(
+        &mut self,
+        model: &BertEncoder,
+        texts: &[String],
+    ) -> Result<Vec<Arc<[f32]>>, Error> {
+        self.get_with(model.model_id().to_string(), texts, |batch| {
+            Ok(model.embed_reference(batch)?)
         })
     }
 
