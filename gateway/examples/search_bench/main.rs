@@ -32,6 +32,7 @@ use serde_json::{Map, Value};
 use toolyard_gateway::search::embed::local::LocalEmbedder;
 use toolyard_gateway::search::embed::{Embedder, EmbeddingCache, QueryCache, normalize};
 use toolyard_gateway::search::fusion::{Fusion, FusionMethod};
+use toolyard_gateway::search::views::{DenseViews, weighted_sum};
 use toolyard_gateway::search::{DenseText, FieldWeights, SearchIndex, ToolText, with_model_floor};
 
 use metrics::Quality;
@@ -253,9 +254,8 @@ fn args() -> Result<Args, Error> {
 #[derive(Clone, Copy)]
 struct Config {
     weights: FieldWeights,
-    text: DenseText,
-    /// A second embedded text blended into each tool's vector, with its weight.
-    blend: Option<(DenseText, f32)>,
+    /// The embedded texts and how they make each tool's vector.
+    dense: DenseViews,
     fusion: Fusion,
     /// Share of the catalog's mean vector taken off every tool and query vector (0: none).
     center: f32,
@@ -312,19 +312,24 @@ struct Bench {
 }
 
 impl Bench {
-    fn tool_vectors(&mut self, tools: &[Tool], text: DenseText) -> Result<Vec<Arc<[f32]>>, Error> {
+    /// One vector per tool, as the gateway makes them with `views`.
+    fn tool_vectors(
+        &mut self,
+        tools: &[Tool],
+        views: DenseViews,
+    ) -> Result<Vec<Arc<[f32]>>, Error> {
         let texts: Vec<String> = tools
             .iter()
-            .map(|t| tool_text(t).dense_text_with(text))
+            .flat_map(|t| views.texts(&tool_text(t)).collect::<Vec<_>>())
             .collect();
         if self.catalog_32bit {
             let reference = self
                 .reference
                 .as_ref()
                 .ok_or("--catalog-32bit needs the model itself, not --vocab")?;
-            return self.vectors.get_reference(reference.encoder(), &texts);
+            return Ok(views.combine(&self.vectors.get_reference(reference.encoder(), &texts)?));
         }
-        self.vectors.get(&*self.model, &texts)
+        Ok(views.combine(&self.vectors.get(&*self.model, &texts)?))
     }
 
     fn run(&mut self, eval: &Eval<'_>, method: Method, c: &Config) -> Result<Run, Error> {
@@ -338,18 +343,13 @@ impl Bench {
             &c.weights,
         );
         if method != Method::Bm25 {
-            let mut v = self.tool_vectors(eval.tools, c.text)?;
-            if let Some((text, w)) = c.blend {
-                let b = self.tool_vectors(eval.tools, text)?;
-                v = v
-                    .iter()
-                    .zip(&b)
-                    .map(|(a, b)| mix(a, 1.0 - w, b, w))
-                    .collect();
-            }
+            let mut v = self.tool_vectors(eval.tools, c.dense)?;
             if c.center > 0.0 {
                 let mean = mean_vector(&v);
-                v = v.iter().map(|x| mix(x, 1.0, &mean, -c.center)).collect();
+                v = v
+                    .iter()
+                    .map(|x| weighted_sum(x, 1.0, &mean, -c.center))
+                    .collect();
                 centred_mean = Some(mean);
             }
             index.set_dense(self.model.clone(), &v);
@@ -375,7 +375,7 @@ impl Bench {
             let qv = (method != Method::Bm25).then(|| {
                 let q = eval.query_vectors[i].clone();
                 match &centred_mean {
-                    Some(m) => mix(&q, 1.0, m, -c.center),
+                    Some(m) => weighted_sum(&q, 1.0, m, -c.center),
                     None => q,
                 }
             });
@@ -387,7 +387,7 @@ impl Bench {
                     .map(|&d| tool_vectors[d].clone())
                     .collect();
                 if !top.is_empty() {
-                    let fed = mix(q, 1.0, &mean_vector(&top), w);
+                    let fed = weighted_sum(q, 1.0, &mean_vector(&top), w);
                     ranked = index.rank_with(text, Some(&fed), 10, &|_| true, &fusion);
                 }
             }
@@ -403,15 +403,6 @@ impl Bench {
         }
         Ok(run)
     }
-}
-
-/// `wa·a + wb·b`, normalised. A blend of two views of a tool (`1 - w`, `w`): its cosine with a
-/// query is a weighted sum of the two views' cosines (up to one factor per tool).
-fn mix(a: &[f32], wa: f32, b: &[f32], wb: f32) -> Arc<[f32]> {
-    let mut v: Vec<f32> = a.iter().zip(b).map(|(x, y)| wa * x + wb * y).collect();
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    v.iter_mut().for_each(|x| *x /= n);
-    v.into()
 }
 
 /// The mean of `vectors` (not normalised).
@@ -452,8 +443,7 @@ fn real_eval<'a>(name: &str, catalog: &'a Catalog, bench: &mut Bench) -> Result<
 fn now() -> Config {
     Config {
         weights: FieldWeights::default(),
-        text: DenseText::default(),
-        blend: None,
+        dense: DenseViews::default(),
         fusion: Fusion::default(),
         center: 0.0,
         prf: None,
@@ -463,8 +453,7 @@ fn now() -> Config {
 fn before() -> Config {
     Config {
         weights: FieldWeights::BEFORE,
-        text: DenseText::BEFORE,
-        blend: None,
+        dense: DenseViews::single(DenseText::BEFORE),
         fusion: Fusion::RRF,
         center: 0.0,
         prf: None,
@@ -650,7 +639,10 @@ fn tune(bench: &mut Bench, evals: &[Eval<'_>]) -> Result<(), Error> {
     )?;
     let rows = text_variants()
         .into_iter()
-        .map(|(label, text)| (label, Config { text, ..base }))
+        .map(|(label, text)| {
+            let dense = DenseViews::single(text);
+            (label, Config { dense, ..base })
+        })
         .collect();
     tune_table(bench, evals, "Embedded text", "text", &[Dense], rows)?;
     let rows = fusion_variants()
@@ -709,32 +701,55 @@ fn tune(bench: &mut Bench, evals: &[Eval<'_>]) -> Result<(), Error> {
     )?;
     let d = DenseText::default();
     let views = [
+        ("none (the short text alone)", None),
         (
-            "name, whole description, parameter names",
-            DenseText::BEFORE,
+            "name without API versions, whole description, parameter names",
+            Some(DenseText {
+                max_words: None,
+                ..DenseText::LONG
+            }),
+        ),
+        ("default: the same, first 64 words", Some(DenseText::LONG)),
+        (
+            "the same, first 32 words",
+            Some(DenseText {
+                max_words: Some(32),
+                ..DenseText::LONG
+            }),
+        ),
+        (
+            "name with API versions, whole description, parameter names",
+            Some(DenseText::BEFORE),
         ),
         (
             "name, title, whole description",
-            DenseText {
+            Some(DenseText {
                 full_description: true,
                 ..d
-            },
+            }),
         ),
         (
             "title and first sentence only",
-            DenseText { name: false, ..d },
+            Some(DenseText { name: false, ..d }),
         ),
     ];
     let mut rows = Vec::new();
     for (label, view) in views {
-        for w in [0.3, 0.5] {
-            rows.push((
-                format!("{label}, weight {w}"),
-                Config {
-                    blend: Some((view, w)),
-                    ..base
-                },
-            ));
+        let weights: &[f32] = if view.is_some() {
+            &[0.3, 0.5, 0.7]
+        } else {
+            &[0.0]
+        };
+        for &w in weights {
+            let dense = DenseViews {
+                text: d,
+                second: view.map(|v| (v, w)),
+            };
+            let label = match view {
+                Some(_) => format!("{label}, weight {w}"),
+                None => label.to_string(),
+            };
+            rows.push((label, Config { dense, ..base }));
         }
     }
     tune_table(
@@ -816,7 +831,7 @@ fn tune(bench: &mut Bench, evals: &[Eval<'_>]) -> Result<(), Error> {
             let d = i as f32 / 10.0;
             let c = Config {
                 fusion: scores_fusion(d),
-                text: DenseText::BEFORE,
+                dense: DenseViews::single(DenseText::BEFORE),
                 ..base
             };
             (format!("dense weight {d}"), c)
@@ -924,7 +939,7 @@ fn misses(bench: &mut Bench, eval: &Eval<'_>) -> Result<(), Error> {
             .map(|(i, t)| (i, tool_text(t))),
         &FieldWeights::default(),
     );
-    let v = bench.tool_vectors(eval.tools, DenseText::default())?;
+    let v = bench.tool_vectors(eval.tools, DenseViews::default())?;
     index.set_dense(bench.model.clone(), &v);
     let fusion = with_model_floor(Fusion::default(), &*bench.model);
     for (i, (text, grades, kind, _)) in eval.queries.iter().enumerate() {
@@ -1117,46 +1132,44 @@ fn speed(
     load: Duration,
 ) -> Result<(), Error> {
     let corpus = &combined.tools;
-    let base_vectors = bench.tool_vectors(corpus, DenseText::default())?;
-    // Tool embedding throughput, measured on 256 tools (a fresh embedding, never from the file).
-    let sample: Vec<String> = corpus
+    let base_vectors = bench.tool_vectors(corpus, DenseViews::default())?;
+    // Tool embedding throughput, measured on 256 tools (a fresh embedding, never from the file):
+    // both views as the gateway embeds them, then each view alone.
+    let views = DenseViews::default();
+    let sample = &corpus[..corpus.len().min(256)];
+    let per_second = |texts: &[String]| -> Result<f64, Error> {
+        let t = Instant::now();
+        bench.model.embed_blocking(texts)?;
+        Ok(sample.len() as f64 / t.elapsed().as_secs_f64())
+    };
+    let both: Vec<String> = sample
         .iter()
-        .take(256)
-        .map(|t| tool_text(t).dense_text())
+        .flat_map(|t| views.texts(&tool_text(t)).collect::<Vec<_>>())
         .collect();
-    let t = Instant::now();
-    bench.model.embed_blocking(&sample)?;
-    let throughput = sample.len() as f64 / t.elapsed().as_secs_f64();
+    let short: Vec<String> = sample.iter().map(|t| tool_text(t).dense_text()).collect();
+    let long: Vec<String> = sample
+        .iter()
+        .map(|t| tool_text(t).dense_text_with(DenseText::LONG))
+        .collect();
+    let throughput = per_second(&both)?;
+    let (short_alone, long_alone) = (per_second(&short)?, per_second(&long)?);
     println!(
         "\n# Speed and size (top-10; real-API intents as queries, {latency_queries} per run, one thread)\n"
     );
     let reference = match &bench.reference {
         Some(r) => {
             let t = Instant::now();
-            r.encoder().embed_reference(&sample)?;
+            r.encoder().embed_reference(&short)?;
             format!(
-                "; {:.0} tools/s through the 32-bit reference path",
+                "; the short one through the 32-bit reference path {:.0} tools/s",
                 sample.len() as f64 / t.elapsed().as_secs_f64()
             )
         }
         None => String::new(),
     };
     println!(
-        "tool embedding throughput: {throughput:.0} tools/s on {} threads (default embedded text{reference})",
+        "tool embedding throughput on {} threads: {throughput:.0} tools/s (both views); short text alone {short_alone:.0}, long text alone {long_alone:.0}{reference}",
         rayon::current_num_threads()
-    );
-    // The longer text a blended vector would add (name, whole description, parameter names):
-    // what a second view of every tool costs on the reload path.
-    let long: Vec<String> = corpus
-        .iter()
-        .take(256)
-        .map(|t| tool_text(t).dense_text_with(DenseText::BEFORE))
-        .collect();
-    let t = Instant::now();
-    bench.model.embed_blocking(&long)?;
-    println!(
-        "tool embedding throughput, name + whole description + parameter names: {:.0} tools/s",
-        long.len() as f64 / t.elapsed().as_secs_f64()
     );
     query_alone(&*bench.model, bench.reference.as_ref(), combined)?;
     println!(
@@ -1290,7 +1303,7 @@ fn made_up_queries(bench: &mut Bench, combined: &Catalog) -> Result<(), Error> {
             .map(|(i, t)| (i, tool_text(t))),
         &c.weights,
     );
-    let vectors = bench.tool_vectors(&combined.tools, c.text)?;
+    let vectors = bench.tool_vectors(&combined.tools, c.dense)?;
     index.set_dense(bench.model.clone(), &vectors);
     let model_floor = with_model_floor(c.fusion, &*bench.model);
     println!(

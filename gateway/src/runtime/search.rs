@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use toolyard_crds::config::EmbeddingConfig;
 
 use crate::search::embed::{CachingEmbedder, EmbedError, Embedder, EmbeddingCache};
+use crate::search::views::DenseViews;
 use toolyard_compile::manifests::SecretValues;
 
 /// Where the gateway image carries its default sentence-embedding model (all-MiniLM-L6-v2):
@@ -19,9 +20,6 @@ pub const DEFAULT_MODEL_DIR: &str = "/usr/share/toolyard/models/all-MiniLM-L6-v2
 /// Builds the embedder for a config (tests replace it with a fake).
 pub type EmbedderFactory =
     dyn Fn(&EmbeddingConfig, &SecretValues) -> Result<Arc<dyn Embedder>, EmbedError> + Send + Sync;
-
-/// An embedder and the vectors it made (or the cache held), one per text.
-pub type EmbedderAndVectors = (Arc<dyn Embedder>, Vec<Arc<[f32]>>);
 
 /// The embedder the gateway builds for a config: a local model directory or an
 /// OpenAI-compatible endpoint (API key from the referenced Secret).
@@ -100,8 +98,10 @@ fn is_zero(n: &usize) -> bool {
 pub struct EmbedJob {
     /// The embedder to use.
     pub embedder: Arc<dyn Embedder>,
-    /// Every text of the index, in index order.
+    /// Every text of the index, in index order ([`DenseViews::texts`] of each tool).
     pub texts: Vec<String>,
+    /// How the texts' vectors become one per tool.
+    pub views: DenseViews,
     /// The distinct texts without a cached vector.
     pub missing: Vec<String>,
 }
@@ -118,7 +118,7 @@ impl std::fmt::Debug for EmbedJob {
 /// What [`SearchEmbeddings::prepare`] found.
 #[derive(Debug)]
 pub enum Prepared {
-    /// Every vector was cached: the index can be hybrid at once.
+    /// Every vector was cached: the index can be hybrid at once (one vector per tool).
     Ready(Arc<dyn Embedder>, Vec<Arc<[f32]>>),
     /// Some texts must be embedded first.
     Embed(EmbedJob),
@@ -178,29 +178,19 @@ impl SearchEmbeddings {
         &self.status
     }
 
-    /// The embedder for `config` (built once per config and key) and the vectors of `texts`.
-    pub fn vectors(
-        &mut self,
-        config: &EmbeddingConfig,
-        secrets: &SecretValues,
-        texts: &[String],
-    ) -> Result<EmbedderAndVectors, EmbedError> {
-        let embedder = self.embedder(config, secrets)?;
-        let vectors = self.cache.resolve(embedder.as_ref(), texts)?;
-        Ok((embedder, vectors))
-    }
-
-    /// The embedder for `config` (built once per config and key) and either every vector of
-    /// `texts` from the cache or the job that embeds the missing ones. Never embeds.
+    /// The embedder for `config` (built once per config and key) and either every tool's vector
+    /// from the cache or the job that embeds the missing texts. `texts` are the tools'
+    /// [`DenseViews::texts`], tool after tool. Never embeds.
     pub fn prepare(
         &mut self,
         config: &EmbeddingConfig,
         secrets: &SecretValues,
+        views: DenseViews,
         texts: Vec<String>,
     ) -> Result<Prepared, EmbedError> {
         let embedder = self.embedder(config, secrets)?;
         if let Some(v) = self.cache.cached(embedder.model_id(), &texts) {
-            return Ok(Prepared::Ready(embedder, v));
+            return Ok(Prepared::Ready(embedder, views.combine(&v)));
         }
         let missing = self.cache.missing(embedder.model_id(), &texts);
         self.status.active = false;
@@ -209,6 +199,7 @@ impl SearchEmbeddings {
         Ok(Prepared::Embed(EmbedJob {
             embedder,
             texts,
+            views,
             missing,
         }))
     }
@@ -226,9 +217,10 @@ impl SearchEmbeddings {
         Ok(())
     }
 
-    /// Every vector of a finished job, from the cache (`None` if one is missing).
+    /// Every tool's vector of a finished job, from the cache (`None` if one is missing).
     pub fn finish(&mut self, job: &EmbedJob) -> Option<Vec<Arc<[f32]>>> {
-        self.cache.cached(job.embedder.model_id(), &job.texts)
+        let vectors = self.cache.cached(job.embedder.model_id(), &job.texts)?;
+        Some(job.views.combine(&vectors))
     }
 
     /// A background job ended (finished, failed or superseded).
@@ -410,10 +402,12 @@ stringData: {token: sk-test}
                 ),
             ],
         );
+        // Each tool embeds a short and a long text (`DenseViews`; they differ for these tools).
+        let views = DenseViews::default().per_tool() as u64;
         apply(&runtime, &dir);
         assert_eq!(
             fake.texts.load(Ordering::SeqCst),
-            5,
+            5 * views,
             "first load embeds every tool"
         );
         let snapshot = runtime.snapshot().unwrap();
@@ -421,11 +415,11 @@ stringData: {token: sk-test}
         assert_eq!(snapshot.search_error, None);
         let status = runtime.status().search_embedding.unwrap();
         assert!(status.active && status.error.is_none());
-        assert_eq!(status.embedded_texts, 5);
+        assert_eq!(status.embedded_texts, 5 * views);
 
         // Same config again: nothing to embed.
         apply(&runtime, &dir);
-        assert_eq!(fake.texts.load(Ordering::SeqCst), 5);
+        assert_eq!(fake.texts.load(Ordering::SeqCst), 5 * views);
 
         // Target b's description changes (part of no embedded text) and a's tools stay: still
         // nothing. Then b gets a new tool list: only b's tools are embedded.
@@ -437,7 +431,7 @@ stringData: {token: sk-test}
             )],
         );
         apply(&runtime, &dir);
-        assert_eq!(fake.texts.load(Ordering::SeqCst), 5);
+        assert_eq!(fake.texts.load(Ordering::SeqCst), 5 * views);
         write(
             &dir,
             &[(
@@ -453,7 +447,7 @@ stringData: {token: sk-test}
         apply(&runtime, &dir);
         assert_eq!(
             fake.texts.load(Ordering::SeqCst),
-            5 + 1,
+            (5 + 1) * views,
             "only the new tool of the changed target is embedded"
         );
         // Every tool of b gets a new description: exactly b's three tools are embedded, none of a's.
@@ -471,7 +465,7 @@ stringData: {token: sk-test}
             )],
         );
         apply(&runtime, &dir);
-        assert_eq!(fake.texts.load(Ordering::SeqCst), 6 + 3);
+        assert_eq!(fake.texts.load(Ordering::SeqCst), (6 + 3) * views);
         // A new prefix renames b's tools but leaves their embedded text alone: nothing to embed.
         write(
             &dir,
@@ -487,7 +481,7 @@ stringData: {token: sk-test}
             )],
         );
         apply(&runtime, &dir);
-        assert_eq!(fake.texts.load(Ordering::SeqCst), 9);
+        assert_eq!(fake.texts.load(Ordering::SeqCst), 9 * views);
         assert_eq!(
             runtime
                 .snapshot()
@@ -614,7 +608,7 @@ stringData: {token: sk-test}
         assert!(!index.search("cancel order", 5).is_empty(), "BM25 answers");
         let emb = runtime.status().search_embedding.unwrap();
         assert!(
-            emb.pending && !emb.active && emb.pending_texts == 2,
+            emb.pending && !emb.active && emb.pending_texts == 2 * DenseViews::default().per_tool(),
             "{emb:?}"
         );
         assert!(!runtime.wait_for_search_embeddings(std::time::Duration::from_millis(50)));

@@ -17,6 +17,7 @@ use super::search::{EmbedJob, Prepared, SearchEmbeddings};
 use super::served_schema::{INPUT_BUDGET, OUTPUT_BUDGET, ServedDefs};
 use crate::invoke::validate::Validator;
 use crate::outbound::credentials::{CredentialsError, ResolvedCredentials, resolve_credentials};
+use crate::search::views::DenseViews;
 use crate::search::{SearchIndex, ToolText};
 use crate::upstream::{Handles, UpstreamHandle, catalog as upstream_catalog};
 use toolyard_compile::manifests::SecretValues;
@@ -306,8 +307,9 @@ impl Snapshot {
             .filter(|_| config.gateway.search.enabled);
         match (embedding, embeddings, search.as_mut()) {
             (Some(embedding), Some(embeddings), Some(index)) => {
-                let dense: Vec<String> = texts().map(|(_, t)| t.dense_text()).collect();
-                match embeddings.prepare(embedding, secrets, dense) {
+                let views = DenseViews::default();
+                let dense: Vec<String> = texts().flat_map(|(_, t)| views.texts(&t)).collect();
+                match embeddings.prepare(embedding, secrets, views, dense) {
                     Ok(Prepared::Ready(embedder, vectors)) => {
                         index.set_dense(embedder, &vectors);
                         embeddings.record(Ok(()));
