@@ -8,6 +8,12 @@
 #
 #   bash bench/catalog_memory.sh                 # 1,000 and 10,000 tools
 #   SIZES="1000 5000" bash bench/catalog_memory.sh
+#   SEMANTIC=~/.cache/toolyard/models/all-MiniLM-L6-v2 bash bench/catalog_memory.sh
+#
+# With SEMANTIC (a model directory), the Gateway has `search: {type: Semantic}` with that local
+# model: the script also waits until /readyz reports the hybrid index and prints the seconds from
+# serving BM25 (the tools listed in /readyz) to the hybrid index (every tool's two texts embedded on the machine's cores; the synthetic texts are
+# shorter than a real API's, see bench/search.sh for those) and the RSS then, model included.
 #
 # Environment: TOOLYARD_GATEWAY_BIN (default: builds target/release/toolyard-gateway).
 # Not a test: nothing asserts a number. Results go to the README by hand.
@@ -29,13 +35,19 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-echo "| Tools | RSS after the reload | Peak RSS (compile) | RSS after a complete tools/list |"
-echo "|---|---|---|---|"
+SEMANTIC=${SEMANTIC:-}
+if [[ -n $SEMANTIC ]]; then
+  echo "| Tools | RSS after the reload | Peak RSS (compile) | RSS after a complete tools/list | BM25 to hybrid | RSS with the hybrid index | Peak RSS |"
+  echo "|---|---|---|---|---|---|---|"
+else
+  echo "| Tools | RSS after the reload | Peak RSS (compile) | RSS after a complete tools/list |"
+  echo "|---|---|---|---|"
+fi
 for n in $SIZES; do
   mkdir -p "$WORK/$n"
-  python3 - "$n" >"$WORK/$n/catalog.yaml" <<'PY'
+  python3 - "$n" "$SEMANTIC" >"$WORK/$n/catalog.yaml" <<'PY'
 import json, sys
-n = int(sys.argv[1])
+n, model = int(sys.argv[1]), sys.argv[2]
 paths = {
     f"/items{i}/{{id}}": {"get": {
         "operationId": f"getItem{i}", "summary": f"Get item {i} by id",
@@ -47,6 +59,8 @@ paths = {
 }
 doc = json.dumps({"openapi": "3.0.3", "info": {"title": "catalog", "version": "1"}, "paths": paths})
 print("apiVersion: toolyard.dev/v1alpha1\nkind: Gateway\nmetadata: {name: catalog}\nspec:\n  inboundAuth: {none: {}}")
+if model:
+    print("  search:\n    type: Semantic\n    embedding: {localModel: {path: " + json.dumps(model) + "}}")
 print("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: catalog}\ndata:\n  openapi.json: " + json.dumps(doc))
 print("---\napiVersion: toolyard.dev/v1alpha1\nkind: GatewayTarget\nmetadata: {name: api}\nspec:\n"
       "  gatewayRef: {name: catalog}\n  openApi:\n    baseUrl: http://127.0.0.1:9\n"
@@ -56,12 +70,14 @@ PY
   RUST_LOG=warn "$TOOLYARD_GATEWAY_BIN" --config "$WORK/$n" --listen "127.0.0.1:$port" \
     --admin-listen "127.0.0.1:$admin" >"$WORK/$n/gateway.log" 2>&1 &
   PID=$!
-  ready=
+  ready= served=$n
+  [[ -z $SEMANTIC ]] || served=$((n + 1)) # and the search tool
   for _ in $(seq 1 600); do
-    if curl -sf "http://127.0.0.1:$admin/readyz" | grep -q "\"tools\":$n[,}]"; then ready=1; break; fi
+    if curl -sf "http://127.0.0.1:$admin/readyz" | grep -q "\"tools\":$served[,}]"; then ready=1; break; fi
     sleep 0.2
   done
   [[ -n $ready ]] || { echo "the gateway did not serve $n tools; its log:" >&2; cat "$WORK/$n/gateway.log" >&2; exit 1; }
+  served_at=$(date +%s.%N)
   sleep 1
   rss=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
@@ -87,8 +103,25 @@ PY
 )
   [[ $listed -ge $n ]] || { echo "the listing returned $listed tools, not $n" >&2; exit 1; }
   after=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
-  awk -v n="$n" -v rss="$rss" -v hwm="$hwm" -v after="$after" \
-    'BEGIN { printf "| %s | %.1f MiB | %.1f MiB | %.1f MiB |\n", n, rss / 1024, hwm / 1024, after / 1024 }'
+  line=$(awk -v n="$n" -v rss="$rss" -v hwm="$hwm" -v after="$after" \
+    'BEGIN { printf "| %s | %.1f MiB | %.1f MiB | %.1f MiB |", n, rss / 1024, hwm / 1024, after / 1024 }')
+  if [[ -n $SEMANTIC ]]; then
+    hybrid=
+    for _ in $(seq 1 3600); do
+      state=$(curl -sf "http://127.0.0.1:$admin/readyz" || true)
+      if grep -q '"index":"hybrid"' <<<"$state"; then hybrid=$(date +%s.%N); break; fi
+      if grep -q '"embedding":"failed"' <<<"$state"; then break; fi
+      sleep 0.5
+    done
+    [[ -n $hybrid ]] || { echo "no hybrid index for $n tools: $state; log:" >&2; cat "$WORK/$n/gateway.log" >&2; exit 1; }
+    took=$(awk -v a="$served_at" -v b="$hybrid" 'BEGIN { print b - a }')
+    sleep 1
+    rss=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
+    hwm=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
+    line+=$(awk -v t="$took" -v rss="$rss" -v hwm="$hwm" \
+      'BEGIN { printf " %.1f s | %.1f MiB | %.1f MiB |", t, rss / 1024, hwm / 1024 }')
+  fi
+  echo "$line"
   kill "$PID" && wait "$PID" 2>/dev/null || true
   PID=
 done
