@@ -1147,9 +1147,10 @@ fn speed(
         .flat_map(|t| views.texts(&tool_text(t)).collect::<Vec<_>>())
         .collect();
     let short: Vec<String> = sample.iter().map(|t| tool_text(t).dense_text()).collect();
+    let long_text = views.second.map_or(views.text, |(text, _)| text);
     let long: Vec<String> = sample
         .iter()
-        .map(|t| tool_text(t).dense_text_with(DenseText::LONG))
+        .map(|t| tool_text(t).dense_text_with(long_text))
         .collect();
     let throughput = per_second(&both)?;
     let (short_alone, long_alone) = (per_second(&short)?, per_second(&long)?);

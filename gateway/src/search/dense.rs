@@ -115,12 +115,7 @@ fn dot(a: &[i8], b: &[i8]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn v(x: &[f32]) -> Arc<[f32]> {
-        let mut x = x.to_vec();
-        crate::search::embed::normalize(&mut x);
-        x.into()
-    }
+    use crate::search::embed::tests::unit as v;
 
     #[test]
     fn nearest_first_and_filtered() {

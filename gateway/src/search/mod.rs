@@ -242,7 +242,7 @@ impl ToolText<'_> {
             push_sentence(&mut out, d);
         }
         if let Some(max) = style.max_words {
-            let kept = first_words(&out, max).len();
+            let kept = text::first_words(&out, max).len();
             out.truncate(kept);
         }
         out
@@ -316,24 +316,6 @@ impl Default for DenseText {
             max_words: None,
         }
     }
-}
-
-/// `text` up to its first `max` words (whitespace-separated), without trailing whitespace.
-fn first_words(text: &str, max: usize) -> &str {
-    let mut words = 0;
-    let mut in_word = false;
-    for (i, c) in text.char_indices() {
-        if c.is_whitespace() {
-            in_word = false;
-        } else if !in_word {
-            if words == max {
-                return text[..i].trim_end();
-            }
-            words += 1;
-            in_word = true;
-        }
-    }
-    text
 }
 
 fn push_sentence(out: &mut String, text: &str) {
@@ -1004,9 +986,6 @@ mod tests {
             ..DenseText::default()
         };
         assert_eq!(tool.dense_text_with(capped), "create apps namespaced");
-        assert_eq!(first_words("  a  b c ", 2), "  a  b");
-        assert_eq!(first_words("a b", 5), "a b");
-        assert_eq!(first_words("a b", 0), "");
         assert!(
             tool.dense_text_with(with_versions)
                 .starts_with("create apps v 1 beta 1 namespaced deployment.")

@@ -121,6 +121,25 @@ pub fn cut(text: &str, max_chars: usize) -> &str {
     }
 }
 
+/// `text` up to its first `max` words (whitespace-separated), without trailing whitespace: a cut
+/// by words where [`cut`] cuts by characters.
+pub fn first_words(text: &str, max: usize) -> &str {
+    let mut words = 0;
+    let mut in_word = false;
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            in_word = false;
+        } else if !in_word {
+            if words == max {
+                return text[..i].trim_end();
+            }
+            words += 1;
+            in_word = true;
+        }
+    }
+    text
+}
+
 /// Whether plain `text` says that what it describes is deprecated: one of its sentences begins
 /// with "Deprecated" (Kubernetes: "deprecated: use the 'watch' parameter with a list operation
 /// instead."; Jira: "Deprecated, use Get projects paginated.") or with "This operation (endpoint,
@@ -157,6 +176,13 @@ pub fn after_first_sentence(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_words_cuts_after_the_last_whole_word_kept() {
+        assert_eq!(first_words("  a  b c ", 2), "  a  b");
+        assert_eq!(first_words("a b", 5), "a b");
+        assert_eq!(first_words("a b", 0), "");
+    }
 
     #[test]
     fn html_and_markdown_become_plain_words() {

@@ -79,12 +79,7 @@ pub fn weighted_sum(a: &[f32], wa: f32, b: &[f32], wb: f32) -> Arc<[f32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn unit(v: &[f32]) -> Arc<[f32]> {
-        let mut v = v.to_vec();
-        crate::search::embed::normalize(&mut v);
-        v.into()
-    }
+    use crate::search::embed::tests::unit;
 
     #[test]
     fn each_tool_embeds_its_short_and_long_text() {

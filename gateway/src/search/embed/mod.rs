@@ -390,6 +390,13 @@ pub(crate) mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU64, Ordering};
 
+    /// `v` normalised, as every stored and indexed vector is.
+    pub(crate) fn unit(v: &[f32]) -> Arc<[f32]> {
+        let mut v = v.to_vec();
+        normalize(&mut v);
+        v.into()
+    }
+
     /// A fake embedder: a bag-of-letters vector; counts the texts it embeds.
     #[derive(Debug, Default)]
     pub(crate) struct Letters {
