@@ -300,7 +300,13 @@ struct Run {
     tune: Quality,
     held_out: Quality,
     by_kind: HashMap<Kind, Quality>,
+    /// Per query, the rank (from 0) of its first fully relevant tool within [`DEPTH`].
+    first: Vec<Option<usize>>,
 }
+
+/// How deep each query is ranked: the metrics read the first 10, the depth table
+/// ([`depth_table`]) all of them.
+const DEPTH: usize = 50;
 
 struct Bench {
     model: Arc<dyn Embedder>,
@@ -370,6 +376,7 @@ impl Bench {
             tune: Quality::default(),
             held_out: Quality::default(),
             by_kind: HashMap::new(),
+            first: Vec::with_capacity(eval.queries.len()),
         };
         for (i, (text, grades, kind, tuning)) in eval.queries.iter().enumerate() {
             let qv = (method != Method::Bm25).then(|| {
@@ -379,7 +386,7 @@ impl Bench {
                     None => q,
                 }
             });
-            let mut ranked = index.rank_with(text, qv.as_deref(), 10, &|_| true, &fusion);
+            let mut ranked = index.rank_with(text, qv.as_deref(), DEPTH, &|_| true, &fusion);
             if let (Some((n, w)), Some(q)) = (c.prf, &qv) {
                 let top: Vec<Arc<[f32]>> = ranked
                     .iter()
@@ -388,9 +395,11 @@ impl Bench {
                     .collect();
                 if !top.is_empty() {
                     let fed = weighted_sum(q, 1.0, &mean_vector(&top), w);
-                    ranked = index.rank_with(text, Some(&fed), 10, &|_| true, &fusion);
+                    ranked = index.rank_with(text, Some(&fed), DEPTH, &|_| true, &fusion);
                 }
             }
+            run.first
+                .push(ranked.iter().position(|d| grades.get(d) == Some(&2)));
             run.all.add(grades, &ranked);
             if *tuning {
                 run.tune.add(grades, &ranked);
@@ -928,6 +937,57 @@ fn kind_table(bench: &mut Bench, eval: &Eval<'_>) -> Result<(), Error> {
     Ok(())
 }
 
+/// Recall deeper than the top 5 (default settings): how many intents have a fully relevant tool
+/// anywhere a reranker over the first k results could find it. It bounds what any reordering of
+/// these rankings can reach, e.g. a cross-encoder over the hybrid's top 20; and the union of the
+/// single rankers' top 5 bounds what a fusion that only reorders their first results can.
+fn depth_table(bench: &mut Bench, eval: &Eval<'_>) -> Result<(), Error> {
+    const KS: [usize; 4] = [5, 10, 20, DEPTH];
+    let methods = [Method::Bm25, Method::Dense, Method::Hybrid];
+    let runs = methods
+        .iter()
+        .map(|&m| bench.run(eval, m, &now()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let header: Vec<String> = KS.iter().map(|k| format!("Recall@{k}")).collect();
+    println!("| ranking | queries | {} |", header.join(" | "));
+    println!("|---|---|{}", "---|".repeat(KS.len()));
+    let row = |label: &str, ranks: &[Option<usize>]| {
+        let cells: Vec<String> = KS
+            .iter()
+            .map(|&k| {
+                let found = ranks.iter().filter(|r| r.is_some_and(|r| r < k)).count();
+                format!("{:.3}", found as f64 / ranks.len().max(1) as f64)
+            })
+            .collect();
+        println!("| {label} | {} | {} |", ranks.len(), cells.join(" | "));
+    };
+    for (m, r) in methods.iter().zip(&runs) {
+        row(m.label(), &r.first);
+    }
+    // The better of the two single rankers' ranks, per query.
+    let union: Vec<Option<usize>> = runs[0]
+        .first
+        .iter()
+        .zip(&runs[1].first)
+        .map(|(a, b)| match (a, b) {
+            (Some(a), Some(b)) => Some(*a.min(b)),
+            (a, b) => a.or(*b),
+        })
+        .collect();
+    row("BM25 or dense (the better rank of the two)", &union);
+    for kind in [Kind::Direct, Kind::Paraphrase, Kind::NearMiss] {
+        let ranks: Vec<Option<usize>> = eval
+            .queries
+            .iter()
+            .zip(&runs[2].first)
+            .filter(|((_, _, k, _), _)| *k == Some(kind))
+            .map(|(_, r)| *r)
+            .collect();
+        row(&format!("hybrid, {} intents", kind.label()), &ranks);
+    }
+    Ok(())
+}
+
 /// Every intent whose fully relevant tool is not in the default hybrid's top 5, with what came
 /// first instead: where to look when the numbers move.
 fn misses(bench: &mut Bench, eval: &Eval<'_>) -> Result<(), Error> {
@@ -1071,6 +1131,10 @@ fn quality(
     quality_tables(bench, &with_all, true)?;
     println!("\n## By kind of intent (all four APIs in one catalog, default settings)\n");
     kind_table(bench, &with_all[with_all.len() - 1])?;
+    println!(
+        "\n## Recall at depth (all four APIs in one catalog, default settings): what reordering the first k could reach\n"
+    );
+    depth_table(bench, &with_all[with_all.len() - 1])?;
     if args.misses {
         misses(bench, &with_all[with_all.len() - 1])?;
     }
