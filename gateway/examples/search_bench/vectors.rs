@@ -75,9 +75,12 @@ impl VectorFile {
         texts: &[String],
     ) -> Result<Vec<Arc<[f32]>>, Error> {
         // Keys without the suffix hold the 32-bit vectors of earlier runs (see `get_reference`).
-        self.get_with(format!("{}#catalog", model.model_id()), texts, |batch| {
-            Ok(model.embed_blocking(batch)?)
-        })
+        let id = format!(
+            "{}#catalog#r{}",
+            model.model_id(),
+            BertEncoder::EIGHT_BIT_REVISION
+        );
+        self.get_with(id, texts, |batch| Ok(model.embed_blocking(batch)?))
     }
 
     /// Normalised vectors of `texts` through the local model's 32-bit reference path.
@@ -99,7 +102,12 @@ impl VectorFile {
         texts: &[String],
     ) -> Result<Vec<Arc<[f32]>>, Error> {
         // The prompt is part of the key: editing it changes every query vector.
-        let id = format!("{}#query{}", model.model_id(), model.query_prompt());
+        let id = format!(
+            "{}#query#r{}{}",
+            model.model_id(),
+            BertEncoder::EIGHT_BIT_REVISION,
+            model.query_prompt()
+        );
         self.get_with(id, texts, |batch| {
             batch
                 .iter()

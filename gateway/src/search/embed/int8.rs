@@ -48,6 +48,7 @@ pub(crate) struct Int8Dense {
     /// Per group, block and lane: 128 × the block's weights summed × its step (the VNNI kernel
     /// multiplies unsigned bytes, the inputs plus 128, and takes this back off).
     offsets: Vec<f32>,
+    /// Per output, padded with zeros to whole groups: the kernels start each sum from it.
     bias: Vec<f32>,
 }
 
@@ -60,9 +61,10 @@ struct QuantizedRows {
 
 impl Int8Dense {
     /// Quantizes a row-major `outputs × inputs` weight matrix (PyTorch's `Linear` layout).
-    pub(crate) fn new(weights: &[f32], outputs: usize, inputs: usize, bias: Vec<f32>) -> Self {
+    pub(crate) fn new(weights: &[f32], outputs: usize, inputs: usize, mut bias: Vec<f32>) -> Self {
         debug_assert_eq!(weights.len(), outputs * inputs);
         debug_assert_eq!(bias.len(), outputs);
+        bias.resize(outputs.div_ceil(LANES) * LANES, 0.0);
         let padded = inputs.div_ceil(BLOCK) * BLOCK;
         let groups = outputs.div_ceil(LANES);
         let blocks = padded / BLOCK;
@@ -135,12 +137,15 @@ impl Int8Dense {
     pub(crate) fn forward(&self, x: &[f32], y: &mut Vec<f32>) {
         let q = self.quantize_rows(x);
         let width = self.groups() * LANES;
-        let mut raw = vec![0f32; q.rows * width];
-        products(&q, self, &mut raw);
         y.clear();
-        y.reserve(q.rows * self.outputs);
-        for row in raw.chunks_exact(width) {
-            y.extend(row.iter().zip(&self.bias).map(|(v, b)| v + b));
+        y.resize(q.rows * width, 0.0);
+        products(&q, self, y);
+        if width != self.outputs {
+            // Outputs padded to a whole group: close the gaps between rows.
+            for r in 1..q.rows {
+                y.copy_within(r * width..r * width + self.outputs, r * self.outputs);
+            }
+            y.truncate(q.rows * self.outputs);
         }
     }
 }
@@ -166,9 +171,8 @@ pub(crate) fn kernel() -> &'static str {
     }
 }
 
-/// `out[r * width + j] = Σ_blocks step(x_r, b) · step(w_j, b) · (x_r · w_j over block b)`
-/// (`width` = outputs padded to whole groups): the products before the bias. Uses the widest
-/// instruction set the CPU has.
+/// `out[r * width + j] = bias_j + Σ_blocks step(x_r, b) · step(w_j, b) · (x_r · w_j over block b)`
+/// (`width` = outputs padded to whole groups). Uses the widest instruction set the CPU has.
 fn products(x: &QuantizedRows, w: &Int8Dense, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if has_vnni() {
@@ -190,6 +194,7 @@ fn products_portable(x: &QuantizedRows, w: &Int8Dense, out: &mut [f32]) {
         for r in 0..x.rows {
             let xr = &x.values[r * w.padded..][..w.padded];
             let mut acc = [0f32; LANES];
+            acc.copy_from_slice(&w.bias[g * LANES..][..LANES]);
             for b in 0..blocks {
                 let mut dot = [0i32; LANES];
                 for k4 in b * BLOCK / 4..(b + 1) * BLOCK / 4 {
@@ -287,7 +292,9 @@ mod vnni {
         let (xs, _) = xs.as_chunks::<R>();
         let (steps, _) = steps.as_chunks::<R>();
         for (g, panel) in w.packed.chunks_exact(w.padded * LANES).enumerate() {
-            let mut acc = [_mm512_setzero_ps(); R];
+            let bias = &w.bias[g * LANES..][..LANES];
+            // SAFETY: `bias` is exactly 16 floats, the size of the unaligned load.
+            let mut acc = [unsafe { _mm512_loadu_ps(bias.as_ptr()) }; R];
             for (b, ((weights, xb), step)) in panel
                 .chunks_exact(BLOCK * LANES)
                 .zip(xs.chunks_exact(QUADS))
@@ -311,11 +318,11 @@ mod vnni {
                         _mm512_loadu_ps(offsets.as_ptr()),
                     )
                 };
+                // acc += step · (dot · scale - offset): the input's step factored out, two
+                // instructions per row after the conversion.
                 for ((a, d), &st) in acc.iter_mut().zip(dot).zip(step) {
-                    let st = _mm512_set1_ps(st);
-                    let both = _mm512_mul_ps(scales, st);
-                    *a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), both, *a);
-                    *a = _mm512_fnmadd_ps(offsets, st, *a);
+                    let block = _mm512_fmsub_ps(_mm512_cvtepi32_ps(d), scales, offsets);
+                    *a = _mm512_fmadd_ps(block, _mm512_set1_ps(st), *a);
                 }
             }
             for (i, a) in acc.iter().enumerate() {
@@ -377,7 +384,7 @@ mod tests {
             &values(inputs * outputs, 29),
             outputs,
             inputs,
-            vec![0.0; outputs],
+            (0..outputs).map(|j| j as f32 - 4.0).collect(),
         );
         let q = dense.quantize_rows(&values(inputs * rows, 61));
         let width = dense.groups() * LANES;

@@ -153,6 +153,12 @@ fn read_optional_json<T: serde::de::DeserializeOwned + Default>(
 }
 
 impl BertEncoder {
+    /// Revision of the 8-bit path's arithmetic (search queries and catalog texts). A change of
+    /// the arithmetic moves vectors in their last digits, so a store of vectors keyed by model
+    /// and text (the search benchmark's vector file) keys by this too and re-embeds instead of
+    /// mixing revisions. 2: the bias starts each sum and the input's step is factored out.
+    pub const EIGHT_BIT_REVISION: u32 = 2;
+
     /// Loads a model directory. Takes about a second for MiniLM (90 MB of weights).
     pub fn load(dir: impl AsRef<Path>) -> Result<Self, EmbedError> {
         let dir = dir.as_ref();
