@@ -969,10 +969,7 @@ fn depth_table(bench: &mut Bench, eval: &Eval<'_>) -> Result<(), Error> {
         .first
         .iter()
         .zip(&runs[1].first)
-        .map(|(a, b)| match (a, b) {
-            (Some(a), Some(b)) => Some(*a.min(b)),
-            (a, b) => a.or(*b),
-        })
+        .map(|(a, b)| a.iter().chain(b).min().copied())
         .collect();
     row("BM25 or dense (the better rank of the two)", &union);
     for kind in [Kind::Direct, Kind::Paraphrase, Kind::NearMiss] {

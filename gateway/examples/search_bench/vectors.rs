@@ -74,7 +74,9 @@ impl VectorFile {
         model: &dyn Embedder,
         texts: &[String],
     ) -> Result<Vec<Arc<[f32]>>, Error> {
-        // Keys without the suffix hold the 32-bit vectors of earlier runs (see `get_reference`).
+        // Keys without the suffix hold the 32-bit vectors of earlier runs (see `get_reference`);
+        // the 8-bit path's revision is in the key for every embedder, which costs the others
+        // (`--vocab`) one re-embedding when it changes.
         let id = format!(
             "{}#catalog#r{}",
             model.model_id(),
